@@ -1,0 +1,1 @@
+"""Streamlit dashboard over the planner API (started by `planner dashboard`)."""

@@ -1,0 +1,24 @@
+"""Records: the SQLAlchemy schema, the Store (engine + queries -> pandas) and the GPU/LLM catalogs.
+
+Imports no other package of the project; everything else reads and writes through here.
+"""
+
+from models.catalog import Catalog, CarbonIntensity, GpuSpec, LlmSpec, load_catalog
+from models.errors import CatalogError, StoreError
+from models.records import MeasurementRecord, RunRecord, SampleRecord
+from models.store import Store, default_store_url
+
+__all__ = [
+    "Catalog",
+    "CarbonIntensity",
+    "CatalogError",
+    "GpuSpec",
+    "LlmSpec",
+    "MeasurementRecord",
+    "RunRecord",
+    "SampleRecord",
+    "Store",
+    "StoreError",
+    "default_store_url",
+    "load_catalog",
+]

@@ -1,0 +1,336 @@
+"""The Store: one SQLAlchemy engine (SQLite file by default, PostgreSQL for a fleet) and its queries.
+
+Writes take frozen records; reads return pandas DataFrames. Samples go in through Core
+`insert()` executemany, which is an order of magnitude faster than ORM objects for time series.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from models.catalog import Catalog
+from models.errors import StoreError
+from models.records import MeasurementRecord, RunRecord, SampleRecord, WindowEnergy
+from models.schema import Hardware, Llm, Measurement, Run, Sample
+
+URL_ENV = "PLANNER_DB_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_store_url() -> str:
+    """`PLANNER_DB_URL`, else a SQLite file in the user's data directory."""
+    from_env = os.environ.get(URL_ENV)
+    if from_env:
+        return from_env
+    folder = Path(platformdirs.user_data_dir("energy-planner", appauthor=False))
+    return f"sqlite:///{folder / 'planner.db'}"
+
+
+def parse_store_url(url: str) -> URL:
+    """A SQLAlchemy URL for SQLite or PostgreSQL (psycopg 3 driver), or a StoreError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StoreError(
+            f"cannot read the database URL {url.split('@')[-1]!r}. To fix: pass sqlite:///PATH "
+            "or postgresql+psycopg://USER@HOST:PORT/DB to --db or PLANNER_DB_URL."
+        ) from error
+    if parsed.get_backend_name() == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return parsed
+    raise StoreError(
+        f"the Store supports SQLite and PostgreSQL, not {parsed.get_backend_name()!r}. "
+        "To fix: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB."
+    )
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class AddedCounts:
+    added: int
+    already_present: int
+
+
+class Store:
+    """Measurements, runs and samples in one database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = parse_store_url(url or default_store_url())
+        if self.url.get_backend_name() == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            event.listen(self.engine, "connect", _set_sqlite_pragmas)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked: safe to print."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -----------------------------------------------------------------------------
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        return config
+
+    def migrate(self) -> None:
+        """Create the schema or upgrade it to the newest migration."""
+        config = self._alembic_config()
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as error:
+            raise StoreError(
+                f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the "
+                "server runs and the URL is right, or pass another --db / PLANNER_DB_URL."
+            ) from error
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def is_current(self) -> bool:
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        return self.schema_revision() == head
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert_catalog(self, catalog: Catalog) -> None:
+        """Mirror the bundled catalogs into the hardware and llm tables."""
+        with self.engine.begin() as connection:
+            existing_gpus = set(connection.scalars(select(Hardware.name)))
+            existing_llms = set(connection.scalars(select(Llm.name)))
+            for gpu in catalog.gpus.values():
+                values = dict(
+                    name=gpu.name,
+                    vendor=gpu.vendor,
+                    memory_gb=gpu.memory_gb,
+                    memory_bandwidth_tb_s=gpu.memory_bandwidth_tb_s,
+                    bf16_dense_tflops=gpu.bf16_dense_tflops,
+                    tdp_w=gpu.tdp_w,
+                    idle_w=gpu.idle_w,
+                    usd_per_gpu_hour=gpu.usd_per_gpu_hour,
+                    source=f"specs: {gpu.spec_source}; idle: {gpu.idle_source}; price: {gpu.price_source}",
+                )
+                if gpu.name in existing_gpus:
+                    connection.execute(
+                        Hardware.__table__.update().where(Hardware.name == gpu.name).values(values)
+                    )
+                else:
+                    connection.execute(insert(Hardware).values(values))
+            for llm in catalog.llms.values():
+                values = dict(
+                    name=llm.name,
+                    hf_id=llm.hf_id,
+                    params_b=llm.params_b,
+                    active_params_b=llm.active_params_b,
+                    layers=llm.layers,
+                    kv_heads=llm.kv_heads,
+                    head_dim=llm.head_dim,
+                    bytes_per_param=llm.bytes_per_param,
+                    kv_bytes_per_token=llm.kv_bytes_per_token,
+                    source=llm.source,
+                )
+                if llm.name in existing_llms:
+                    connection.execute(Llm.__table__.update().where(Llm.name == llm.name).values(values))
+                else:
+                    connection.execute(insert(Llm).values(values))
+
+    def add_run(
+        self,
+        run: RunRecord,
+        measurements: Sequence[MeasurementRecord] = (),
+        samples: Iterable[SampleRecord] = (),
+    ) -> tuple[int, AddedCounts, int]:
+        """Add a run with its measurements and samples in one transaction.
+
+        Returns (run id, measurement counts, samples added). A run already stored keeps its
+        samples, so adding the same run twice adds nothing."""
+        with self.engine.begin() as connection:
+            found = connection.scalar(select(Run.id).where(Run.source_key == run.source_key))
+            if found is None:
+                run_id = connection.execute(insert(Run).values(asdict(run)).returning(Run.id)).scalar_one()
+                samples_added = _insert_samples(connection, run_id, samples)
+            else:
+                run_id, samples_added = found, 0
+            counts = _insert_measurements(connection, measurements)
+        return run_id, counts, samples_added
+
+    def add_measurements(self, records: Sequence[MeasurementRecord]) -> AddedCounts:
+        """Insert all new records in one transaction; ones already stored (same source and
+        source_key) are left as they are, so importing a file twice adds nothing."""
+        with self.engine.begin() as connection:
+            return _insert_measurements(connection, records)
+
+    def add_samples(self, run_id: int, samples: Iterable[SampleRecord]) -> int:
+        with self.engine.begin() as connection:
+            return _insert_samples(connection, run_id, samples)
+
+    def run_keys(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return set(connection.scalars(select(Run.source_key)))
+
+    # -- reads ------------------------------------------------------------------------------
+    def _frame(self, statement: Any) -> pd.DataFrame:
+        with self.engine.connect() as connection:
+            return pd.read_sql(statement, connection)
+
+    def measurements(
+        self,
+        model: str | None = None,
+        hardware: str | None = None,
+        runtime: str | None = None,
+    ) -> pd.DataFrame:
+        """Every stored operating point, with model and hardware by catalog name."""
+        statement = (
+            select(
+                Measurement,
+                Llm.name.label("model"),
+                Hardware.name.label("hardware"),
+                Hardware.tdp_w.label("hardware_tdp_w"),
+                Hardware.idle_w.label("hardware_idle_w"),
+            )
+            .join(Llm, Measurement.llm_id == Llm.id)
+            .join(Hardware, Measurement.hardware_id == Hardware.id)
+            .order_by(Measurement.id)
+        )
+        if model:
+            statement = statement.where(Llm.name == model)
+        if hardware:
+            statement = statement.where(Hardware.name == hardware)
+        if runtime:
+            statement = statement.where(Measurement.runtime == runtime)
+        return self._frame(statement)
+
+    def runs(self) -> pd.DataFrame:
+        return self._frame(select(Run).order_by(Run.id))
+
+    def samples(self, run_id: int, gpu_index: int | None = None) -> pd.DataFrame:
+        statement = select(Sample).where(Sample.run_id == run_id).order_by(Sample.gpu_index, Sample.t_s)
+        if gpu_index is not None:
+            statement = statement.where(Sample.gpu_index == gpu_index)
+        return self._frame(statement)
+
+    def hardware(self) -> pd.DataFrame:
+        return self._frame(select(Hardware).order_by(Hardware.name))
+
+    def llms(self) -> pd.DataFrame:
+        return self._frame(select(Llm).order_by(Llm.name))
+
+    def row_counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                table.__tablename__: connection.scalar(select(func.count()).select_from(table)) or 0
+                for table in (Hardware, Llm, Run, Measurement, Sample)
+            }
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot reach the Store at {self.display_url}: {error}") from error
+
+
+def _insert_samples(connection: Connection, run_id: int, samples: Iterable[SampleRecord]) -> int:
+    rows = [{"run_id": run_id, **asdict(sample)} for sample in samples]
+    if rows:
+        connection.execute(insert(Sample), rows)
+    return len(rows)
+
+
+def _insert_measurements(connection: Connection, records: Sequence[MeasurementRecord]) -> AddedCounts:
+    llm_ids = {name: id_ for name, id_ in connection.execute(select(Llm.name, Llm.id))}
+    hardware_ids = {name: id_ for name, id_ in connection.execute(select(Hardware.name, Hardware.id))}
+    run_ids = {key: id_ for key, id_ in connection.execute(select(Run.source_key, Run.id))}
+    sources = {record.source for record in records}
+    present = {
+        (source, key)
+        for source, key in connection.execute(
+            select(Measurement.source, Measurement.source_key).where(Measurement.source.in_(sources))
+        )
+    }
+    rows = []
+    for record in records:
+        key = (record.source, record.source_key)
+        if key in present:
+            continue
+        present.add(key)
+        rows.append(_measurement_row(record, llm_ids, hardware_ids, run_ids))
+    if rows:
+        connection.execute(insert(Measurement), rows)
+    return AddedCounts(added=len(rows), already_present=len(records) - len(rows))
+
+
+def _window_columns(prefix: str, window: WindowEnergy | None) -> dict[str, Any]:
+    """All columns of one phase window, None where the phase was not measured (executemany
+    needs the same keys in every row)."""
+    return {
+        f"{prefix}_window_s": window.window_s if window else None,
+        f"{prefix}_j": window.energy_j if window else None,
+        f"{prefix}_ticks": window.ticks if window else None,
+        f"{prefix}_uncertainty_j": window.uncertainty_j if window else None,
+        f"{prefix}_energy_note": window.note if window else None,
+    }
+
+
+def _measurement_row(
+    record: MeasurementRecord,
+    llm_ids: dict[str, int],
+    hardware_ids: dict[str, int],
+    run_ids: dict[str, int],
+) -> dict[str, Any]:
+    for name, table, what in ((record.model, llm_ids, "model"), (record.hardware, hardware_ids, "GPU type")):
+        if name not in table:
+            raise StoreError(
+                f"{what} {name!r} is not in this Store's catalog. To fix: run `planner db info` "
+                "to list what it holds, or upgrade the Store so it carries the bundled catalog."
+            )
+    if record.run_key is not None and record.run_key not in run_ids:
+        raise StoreError(f"run {record.run_key!r} is not in the Store. To fix: add the run first.")
+    fields = asdict(record)
+    for dropped in ("model", "hardware", "run_key", "decode", "prefill"):
+        fields.pop(dropped)
+    return {
+        **fields,
+        "llm_id": llm_ids[record.model],
+        "hardware_id": hardware_ids[record.hardware],
+        "run_id": run_ids.get(record.run_key) if record.run_key else None,
+        **_window_columns("decode", record.decode),
+        **_window_columns("prefill", record.prefill),
+    }

@@ -1,0 +1,1 @@
+"""Deciding: candidate operating points -> MILP -> placement. Pure: no database, files or printing."""

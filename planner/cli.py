@@ -1,0 +1,158 @@
+"""The `planner` command: parse, call one library function, render, map errors to one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from models import StoreError, load_catalog
+from planner.errors import InputError, PlannerError
+
+DESCRIPTION = "Energy-aware LLM inference placement and capacity planner."
+
+
+def _store(args: argparse.Namespace):  # noqa: ANN202 - returns models.Store
+    from planner.store_setup import open_store
+
+    return open_store(args.db)
+
+
+def _print_table(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+        print(frame.to_string(index=False, na_rep="-"))
+
+
+def cmd_db_info(args: argparse.Namespace) -> int:
+    store = _store(args)
+    print(f"store: {store.display_url} (schema {store.schema_revision()})")
+    counts = store.row_counts()
+    print("rows: " + ", ".join(f"{table} {count}" for table, count in counts.items()))
+    measurements = store.measurements()
+    if measurements.empty:
+        print("no measurements yet: `planner import FILE.csv` adds some.")
+        return 0
+    grouped = (
+        measurements.groupby(["source", "model", "hardware", "runtime"])
+        .agg(points=("id", "count"), loads=("batch", lambda loads: ",".join(str(int(v)) for v in sorted(loads.dropna()))))
+        .reset_index()
+    )
+    _print_table(grouped)
+    return 0
+
+
+def cmd_measurements(args: argparse.Namespace) -> int:
+    from planner.operating_points import operating_points_table
+
+    store = _store(args)
+    catalog = load_catalog()
+    model = catalog.resolve("llm", args.model) if args.model else None
+    hardware = catalog.resolve("gpu", args.hardware) if args.hardware else None
+    table = operating_points_table(store, model=model, hardware=hardware)
+    if table.empty:
+        print("no measurements match.")
+        return 0
+    _print_table(table)
+    print(
+        "\ndecode_mj_per_tok: decode window alone; mj_per_tok: whole requests (prefill + decode) "
+        "at the measured prompt/output lengths, what the optimizer plans with."
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from planner.formats.measurements_csv import read_measurements_csv
+    from planner.formats.reference import convert_reference_run
+    from planner.formats.run_bundle import RunBundle
+    from planner.formats.measurements_csv import parse_measurement_rows
+    from planner.store_setup import store_bundle
+
+    source = Path(args.source)
+    if not source.exists():
+        raise InputError(f"{source} does not exist. To fix: pass the path of the file or folder to import.")
+    catalog = load_catalog()
+    if args.format == "csv":
+        if not source.is_file():
+            raise InputError(f"{source} is not a file. To fix: pass a measurement CSV (--format csv).")
+        records = read_measurements_csv(source, catalog)
+        store = _store(args)
+        counts = store.add_measurements(records)
+        print(f"{source}: {len(records)} rows read, {counts.added} added, {counts.already_present} already stored.")
+        return 0
+    if not (source / "results.json").is_file():
+        raise InputError(f"{source} has no results.json. To fix: pass a folder written by measure_decode.py.")
+    run_file, rows, samples = convert_reference_run(source, catalog)
+    records = parse_measurement_rows(
+        ({key: "" if value is None else str(value) for key, value in row.items()} for row in rows),
+        catalog,
+        f"{source}/results.json",
+    )
+    bundle = RunBundle(
+        run=_run_record(run_file), measurements=tuple(records), samples=tuple(samples)
+    )
+    added, samples_added = store_bundle(_store(args), bundle)
+    print(f"{source}: {len(records)} measurements read, {added} added; {samples_added} samples added.")
+    return 0
+
+
+def _run_record(run_file):  # noqa: ANN001, ANN202
+    from models import RunRecord
+
+    return RunRecord(**run_file.model_dump(exclude={"version"}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planner", description=DESCRIPTION)
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
+        "(default: $PLANNER_DB_URL, else a SQLite file in your data directory)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="what the Store holds")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    info = db_commands.add_parser("info", help="row counts and the measurements by source, model and GPU")
+    info.set_defaults(handler=cmd_db_info)
+
+    measurements = commands.add_parser(
+        "measurements", help="stored operating points with decode-only and end-to-end J/token"
+    )
+    measurements.add_argument("--model", help="only this model (any alias)")
+    measurements.add_argument("--hardware", help="only this GPU type (any alias)")
+    measurements.set_defaults(handler=cmd_measurements)
+
+    importer = commands.add_parser(
+        "import",
+        help="measurements from a file into the Store",
+        description="Import measurements. csv: the layout documented in README.md (units in column names); "
+        "reference: a folder written by measure_decode.py (results.json + trace.csv).",
+    )
+    importer.add_argument("source", help="the file or folder to import")
+    importer.add_argument("--format", choices=["csv", "reference"], default="csv")
+    importer.set_defaults(handler=cmd_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except InputError as error:
+        print(f"planner: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except (PlannerError, StoreError) as error:
+        print(f"planner: error: {error}", file=sys.stderr)
+        return getattr(error, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("planner: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""File formats at the planner boundary: measurement CSV, run bundles, reference results."""

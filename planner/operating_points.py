@@ -1,0 +1,83 @@
+"""Stored measurements -> the optimizer's end-to-end operating points, as a table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from models import Store
+from optimizer.operating_point import MeasuredPoint, OperatingPoint, end_to_end
+
+
+def _optional(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
+def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
+    points = []
+    for row in measurements.itertuples(index=False):
+        prefill_j = _optional(row.prefill_j)
+        decode_j = _optional(row.decode_j)
+        load = _optional(row.batch) or _optional(row.concurrency)
+        points.append(
+            MeasuredPoint(
+                measurement_id=int(row.id),
+                source=row.source,
+                model=row.model,
+                hardware=row.hardware,
+                runtime=row.runtime,
+                gpus_per_replica=int(row.gpus_per_replica),
+                load=int(load or 1),
+                prompt_tokens=int(row.prompt_tokens),
+                output_tokens=int(row.output_tokens),
+                energy_scope=row.energy_scope,
+                output_tok_s=float(row.output_tok_s),
+                tpot_ms=float(row.tpot_ms),
+                tpot_stat=row.tpot_stat,
+                ttft_ms=_optional(row.ttft_ms),
+                ttft_stat=row.ttft_stat,
+                prefill_s=_optional(row.prefill_s),
+                prefill_j_per_prompt_token=None if prefill_j is None else prefill_j / float(row.prefill_tokens),
+                decode_j_per_token=None if decode_j is None else decode_j / float(row.decode_tokens),
+                busy_power_w=_optional(row.busy_power_w),
+                peak_power_w=_optional(row.peak_power_w),
+                gpu_tdp_w=float(row.hardware_tdp_w),
+                workload_profile=row.workload_profile,
+            )
+        )
+    return points
+
+
+def operating_points_table(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:
+    """One row per stored measurement: decode-only and end-to-end J/token side by side."""
+    measurements = store.measurements(model=model, hardware=hardware)
+    rows = []
+    for point in measured_points(measurements):
+        result = end_to_end(point)
+        row = {
+            "id": point.measurement_id,
+            "model": point.model,
+            "hardware": point.hardware,
+            "runtime": point.runtime,
+            "gpus": point.gpus_per_replica,
+            "load": point.load,
+            "prompt": point.prompt_tokens,
+            "output": point.output_tokens,
+            "tpot_ms": round(point.tpot_ms, 2),
+            "decode_mj_per_tok": None if point.decode_j_per_token is None else round(point.decode_j_per_token * 1e3, 1),
+        }
+        if isinstance(result, OperatingPoint):
+            row.update(
+                tok_s=round(result.tok_s),
+                power_w=round(result.power_w),
+                peak_w=round(result.peak_power_w),
+                mj_per_tok=round(result.joules_per_token * 1e3, 1),
+                note="prefill J estimated at TDP" if result.prefill_energy_estimated else "",
+            )
+        else:
+            row.update(tok_s=None, power_w=None, peak_w=None, mj_per_tok=None, note=result.reason)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,46 @@
+"""Opening a Store the way every command does: migrated, and seeded from `data/` when new."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.abc import Traversable
+
+from models import Store, load_catalog
+from models.catalog import DATA_PACKAGE
+from planner.formats.run_bundle import RunBundle, bundled_run_key, read_run_bundle
+
+REFERENCE_FOLDER = "reference"
+
+
+def bundled_run_folders() -> list[Traversable]:
+    """Every run bundle under data/reference/, in name order."""
+    root = resources.files(DATA_PACKAGE).joinpath(REFERENCE_FOLDER)
+    folders = [entry for entry in root.iterdir() if entry.is_dir() and entry.joinpath("run.yaml").is_file()]
+    return sorted(folders, key=lambda entry: entry.name)
+
+
+def store_bundle(store: Store, bundle: RunBundle) -> tuple[int, int]:
+    """(measurements added, samples added); storing a bundle twice adds nothing."""
+    _, counts, samples_added = store.add_run(bundle.run, bundle.measurements, bundle.samples)
+    return counts.added, samples_added
+
+
+def seed(store: Store) -> None:
+    """The catalogs, and each bundled reference run not yet stored (reads only those)."""
+    store.upsert_catalog(load_catalog())
+    stored = store.run_keys()
+    for folder in bundled_run_folders():
+        if bundled_run_key(folder) not in stored:
+            store_bundle(store, read_run_bundle(folder, load_catalog()))
+
+
+def open_store(url: str | None = None) -> Store:
+    """A Store at `url` (default: PLANNER_DB_URL or the user's SQLite file), migrated and seeded."""
+    store = Store(url)
+    store.migrate()
+    stored = store.run_keys()
+    if store.row_counts()["hardware"] == 0 or any(
+        bundled_run_key(folder) not in stored for folder in bundled_run_folders()
+    ):
+        seed(store)
+    return store
