@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 from pathlib import Path
 
 import pandas as pd
 
-from models import StoreError, load_catalog
+from models import Store, StoreError, load_catalog
 from planner.errors import InputError, PlannerError
 
 DESCRIPTION = "Energy-aware LLM inference placement and capacity planner."
 
 
-def _store(args: argparse.Namespace):  # noqa: ANN202 - returns models.Store
+def _store(args: argparse.Namespace) -> Store:
     from planner.store_setup import open_store
 
     return open_store(args.db)
@@ -65,9 +66,7 @@ def cmd_measurements(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from planner.formats.measurements_csv import read_measurements_csv
-    from planner.formats.reference import convert_reference_run
-    from planner.formats.run_bundle import RunBundle
-    from planner.formats.measurements_csv import parse_measurement_rows
+    from planner.formats.reference import read_reference_run
     from planner.store_setup import store_bundle
 
     source = Path(args.source)
@@ -84,38 +83,31 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     if not (source / "results.json").is_file():
         raise InputError(f"{source} has no results.json. To fix: pass a folder written by measure_decode.py.")
-    run_file, rows, samples = convert_reference_run(source, catalog)
-    records = parse_measurement_rows(
-        ({key: "" if value is None else str(value) for key, value in row.items()} for row in rows),
-        catalog,
-        f"{source}/results.json",
-    )
-    bundle = RunBundle(
-        run=_run_record(run_file), measurements=tuple(records), samples=tuple(samples)
-    )
+    bundle = read_reference_run(source, catalog)
     added, samples_added = store_bundle(_store(args), bundle)
-    print(f"{source}: {len(records)} measurements read, {added} added; {samples_added} samples added.")
+    print(f"{source}: {len(bundle.measurements)} measurements read, {added} added; {samples_added} samples added.")
     return 0
 
 
-def _run_record(run_file):  # noqa: ANN001, ANN202
-    from models import RunRecord
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, exit code 2."""
 
-    return RunRecord(**run_file.model_dump(exclude={"version"}))
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}. To fix: see `{self.prog} --help`.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="planner", description=DESCRIPTION)
+    parser = _Parser(prog="planner", description=DESCRIPTION)
     parser.add_argument(
         "--db",
         metavar="URL",
         help="Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
         "(default: $PLANNER_DB_URL, else a SQLite file in your data directory)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     db = commands.add_parser("db", help="what the Store holds")
-    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND", parser_class=_Parser)
     info = db_commands.add_parser("info", help="row counts and the measurements by source, model and GPU")
     info.set_defaults(handler=cmd_db_info)
 

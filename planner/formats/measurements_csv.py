@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models import Catalog, CatalogError, MeasurementRecord
 from models.records import EnergyScope, LatencyStatistic
@@ -29,6 +29,8 @@ from telemetry import TelemetryError, assess_window
 UNIT_SUFFIXES = ("_w", "_mw", "_kw", "_j", "_mj", "_kj", "_s", "_ms", "_us", "_tok_s", "_gb")
 MAX_POWER_PER_GPU_FACTOR = 2.0
 """A power column above this multiple of the GPUs' TDP is not in watts."""
+MIN_LATENCY_MS = 0.1
+"""No GPU decodes a token in under 0.1 ms: a smaller latency was written in seconds."""
 
 
 class MeasurementRow(BaseModel):
@@ -72,14 +74,19 @@ class MeasurementRow(BaseModel):
     gpu_memory_peak_gb: float | None = Field(None, ge=0)
     run_key: str | None = None
 
+    @field_validator("tpot_ms", "ttft_ms")
+    @classmethod
+    def _milliseconds(cls, value: float | None) -> float | None:
+        if value is not None and value < MIN_LATENCY_MS:
+            raise ValueError(f"{value:g} is under {MIN_LATENCY_MS} ms: is it in seconds? Give milliseconds")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> MeasurementRow:
         if self.batch is None and self.concurrency is None:
             raise ValueError("give batch or concurrency (the operating point's load)")
         if self.ttft_ms is not None and self.ttft_stat is None:
             raise ValueError("ttft_ms needs ttft_stat (mean, p50, p90, p95 or p99)")
-        if self.tpot_ms < 0.1:
-            raise ValueError(f"tpot_ms={self.tpot_ms} is under 0.1 ms: is it in seconds? Give milliseconds")
         phase_fields = (self.prefill_window_s, self.prefill_tokens, self.prefill_j)
         if self.energy_scope == "phases" and any(value is None for value in phase_fields):
             raise ValueError("energy_scope=phases needs prefill_window_s, prefill_tokens and prefill_j")
@@ -160,7 +167,7 @@ def _to_record(row: MeasurementRow, catalog: Catalog, raw: dict[str, Any]) -> Me
 
 
 def parse_measurement_rows(
-    rows: Iterable[dict[str, str]], catalog: Catalog, file_label: str
+    rows: Iterable[dict[str, Any]], catalog: Catalog, file_label: str
 ) -> list[MeasurementRecord]:
     """Validate every row; the first bad cell raises InputError naming file, line and column."""
     records = []
@@ -174,7 +181,7 @@ def parse_measurement_rows(
             records.append(_to_record(row, catalog, cleaned))
         except ValidationError as error:
             first = error.errors()[0]
-            column = ".".join(str(part) for part in first["loc"]) or "row"
+            column = ".".join(str(part) for part in first["loc"]) or "(row)"
             value = f" (value {cleaned[column]!r})" if column in cleaned else ""
             message = re.sub(r"^Value error, ", "", first["msg"])
             raise InputError(f"{where}, column {column}{value}: {message}. To fix: correct that cell.") from error

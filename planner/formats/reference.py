@@ -14,7 +14,8 @@ from typing import Any
 
 from models import Catalog, SampleRecord
 from planner.errors import InputError
-from planner.formats.run_bundle import RunFile, write_run_bundle
+from planner.formats.measurements_csv import parse_measurement_rows
+from planner.formats.run_bundle import RunBundle, RunFile, write_run_bundle
 
 HF_RUNTIME = "hf-eager"
 """Its `generate` window covers the prefill too, so its energy is whole-request."""
@@ -119,6 +120,13 @@ def convert_reference_run(folder: Path, catalog: Catalog) -> tuple[RunFile, list
         for raw in csv.DictReader(trace_lines)
     ]
     return run, rows, samples
+
+
+def read_reference_run(folder: Path, catalog: Catalog) -> RunBundle:
+    """A reference folder as a validated run bundle, ready for the Store."""
+    run, rows, samples = convert_reference_run(folder, catalog)
+    records = parse_measurement_rows(rows, catalog, f"{folder}/results.json")
+    return RunBundle(run=run.to_record(), measurements=tuple(records), samples=tuple(samples))
 
 
 def write_reference_bundle(source_folder: Path, bundle_folder: Path, catalog: Catalog) -> None:

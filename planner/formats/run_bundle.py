@@ -44,6 +44,9 @@ class RunFile(BaseModel):
     ended_at: datetime | None = None
     notes: str | None = None
 
+    def to_record(self) -> RunRecord:
+        return RunRecord(**self.model_dump(exclude={"version"}))
+
 
 @dataclass(frozen=True)
 class RunBundle:
@@ -88,7 +91,7 @@ def bundled_run_key(folder: Traversable) -> str:
 def read_run_bundle(folder: Traversable, catalog: Catalog) -> RunBundle:
     label = getattr(folder, "name", str(folder))
     run_file = _read_run_file(folder)
-    run = RunRecord(**run_file.model_dump(exclude={"version"}))
+    run = run_file.to_record()
     measurements_text = folder.joinpath("measurements.csv").read_text(encoding="utf-8")
     measurements = parse_measurement_rows(
         csv.DictReader(io.StringIO(measurements_text)), catalog, f"{label}/measurements.csv"

@@ -1,0 +1,12 @@
+"""Front door: the `planner` CLI and the Python API over the Store, telemetry and the optimizer.
+
+    import planner
+    store = planner.open_store()                 # SQLite in your data dir, seeded on first use
+    table = planner.operating_points_table(store, model="llama-3.1-8b")
+"""
+
+from planner.errors import InputError, PlannerError
+from planner.operating_points import operating_points_table
+from planner.store_setup import open_store
+
+__all__ = ["InputError", "PlannerError", "open_store", "operating_points_table"]

@@ -1,0 +1,66 @@
+import pytest
+
+from optimizer.operating_point import MeasuredPoint, OperatingPoint, Unusable, end_to_end
+
+
+def _point(**overrides) -> MeasuredPoint:
+    values = dict(
+        measurement_id=1,
+        source="test",
+        model="m",
+        hardware="H200-SXM-141GB",
+        runtime="graph",
+        gpus_per_replica=1,
+        load=4,
+        prompt_tokens=100,
+        output_tokens=10,
+        energy_scope="phases",
+        output_tok_s=400.0,
+        tpot_ms=10.0,
+        tpot_stat="mean",
+        ttft_ms=50.0,
+        ttft_stat="mean",
+        prefill_s=0.05,
+        prefill_j_per_prompt_token=0.1,
+        decode_j_per_token=0.5,
+        busy_power_w=200.0,
+        peak_power_w=None,
+        gpu_tdp_w=700.0,
+    )
+    values.update(overrides)
+    return MeasuredPoint(**values)
+
+
+def test_phases_make_a_whole_cycle():
+    # cycle = 0.05 s prefill + 10 x 10 ms decode = 0.15 s for 4 x 10 = 40 tokens;
+    # energy = 0.1 J x 4 x 100 prompt tokens + 0.5 J x 40 = 40 + 20 = 60 J.
+    result = end_to_end(_point())
+    assert isinstance(result, OperatingPoint)
+    assert result.tok_s == pytest.approx(40 / 0.15)
+    assert result.power_w == pytest.approx(60 / 0.15)
+    assert result.joules_per_token == pytest.approx(60 / 40)
+    assert result.peak_power_w == pytest.approx(40 / 0.05)  # prefill at 800 W is the peak
+    assert result.includes_prefill and not result.prefill_energy_estimated
+
+
+def test_unusable_prefill_energy_is_charged_at_tdp_and_flagged():
+    result = end_to_end(_point(prefill_j_per_prompt_token=None))
+    assert isinstance(result, OperatingPoint)
+    assert result.power_w == pytest.approx((0.05 * 700 + 20) / 0.15)
+    assert result.prefill_energy_estimated and result.peak_power_estimated
+    assert result.peak_power_w == pytest.approx(700)
+
+
+def test_whole_request_and_decode_only_scopes():
+    whole = end_to_end(_point(energy_scope="whole_request", prefill_s=None, ttft_ms=None, ttft_stat=None))
+    decode = end_to_end(_point(energy_scope="decode_only", prefill_s=None))
+    assert isinstance(whole, OperatingPoint) and isinstance(decode, OperatingPoint)
+    assert whole.tok_s == pytest.approx(400) and whole.power_w == pytest.approx(200)
+    assert whole.includes_prefill and whole.ttft_unverified
+    assert not decode.includes_prefill
+    assert whole.peak_power_w == pytest.approx(700) and whole.peak_power_estimated
+
+
+def test_no_decode_energy_gives_no_operating_point():
+    result = end_to_end(_point(decode_j_per_token=None))
+    assert isinstance(result, Unusable) and "decode energy" in result.reason

@@ -1,0 +1,61 @@
+"""The bundled reference runs: conversion, seeding, and the end-to-end numbers DESIGN.md quotes."""
+
+import csv
+import json
+
+import pytest
+
+from models import load_catalog
+from planner.formats.reference import convert_reference_run
+from planner.operating_points import operating_points_table
+from planner.store_setup import bundled_run_folders, open_store, read_run_bundle
+from planner.formats.run_bundle import RunFile
+
+
+def test_new_store_is_seeded_once(store_url):
+    store = open_store(store_url)
+    counts = store.row_counts()
+    assert counts["run"] == 2 and counts["measurement"] == 30
+    assert counts["hardware"] == len(load_catalog().gpus)
+    trace_rows = sum(len(read_run_bundle(folder, load_catalog()).samples) for folder in bundled_run_folders())
+    assert counts["sample"] == trace_rows > 2000
+    open_store(store_url)
+    assert store.row_counts() == counts
+
+
+def test_bundles_match_a_fresh_conversion_of_the_shared_reference(shared_reference, tmp_path):
+    catalog = load_catalog()
+    for folder in bundled_run_folders():
+        bundle = read_run_bundle(folder, catalog)
+        run, rows, samples = convert_reference_run(shared_reference / folder.name, catalog)
+        assert RunFile.model_validate(run.model_dump()).source_key == bundle.run.source_key
+        assert len(rows) == len(bundle.measurements)
+        assert tuple(samples) == bundle.samples
+        results = json.loads((shared_reference / folder.name / "results.json").read_text())["results"]
+        for result, record in zip(results, bundle.measurements, strict=True):
+            assert record.decode_tokens == result["decode_tokens"]
+            assert record.output_tok_s == pytest.approx(result["decode_tok_per_s"])
+        with (shared_reference / folder.name / "trace.csv").open() as handle:
+            assert len(list(csv.DictReader(handle))) == len(bundle.samples)
+
+
+def test_short_prefill_windows_are_flagged_not_stored_as_exact(sqlite_url):
+    frame = open_store(sqlite_url).measurements(hardware="H100-SXM-80GB", model="llama-3.2-1b")
+    first = frame[frame["batch"] == 1].iloc[0]
+    assert first["prefill_j"] != first["prefill_j"] or first["prefill_j"] is None  # NULL
+    assert "1070 W" in first["prefill_energy_note"] and "30.153 J" in first["prefill_energy_note"]
+    assert first["ttft_ms"] == pytest.approx(28.17, abs=0.01)  # timings are kept
+
+
+def test_end_to_end_llama_8b_batch_256_on_h200_matches_design(sqlite_url, shared_reference):
+    results = json.loads((shared_reference / "h200-2026-11-26" / "results.json").read_text())["results"]
+    raw = next(r for r in results if r["model"] == "llama-8b" and r["batch"] == 256 and r["runtime"] == "graph")
+    cycle_s = raw["prefill_s"] + raw["gen_len"] * raw["tpot_ms"] / 1000
+    tokens = raw["batch"] * raw["gen_len"]
+    expected_j_per_token = (raw["prefill_J"] + raw["decode_J"] / raw["reps"]) / tokens
+    table = operating_points_table(open_store(sqlite_url), model="llama-3.1-8b", hardware="H200-SXM-141GB")
+    row = table[(table["load"] == 256) & (table["runtime"] == "graph")].iloc[0]
+    assert row["mj_per_tok"] == pytest.approx(expected_j_per_token * 1e3, rel=1e-3)
+    assert row["mj_per_tok"] == pytest.approx(103, rel=0.01)  # DESIGN.md: 103 mJ/token
+    assert row["tok_s"] == pytest.approx(tokens / cycle_s, rel=1e-3)
+    assert row["decode_mj_per_tok"] == pytest.approx(38.2, abs=0.1)  # decode alone: 38 mJ/token

@@ -1,0 +1,38 @@
+"""The built wheel carries the bundled data and the migrations, found through importlib.resources."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_holds_data_and_migrations(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    require(result.returncode == 0, f"pip could not build the wheel: {result.stderr[-500:]}")
+    (wheel,) = tmp_path.glob("energy_planner-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "planner_data/gpus.csv",
+        "planner_data/llms.csv",
+        "planner_data/aliases.csv",
+        "planner_data/carbon_intensity.csv",
+        "planner_data/reference/README.md",
+        "planner_data/reference/h200-2026-11-26/measurements.csv",
+        "planner_data/reference/h200-2026-11-26/samples.csv",
+        "planner_data/reference/h100-2026-11-26/run.yaml",
+        "models/migrations/env.py",
+        "models/migrations/script.py.mako",
+        "models/migrations/versions/0001_initial_schema.py",
+        "planner/cli.py",
+    }
+    assert expected <= names, sorted(expected - names)
