@@ -1,5 +1,6 @@
 """The built wheel carries the bundled data and the migrations, found through importlib.resources."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,8 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_holds_data_and_migrations(tmp_path):
+    # Build from a clean copy: a stale build/ folder in the checkout would hide missing packages.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", "dist", ".venv", "*.egg-info", ".git"))
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -36,3 +40,9 @@ def test_wheel_holds_data_and_migrations(tmp_path):
         "planner/cli.py",
     }
     assert expected <= names, sorted(expected - names)
+    sources = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("planner", "models", "telemetry", "optimizer", "dashboard")
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert sources <= names, f"modules missing from the wheel: {sorted(sources - names)}"
