@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -132,44 +132,38 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
     def upsert_catalog(self, catalog: Catalog) -> None:
         """Mirror the bundled catalogs into the hardware and llm tables."""
+        gpu_rows = [
+            dict(
+                name=gpu.name,
+                vendor=gpu.vendor,
+                memory_gb=gpu.memory_gb,
+                memory_bandwidth_tb_s=gpu.memory_bandwidth_tb_s,
+                bf16_dense_tflops=gpu.bf16_dense_tflops,
+                tdp_w=gpu.tdp_w,
+                idle_w=gpu.idle_w,
+                usd_per_gpu_hour=gpu.usd_per_gpu_hour,
+                source=f"specs: {gpu.spec_source}; idle: {gpu.idle_source}; price: {gpu.price_source}",
+            )
+            for gpu in catalog.gpus.values()
+        ]
+        llm_rows = [
+            dict(
+                name=llm.name,
+                hf_id=llm.hf_id,
+                params_b=llm.params_b,
+                active_params_b=llm.active_params_b,
+                layers=llm.layers,
+                kv_heads=llm.kv_heads,
+                head_dim=llm.head_dim,
+                bytes_per_param=llm.bytes_per_param,
+                kv_bytes_per_token=llm.kv_bytes_per_token,
+                source=llm.source,
+            )
+            for llm in catalog.llms.values()
+        ]
         with self.engine.begin() as connection:
-            existing_gpus = set(connection.scalars(select(Hardware.name)))
-            existing_llms = set(connection.scalars(select(Llm.name)))
-            for gpu in catalog.gpus.values():
-                values = dict(
-                    name=gpu.name,
-                    vendor=gpu.vendor,
-                    memory_gb=gpu.memory_gb,
-                    memory_bandwidth_tb_s=gpu.memory_bandwidth_tb_s,
-                    bf16_dense_tflops=gpu.bf16_dense_tflops,
-                    tdp_w=gpu.tdp_w,
-                    idle_w=gpu.idle_w,
-                    usd_per_gpu_hour=gpu.usd_per_gpu_hour,
-                    source=f"specs: {gpu.spec_source}; idle: {gpu.idle_source}; price: {gpu.price_source}",
-                )
-                if gpu.name in existing_gpus:
-                    connection.execute(
-                        Hardware.__table__.update().where(Hardware.name == gpu.name).values(values)
-                    )
-                else:
-                    connection.execute(insert(Hardware).values(values))
-            for llm in catalog.llms.values():
-                values = dict(
-                    name=llm.name,
-                    hf_id=llm.hf_id,
-                    params_b=llm.params_b,
-                    active_params_b=llm.active_params_b,
-                    layers=llm.layers,
-                    kv_heads=llm.kv_heads,
-                    head_dim=llm.head_dim,
-                    bytes_per_param=llm.bytes_per_param,
-                    kv_bytes_per_token=llm.kv_bytes_per_token,
-                    source=llm.source,
-                )
-                if llm.name in existing_llms:
-                    connection.execute(Llm.__table__.update().where(Llm.name == llm.name).values(values))
-                else:
-                    connection.execute(insert(Llm).values(values))
+            _upsert_by_name(connection, Hardware, gpu_rows)
+            _upsert_by_name(connection, Llm, llm_rows)
 
     def add_run(
         self,
@@ -265,6 +259,15 @@ class Store:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as error:
             raise StoreError(f"cannot reach the Store at {self.display_url}: {error}") from error
+
+
+def _upsert_by_name(connection: Connection, table: type[Hardware] | type[Llm], rows: list[dict[str, Any]]) -> None:
+    existing = set(connection.scalars(select(table.name)))
+    for row in rows:
+        if row["name"] in existing:
+            connection.execute(update(table).where(table.name == row["name"]).values(row))
+        else:
+            connection.execute(insert(table).values(row))
 
 
 def _insert_samples(connection: Connection, run_id: int, samples: Iterable[SampleRecord]) -> int:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from models import Catalog, SampleRecord
+from models import Catalog, RunRecord, SampleRecord
 from planner.errors import InputError
 from planner.formats.measurements_csv import parse_measurement_rows
-from planner.formats.run_bundle import RunBundle, RunFile, write_run_bundle
+from planner.formats.run_bundle import RunBundle, write_run_bundle
 
 HF_RUNTIME = "hf-eager"
 """Its `generate` window covers the prefill too, so its energy is whole-request."""
@@ -70,7 +70,9 @@ def _measurement_row(result: dict[str, Any], meta: dict[str, Any], source: str, 
     return row
 
 
-def convert_reference_run(folder: Path, catalog: Catalog) -> tuple[RunFile, list[dict[str, Any]], list[SampleRecord]]:
+def convert_reference_run(
+    folder: Path, catalog: Catalog
+) -> tuple[RunRecord, list[dict[str, Any]], list[SampleRecord]]:
     """The run metadata, measurement CSV rows and samples of one reference folder."""
     try:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -81,7 +83,7 @@ def convert_reference_run(folder: Path, catalog: Catalog) -> tuple[RunFile, list
     probe = meta["probe_start"]
     hardware = catalog.resolve("gpu", probe["name"])
     source = f"reference/{folder.name}"
-    run = RunFile(
+    run = RunRecord(
         source_key=source,
         source=(
             f"{source}: measure_decode.py on one {probe['name']} (driver {probe['driver']}); "
@@ -126,7 +128,7 @@ def read_reference_run(folder: Path, catalog: Catalog) -> RunBundle:
     """A reference folder as a validated run bundle, ready for the Store."""
     run, rows, samples = convert_reference_run(folder, catalog)
     records = parse_measurement_rows(rows, catalog, f"{folder}/results.json")
-    return RunBundle(run=run.to_record(), measurements=tuple(records), samples=tuple(samples))
+    return RunBundle(run=run, measurements=tuple(records), samples=tuple(samples))
 
 
 def write_reference_bundle(source_folder: Path, bundle_folder: Path, catalog: Catalog) -> None:

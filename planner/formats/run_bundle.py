@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from models import Catalog, MeasurementRecord, RunRecord, SampleRecord
 from planner.errors import InputError
@@ -24,28 +23,29 @@ from planner.formats.measurements_csv import parse_measurement_rows, write_measu
 SAMPLE_COLUMNS = [field.name for field in fields(SampleRecord)]
 
 
-class RunFile(BaseModel):
-    """`run.yaml`: the run's metadata and provenance."""
+RUN_FILE_VERSION = 1
+RUN_FIELDS = {field.name for field in fields(RunRecord)}
+_run_adapter = TypeAdapter(RunRecord)
 
-    model_config = ConfigDict(extra="forbid")
 
-    version: int = 1
-    source_key: str
-    source: str
-    host: str | None = None
-    gpu_name: str | None = None
-    driver_version: str | None = None
-    power_limit_w: float | None = None
-    runtime: str | None = None
-    runtime_version: str | None = None
-    tool: str | None = None
-    tool_version: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    notes: str | None = None
+def parse_run_file(content: Any, label: str) -> RunRecord:
+    """`run.yaml`: `version` plus the fields of RunRecord; unknown keys are refused."""
+    if not isinstance(content, dict):
+        raise InputError(f"{label}: expected a mapping of run fields. To fix: write `key: value` lines.")
+    unknown = sorted(set(content) - RUN_FIELDS - {"version"})
+    if unknown:
+        raise InputError(f"{label}: unknown key {unknown[0]!r}. To fix: use only {', '.join(sorted(RUN_FIELDS))}.")
+    if content.get("version", RUN_FILE_VERSION) != RUN_FILE_VERSION:
+        raise InputError(f"{label}: version {content['version']} is not supported. To fix: use version 1.")
+    try:
+        return _run_adapter.validate_python({key: value for key, value in content.items() if key != "version"})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InputError(f"{label}, key {'.'.join(map(str, first['loc']))}: {first['msg']}. To fix: correct it.") from error
 
-    def to_record(self) -> RunRecord:
-        return RunRecord(**self.model_dump(exclude={"version"}))
+
+def run_file_content(run: RunRecord) -> dict[str, Any]:
+    return {"version": RUN_FILE_VERSION, **_run_adapter.dump_python(run, mode="json", exclude_none=True)}
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,13 @@ def _sample(raw: dict[str, str], where: str) -> SampleRecord:
     return SampleRecord(**values)
 
 
-def _read_run_file(folder: Traversable) -> RunFile:
-    label = getattr(folder, "name", str(folder))
+def _read_run_file(folder: Traversable) -> RunRecord:
+    label = f"{getattr(folder, 'name', folder)}/run.yaml"
     try:
-        return RunFile.model_validate(yaml.safe_load(folder.joinpath("run.yaml").read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise InputError(f"{label}/run.yaml: {error}. To fix: correct the run file.") from error
+        content = yaml.safe_load(folder.joinpath("run.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"{label}: {error}. To fix: correct the run file.") from error
+    return parse_run_file(content, label)
 
 
 def bundled_run_key(folder: Traversable) -> str:
@@ -90,8 +91,7 @@ def bundled_run_key(folder: Traversable) -> str:
 
 def read_run_bundle(folder: Traversable, catalog: Catalog) -> RunBundle:
     label = getattr(folder, "name", str(folder))
-    run_file = _read_run_file(folder)
-    run = run_file.to_record()
+    run = _read_run_file(folder)
     measurements_text = folder.joinpath("measurements.csv").read_text(encoding="utf-8")
     measurements = parse_measurement_rows(
         csv.DictReader(io.StringIO(measurements_text)), catalog, f"{label}/measurements.csv"
@@ -105,11 +105,11 @@ def read_run_bundle(folder: Traversable, catalog: Catalog) -> RunBundle:
 
 
 def write_run_bundle(
-    folder: Path, run: RunFile, measurement_rows: list[dict[str, Any]], samples: list[SampleRecord]
+    folder: Path, run: RunRecord, measurement_rows: list[dict[str, Any]], samples: list[SampleRecord]
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "run.yaml").write_text(
-        yaml.safe_dump(run.model_dump(mode="json", exclude_none=True), sort_keys=False), encoding="utf-8"
+        yaml.safe_dump(run_file_content(run), sort_keys=False), encoding="utf-8"
     )
     write_measurements_csv(measurement_rows, folder / "measurements.csv")
     with (folder / "samples.csv").open("w", newline="", encoding="utf-8") as handle:

@@ -9,7 +9,6 @@ from models import load_catalog
 from planner.formats.reference import convert_reference_run
 from planner.operating_points import operating_points_table
 from planner.store_setup import bundled_run_folders, open_store, read_run_bundle
-from planner.formats.run_bundle import RunFile
 
 
 def test_new_store_is_seeded_once(store_url):
@@ -28,7 +27,7 @@ def test_bundles_match_a_fresh_conversion_of_the_shared_reference(shared_referen
     for folder in bundled_run_folders():
         bundle = read_run_bundle(folder, catalog)
         run, rows, samples = convert_reference_run(shared_reference / folder.name, catalog)
-        assert RunFile.model_validate(run.model_dump()).source_key == bundle.run.source_key
+        assert run == bundle.run
         assert len(rows) == len(bundle.measurements)
         assert tuple(samples) == bundle.samples
         results = json.loads((shared_reference / folder.name / "results.json").read_text())["results"]
@@ -59,3 +58,35 @@ def test_end_to_end_llama_8b_batch_256_on_h200_matches_design(sqlite_url, shared
     assert row["mj_per_tok"] == pytest.approx(103, rel=0.01)  # DESIGN.md: 103 mJ/token
     assert row["tok_s"] == pytest.approx(tokens / cycle_s, rel=1e-3)
     assert row["decode_mj_per_tok"] == pytest.approx(38.2, abs=0.1)  # decode alone: 38 mJ/token
+
+
+def test_run_file_with_an_unknown_key_is_refused(tmp_path):
+    from planner.errors import InputError
+
+    source = bundled_run_folders()[0]
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for name in ("measurements.csv", "samples.csv"):
+        (folder / name).write_text(source.joinpath(name).read_text())
+    (folder / "run.yaml").write_text(source.joinpath("run.yaml").read_text() + "power_limit_mw: 700000\n")
+    with pytest.raises(InputError, match="unknown key 'power_limit_mw'.*To fix"):
+        read_run_bundle(folder, load_catalog())
+
+
+def test_catalog_upsert_updates_changed_rows(sqlite_url):
+    from dataclasses import replace
+
+    from models import Catalog
+
+    store = open_store(sqlite_url)
+    catalog = load_catalog()
+    h200 = catalog.gpus["H200-SXM-141GB"]
+    changed = Catalog(
+        gpus={**catalog.gpus, h200.name: replace(h200, usd_per_gpu_hour=9.99)},
+        llms=catalog.llms,
+        aliases=catalog.aliases,
+        carbon=catalog.carbon,
+    )
+    store.upsert_catalog(changed)
+    prices = store.hardware().set_index("name")["usd_per_gpu_hour"]
+    assert prices["H200-SXM-141GB"] == 9.99 and len(prices) == len(catalog.gpus)
