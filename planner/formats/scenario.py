@@ -1,0 +1,170 @@
+"""The scenario file (`planner plan SCENARIO.yaml`, version 1; DESIGN.md gives the layout).
+
+Validated with pydantic at the boundary: unknown keys, unknown model or GPU names, zero or
+negative demand, an SLO of 0, a site with no GPUs and duplicate names are refused with the
+field to fix. The checks that need measurements (a model nobody measured, a power budget
+below the smallest replica) belong to the planning step that loads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models import Catalog, CatalogError
+from models.records import LatencyStatistic
+from planner.errors import InputError
+
+SCENARIO_VERSION = 1
+Objective = Literal["energy", "cost", "carbon"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Slo(_Strict):
+    ttft_ms: float | None = Field(None, gt=0)
+    tpot_ms: float | None = Field(None, gt=0)
+    statistic: LatencyStatistic = "p95"
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Slo:
+        if self.ttft_ms is None and self.tpot_ms is None:
+            raise ValueError("give ttft_ms, tpot_ms or both")
+        return self
+
+
+class Workload(_Strict):
+    name: str | None = None
+    model: str
+    tokens_per_s: float | None = Field(None, gt=0, description="peak output tokens/s")
+    requests_per_s: float | None = Field(None, gt=0)
+    prompt_tokens: int = Field(gt=0)
+    output_tokens: int = Field(gt=0)
+    slo: Slo
+    min_sites: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_demand(self) -> Workload:
+        if (self.tokens_per_s is None) == (self.requests_per_s is None):
+            raise ValueError("give exactly one of tokens_per_s or requests_per_s")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+    @property
+    def demand_tok_s(self) -> float:
+        """Peak output tokens/s to plan for."""
+        if self.tokens_per_s is not None:
+            return self.tokens_per_s
+        return float(self.requests_per_s or 0) * self.output_tokens
+
+
+class Site(_Strict):
+    name: str = Field(min_length=1)
+    power_budget_kw: float = Field(gt=0, description="facility power at peak, PUE included")
+    pue: float = Field(1.0, ge=1.0, le=3.0)
+    carbon_g_per_kwh: float = Field(ge=0)
+    usd_per_kwh: float = Field(ge=0)
+    gpus: dict[str, int]
+
+    @field_validator("gpus")
+    @classmethod
+    def _has_gpus(cls, gpus: dict[str, int]) -> dict[str, int]:
+        if not gpus or sum(gpus.values()) == 0:
+            raise ValueError("a site needs at least one GPU")
+        negative = [name for name, count in gpus.items() if count < 0]
+        if negative:
+            raise ValueError(f"GPU count of {negative[0]} is negative")
+        return gpus
+
+
+class Scenario(_Strict):
+    version: Literal[1] = 1
+    name: str = Field(min_length=1)
+    objective: Objective = "energy"
+    max_utilization: float = Field(0.8, gt=0, le=1)
+    workloads: list[Workload] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1)
+    growth: dict[str, float] = Field(default_factory=dict, description="forecast: monthly growth per workload")
+    purchasable: dict[str, dict[str, float]] = Field(default_factory=dict, description="forecast: GPUs one may add")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        for kind, names in (("site", [s.name for s in self.sites]), ("workload", [w.label for w in self.workloads])):
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} name {duplicates[0]!r} appears twice; {kind} names must be unique")
+        return self
+
+
+def _location(loc: tuple[Any, ...], content: Any) -> str:
+    """`workloads[chat-8b].slo.tpot_ms`: list items named by their name (or model) where given."""
+    text = ""
+    node = content
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = (item.get("name") or item.get("model")) if isinstance(item, dict) else None
+            text += f"[{name or part}]"
+            node = item
+        else:
+            text += f".{part}" if text else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return text or "(top level)"
+
+
+def _resolve_names(scenario: Scenario, catalog: Catalog) -> Scenario:
+    """Catalog names for every model and GPU type, or an InputError naming the field."""
+    workloads = []
+    for workload in scenario.workloads:
+        try:
+            workloads.append(workload.model_copy(update={"model": catalog.resolve("llm", workload.model)}))
+        except CatalogError as error:
+            raise InputError(f"workloads[{workload.label}].model: {error}") from error
+    sites = []
+    for site in scenario.sites:
+        resolved: dict[str, int] = {}
+        for name, count in site.gpus.items():
+            try:
+                canonical = catalog.resolve("gpu", name)
+            except CatalogError as error:
+                raise InputError(f"sites[{site.name}].gpus: {error}") from error
+            resolved[canonical] = resolved.get(canonical, 0) + count
+        sites.append(site.model_copy(update={"gpus": resolved}))
+    return scenario.model_copy(update={"workloads": workloads, "sites": sites})
+
+
+def parse_scenario(content: Any, catalog: Catalog, label: str = "scenario") -> Scenario:
+    try:
+        scenario = Scenario.model_validate(content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = _location(tuple(first["loc"]), content)
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key {first['loc'][-1]!r}; see the scenario layout in README.md"
+        raise InputError(f"{label}: {where}: {message}. To fix: correct that field.") from error
+    try:
+        return _resolve_names(scenario, catalog)
+    except InputError as error:
+        raise InputError(f"{label}: {error}") from error
+
+
+def load_scenario(path: Path, catalog: Catalog) -> tuple[Scenario, str]:
+    """The validated scenario and the sha256 of the file, which a placement records."""
+    try:
+        raw = path.read_bytes()
+        content = yaml.safe_load(raw)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing scenario file.") from error
+    except yaml.YAMLError as error:
+        raise InputError(f"{path} is not valid YAML: {error}. To fix: correct the syntax.") from error
+    return parse_scenario(content, catalog, str(path)), hashlib.sha256(raw).hexdigest()
