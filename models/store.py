@@ -133,34 +133,14 @@ class Store:
     def upsert_catalog(self, catalog: Catalog) -> None:
         """Mirror the bundled catalogs into the hardware and llm tables."""
         gpu_rows = [
-            dict(
-                name=gpu.name,
-                vendor=gpu.vendor,
-                memory_gb=gpu.memory_gb,
-                memory_bandwidth_tb_s=gpu.memory_bandwidth_tb_s,
-                bf16_dense_tflops=gpu.bf16_dense_tflops,
-                tdp_w=gpu.tdp_w,
-                idle_w=gpu.idle_w,
-                usd_per_gpu_hour=gpu.usd_per_gpu_hour,
+            _catalog_row(
+                gpu,
+                Hardware,
                 source=f"specs: {gpu.spec_source}; idle: {gpu.idle_source}; price: {gpu.price_source}",
             )
             for gpu in catalog.gpus.values()
         ]
-        llm_rows = [
-            dict(
-                name=llm.name,
-                hf_id=llm.hf_id,
-                params_b=llm.params_b,
-                active_params_b=llm.active_params_b,
-                layers=llm.layers,
-                kv_heads=llm.kv_heads,
-                head_dim=llm.head_dim,
-                bytes_per_param=llm.bytes_per_param,
-                kv_bytes_per_token=llm.kv_bytes_per_token,
-                source=llm.source,
-            )
-            for llm in catalog.llms.values()
-        ]
+        llm_rows = [_catalog_row(llm, Llm) for llm in catalog.llms.values()]
         with self.engine.begin() as connection:
             _upsert_by_name(connection, Hardware, gpu_rows)
             _upsert_by_name(connection, Llm, llm_rows)
@@ -259,6 +239,12 @@ class Store:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as error:
             raise StoreError(f"cannot reach the Store at {self.display_url}: {error}") from error
+
+
+def _catalog_row(spec: object, table: type[Hardware] | type[Llm], **overrides: Any) -> dict[str, Any]:
+    """The table's columns filled from the catalog spec's attributes of the same name."""
+    columns = [column.name for column in table.__table__.columns if column.name != "id"]
+    return {column: overrides[column] if column in overrides else getattr(spec, column) for column in columns}
 
 
 def _upsert_by_name(connection: Connection, table: type[Hardware] | type[Llm], rows: list[dict[str, Any]]) -> None:
