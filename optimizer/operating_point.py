@@ -17,6 +17,7 @@ class MeasuredPoint:
 
     measurement_id: int
     source: str
+    source_key: str
     model: str
     hardware: str
     runtime: str
@@ -46,6 +47,7 @@ class OperatingPoint:
 
     measurement_id: int
     source: str
+    source_key: str
     model: str
     hardware: str
     runtime: str
@@ -95,6 +97,7 @@ def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
         if point.prefill_j_per_prompt_token is not None:
             prefill_j = point.prefill_j_per_prompt_token * point.load * point.prompt_tokens
             peak_w = max(peak_w, prefill_j / point.prefill_s)
+            peak_estimated = False  # both phases measured: the higher one is the peak
         else:
             # Prefill is compute-bound and runs at the power limit: charge it at TDP.
             prefill_j = point.prefill_s * replica_tdp_w
@@ -114,6 +117,7 @@ def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
     return OperatingPoint(
         measurement_id=point.measurement_id,
         source=point.source,
+        source_key=point.source_key,
         model=point.model,
         hardware=point.hardware,
         runtime=point.runtime,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from models import Store, StoreError, load_catalog
+from optimizer.model import OptimizerError
 from planner.errors import InputError, PlannerError
 
 DESCRIPTION = "Energy-aware LLM inference placement and capacity planner."
@@ -89,6 +90,47 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from planner.formats.placement import read_placement
+    from planner.plan import plan
+    from planner.render import render_moves, render_plan
+
+    scenario = Path(args.scenario)
+    current = read_placement(Path(args.current)) if args.current else None
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise InputError(f"--time-limit {args.time_limit} must be positive. To fix: give seconds, e.g. --time-limit 30.")
+    result = plan(
+        scenario,
+        store=_store(args),
+        objective=args.objective,
+        time_limit_s=args.time_limit,
+        gap_rel=args.gap,
+        with_baselines=not args.no_baselines,
+    )
+    placement = result.to_placement()
+    print(render_plan(placement))
+    if current is not None:
+        print()
+        print(render_moves(current, placement))
+    if args.output:
+        result.to_file(args.output)
+        print(f"\nplacement written to {args.output}")
+    return 0 if placement.status != "infeasible" else 3
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from planner.validate import validate_file
+
+    problems = validate_file(Path(args.placement), Path(args.scenario), _store(args))
+    if problems:
+        for problem in problems:
+            print(f"violated: {problem}")
+        print(f"{args.placement}: {len(problems)} problem(s) against {args.scenario}")
+        return 1
+    print(f"{args.placement}: valid against {args.scenario} (demand, SLOs, inventory, power budgets, Store figures)")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line, exit code 2."""
 
@@ -127,6 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("source", help="the file or folder to import")
     importer.add_argument("--format", choices=["csv", "reference"], default="csv")
     importer.set_defaults(handler=cmd_import)
+
+    planning = commands.add_parser(
+        "plan",
+        help="the placement with the fewest joules per token under SLOs, inventory and power budgets",
+        description="Plan a scenario on the Store's measurements. Exit 0: planned; 3: infeasible (reasons "
+        "printed); 2: invalid input.",
+    )
+    planning.add_argument("scenario", help="scenario YAML (see data/scenarios/example.yaml)")
+    planning.add_argument("-o", "--output", help="write the placement file (.yaml, .yml or .json)")
+    planning.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
+    planning.add_argument("--time-limit", type=float, metavar="S", help="solver time limit in seconds")
+    planning.add_argument("--gap", type=float, default=1e-4, metavar="FRACTION", help="relative MIP gap to stop at (default 1e-4)")
+    planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
+    planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
+    planning.set_defaults(handler=cmd_plan)
+
+    validate = commands.add_parser(
+        "validate",
+        help="re-check a placement file against a scenario and the Store",
+        description="Exit 0: valid; 1: violations listed; 2: invalid input.",
+    )
+    validate.add_argument("placement")
+    validate.add_argument("scenario")
+    validate.set_defaults(handler=cmd_validate)
     return parser
 
 
@@ -138,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"planner: error: {error}", file=sys.stderr)
         return error.exit_code
-    except (PlannerError, StoreError) as error:
+    except (PlannerError, StoreError, OptimizerError) as error:
         print(f"planner: error: {error}", file=sys.stderr)
         return getattr(error, "exit_code", 1)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
             MeasuredPoint(
                 measurement_id=int(row.id),
                 source=row.source,
+                source_key=row.source_key,
                 model=row.model,
                 hardware=row.hardware,
                 runtime=row.runtime,
@@ -49,6 +50,12 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
             )
         )
     return points
+
+
+def usable_operating_points(store: Store) -> list[OperatingPoint]:
+    """Every stored measurement that yields a whole-request operating point."""
+    results = (end_to_end(point) for point in measured_points(store.measurements()))
+    return [result for result in results if isinstance(result, OperatingPoint)]
 
 
 def operating_points_table(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:

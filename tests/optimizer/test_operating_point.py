@@ -7,6 +7,7 @@ def _point(**overrides) -> MeasuredPoint:
     values = dict(
         measurement_id=1,
         source="test",
+        source_key="k",
         model="m",
         hardware="H200-SXM-141GB",
         runtime="graph",

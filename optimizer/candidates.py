@@ -1,0 +1,202 @@
+"""Operating points -> candidates for each workload: length match, SLO filter, dominance pruning.
+
+A candidate is one replica configuration serving one workload end to end. Pruning is only
+ever among candidates of one (workload, hardware, gpus_per_replica): there one candidate with
+no less throughput, no more average or peak power and no worse latency than another makes the
+other useless to every objective and every constraint of the MILP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from optimizer.operating_point import OperatingPoint
+
+STATISTIC_STRICTNESS = {"mean": 0, "p50": 0, "p90": 1, "p95": 2, "p99": 3}
+"""A measured statistic verifies an SLO on one at most as strict (a mean says nothing of p95)."""
+DEFAULT_LENGTH_TOLERANCE = 0.25
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    model: str
+    demand_tok_s: float
+    prompt_tokens: int
+    output_tokens: int
+    ttft_slo_ms: float | None
+    tpot_slo_ms: float | None
+    slo_statistic: str
+    min_sites: int = 1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One replica configuration for one workload, with what the data does not show."""
+
+    id: str
+    workload: str
+    point: OperatingPoint
+    flags: tuple[str, ...] = ()
+
+    @property
+    def hardware(self) -> str:
+        return self.point.hardware
+
+    @property
+    def gpus(self) -> int:
+        return self.point.gpus_per_replica
+
+    @property
+    def tok_s(self) -> float:
+        return self.point.tok_s
+
+    @property
+    def power_w(self) -> float:
+        return self.point.power_w
+
+    @property
+    def peak_power_w(self) -> float:
+        return self.point.peak_power_w
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    candidates: tuple[Candidate, ...]
+    pruned: Mapping[str, int] = field(default_factory=dict)
+    """How many operating points were left out, by reason."""
+    unserved: Mapping[str, str] = field(default_factory=dict)
+    """Workloads with no candidate left, and why (the closest miss)."""
+
+    def for_workload(self, workload: str) -> list[Candidate]:
+        return [candidate for candidate in self.candidates if candidate.workload == workload]
+
+
+def candidate_id(point: OperatingPoint) -> str:
+    """Stable across Stores: built from the measurement's source, not its row id."""
+    digest = hashlib.sha256(f"{point.source}\x1f{point.source_key}".encode()).hexdigest()[:8]
+    return (
+        f"{point.hardware}/{point.runtime}/g{point.gpus_per_replica}/b{point.load}"
+        f"/p{point.prompt_tokens}o{point.output_tokens}/{digest}"
+    )
+
+
+def _length_distance(point: OperatingPoint, workload: WorkloadSpec) -> float:
+    return abs(point.prompt_tokens - workload.prompt_tokens) / workload.prompt_tokens + abs(
+        point.output_tokens - workload.output_tokens
+    ) / workload.output_tokens
+
+
+def _within_lengths(point: OperatingPoint, workload: WorkloadSpec, tolerance: float) -> bool:
+    return (
+        abs(point.prompt_tokens - workload.prompt_tokens) <= tolerance * workload.prompt_tokens
+        and abs(point.output_tokens - workload.output_tokens) <= tolerance * workload.output_tokens
+    )
+
+
+def _closest_lengths(points: list[OperatingPoint], workload: WorkloadSpec) -> list[OperatingPoint]:
+    """Of several measurements of one configuration at different lengths, the closest one."""
+    best: dict[tuple[str, str, int, int], OperatingPoint] = {}
+    for point in sorted(points, key=lambda p: (_length_distance(p, workload), p.measurement_id)):
+        best.setdefault((point.hardware, point.runtime, point.gpus_per_replica, point.load), point)
+    return list(best.values())
+
+
+def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[str, ...]:
+    flags = []
+    if not point.includes_prefill:
+        flags.append("includes_prefill: false")
+    if workload.ttft_slo_ms is not None and point.ttft_ms is None:
+        flags.append("ttft_unverified")
+    measured_strictness = min(
+        STATISTIC_STRICTNESS[stat] for stat in (point.tpot_stat, point.ttft_stat or point.tpot_stat)
+    )
+    if measured_strictness < STATISTIC_STRICTNESS[workload.slo_statistic]:
+        flags.append(f"slo_statistic_unverified: measured {point.tpot_stat}, SLO is {workload.slo_statistic}")
+    if point.prefill_energy_estimated:
+        flags.append("prefill_energy_estimated")
+    if point.peak_power_estimated:
+        flags.append("peak_power_estimated")
+    if (point.prompt_tokens, point.output_tokens) != (workload.prompt_tokens, workload.output_tokens):
+        flags.append(f"measured_lengths: prompt {point.prompt_tokens}, output {point.output_tokens}")
+    return tuple(flags)
+
+
+def _dominates(better: Candidate, worse: Candidate) -> bool:
+    a, b = better.point, worse.point
+    no_worse = (
+        a.tok_s >= b.tok_s
+        and a.power_w <= b.power_w
+        and a.peak_power_w <= b.peak_power_w
+        and a.tpot_ms <= b.tpot_ms
+        and (b.ttft_ms is None or (a.ttft_ms is not None and a.ttft_ms <= b.ttft_ms))
+    )
+    strictly = (a.tok_s, -a.power_w, -a.peak_power_w, -a.tpot_ms) != (b.tok_s, -b.power_w, -b.peak_power_w, -b.tpot_ms)
+    return no_worse and (strictly or a.measurement_id < b.measurement_id)
+
+
+def _prune_dominated(candidates: list[Candidate]) -> tuple[list[Candidate], int]:
+    groups: dict[tuple[str, str, int], list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        groups[(candidate.workload, candidate.hardware, candidate.gpus)].append(candidate)
+    kept: list[Candidate] = []
+    for group in groups.values():
+        kept.extend(c for c in group if not any(other is not c and _dominates(other, c) for other in group))
+    return kept, len(candidates) - len(kept)
+
+
+def build_candidates(
+    workloads: Sequence[WorkloadSpec],
+    points: Sequence[OperatingPoint],
+    length_tolerance: float = DEFAULT_LENGTH_TOLERANCE,
+    prune: bool = True,
+) -> CandidateSet:
+    """Every usable candidate per workload, and what was left out and why."""
+    pruned: Counter[str] = Counter()
+    unserved: dict[str, str] = {}
+    candidates: list[Candidate] = []
+    for workload in workloads:
+        of_model = [point for point in points if point.model == workload.model]
+        matched = _closest_lengths([p for p in of_model if _within_lengths(p, workload, length_tolerance)], workload)
+        pruned["measured at other prompt/output lengths"] += len(of_model) - len(matched)
+        passing = []
+        for point in matched:
+            if workload.tpot_slo_ms is not None and point.tpot_ms > workload.tpot_slo_ms:
+                pruned["misses the TPOT SLO"] += 1
+            elif workload.ttft_slo_ms is not None and point.ttft_ms is not None and point.ttft_ms > workload.ttft_slo_ms:
+                pruned["misses the TTFT SLO"] += 1
+            else:
+                passing.append(Candidate(candidate_id(point), workload.name, point, _flags(point, workload)))
+        if not passing:
+            unserved[workload.name] = _why_unserved(workload, of_model, matched)
+        candidates.extend(passing)
+    if prune:
+        candidates, dominated = _prune_dominated(candidates)
+        pruned["dominated within its (workload, hardware, gpus per replica)"] += dominated
+    ordered = tuple(sorted(candidates, key=lambda c: (c.workload, c.id)))
+    return CandidateSet(ordered, {reason: count for reason, count in pruned.items() if count}, unserved)
+
+
+def _why_unserved(workload: WorkloadSpec, of_model: list[OperatingPoint], matched: list[OperatingPoint]) -> str:
+    if not of_model:
+        return f"no usable measurement of {workload.model}"
+    if not matched:
+        lengths = sorted({(p.prompt_tokens, p.output_tokens) for p in of_model})
+        return (
+            f"no measurement of {workload.model} near prompt {workload.prompt_tokens} / output "
+            f"{workload.output_tokens} tokens (measured: {', '.join(f'{p}/{o}' for p, o in lengths)})"
+        )
+    fastest = min(matched, key=lambda p: p.tpot_ms)
+    if workload.tpot_slo_ms is not None and fastest.tpot_ms > workload.tpot_slo_ms:
+        return (
+            f"no measured configuration of {workload.model} meets TPOT {workload.tpot_slo_ms:g} ms; "
+            f"fastest is {fastest.tpot_ms:.1f} ms on {fastest.hardware} ({fastest.runtime}, batch {fastest.load})"
+        )
+    quickest = min((p for p in matched if p.ttft_ms is not None), key=lambda p: p.ttft_ms or 0.0)
+    return (
+        f"no measured configuration of {workload.model} meets TTFT {workload.ttft_slo_ms:g} ms within TPOT "
+        f"{workload.tpot_slo_ms} ms; quickest first token is {quickest.ttft_ms:.0f} ms on {quickest.hardware}"
+    )

@@ -1,0 +1,68 @@
+"""Fleet figures of a set of assignments: power, joules per token, dollars and CO2 per token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from optimizer.candidates import Candidate
+from optimizer.model import Assignment, PlanProblem, objective_terms
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class FleetSummary:
+    tok_s: float
+    replicas: int
+    gpus: int
+    it_power_w: float
+    facility_power_w: float
+    peak_facility_power_w: float
+    usd_per_hour: float
+    g_co2_per_hour: float
+
+    @property
+    def joules_per_token(self) -> float:
+        """Facility joules per output token (PUE included)."""
+        return self.facility_power_w / self.tok_s if self.tok_s else float("nan")
+
+    @property
+    def it_joules_per_token(self) -> float:
+        return self.it_power_w / self.tok_s if self.tok_s else float("nan")
+
+    @property
+    def usd_per_million_tokens(self) -> float:
+        return self.usd_per_hour / (self.tok_s * SECONDS_PER_HOUR) * 1e6 if self.tok_s else float("nan")
+
+    @property
+    def g_co2_per_million_tokens(self) -> float:
+        return self.g_co2_per_hour / (self.tok_s * SECONDS_PER_HOUR) * 1e6 if self.tok_s else float("nan")
+
+
+def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetSummary:
+    candidates: Mapping[str, Candidate] = {c.id: c for c in problem.candidates}
+    sites = {s.name: s for s in problem.sites}
+    totals = dict(tok_s=0.0, it=0.0, facility=0.0, peak=0.0, usd=0.0, co2=0.0)
+    replicas = gpus = 0
+    for assignment in assignments:
+        candidate, site = candidates[assignment.candidate_id], sites[assignment.site]
+        terms = objective_terms(problem, candidate, site)
+        totals["tok_s"] += assignment.tok_s
+        totals["it"] += assignment.replicas * candidate.power_w
+        totals["facility"] += assignment.replicas * terms["energy"]
+        totals["peak"] += assignment.replicas * site.pue * candidate.peak_power_w
+        totals["usd"] += assignment.replicas * terms["cost"]
+        totals["co2"] += assignment.replicas * terms["carbon"]
+        replicas += assignment.replicas
+        gpus += assignment.replicas * candidate.gpus
+    return FleetSummary(
+        tok_s=totals["tok_s"],
+        replicas=replicas,
+        gpus=gpus,
+        it_power_w=totals["it"],
+        facility_power_w=totals["facility"],
+        peak_facility_power_w=totals["peak"],
+        usd_per_hour=totals["usd"],
+        g_co2_per_hour=totals["co2"],
+    )

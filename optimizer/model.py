@@ -1,0 +1,381 @@
+"""The placement MILP (DESIGN.md), solved with PuLP on HiGHS.
+
+Sets: workloads w, candidates k of w (hardware g_k, gpus_k per replica, tok/s T_k, average
+power P_k, peak power peak_k), sites s (budget B_s, PUE_s, inventory I[s,g]).
+Variables: integer n[w,k,s] replicas; continuous x[w,k,s] output tokens/s served; binary
+y[w,s] "w is served at s" only for workloads with min_sites > 1.
+    demand[w]:       sum_{k,s} x[w,k,s] = D_w
+    capacity[w,k,s]: x[w,k,s] <= u * T_k * n[w,k,s]
+    inventory[s,g]:  sum_{w,k: g_k = g} gpus_k * n[w,k,s] <= I[s,g]
+    power[s]:        PUE_s * sum_{w,k} peak_k * n[w,k,s] <= B_s
+    sites[w]:        sum_s y[w,s] >= min_sites_w,  y[w,s] <= sum_k n[w,k,s]
+Objectives (per hour, all linear in n): energy = facility W = sum PUE_s P_k n; cost = GPU-hours x
+$/GPU-h + facility kWh x $/kWh; carbon = facility kWh x gCO2/kWh; gpus = GPUs in use. Each
+replica is charged its operating point's power whatever its load (continuous batching runs a
+smaller batch, not idle gaps), so the solver lowers the operating point where demand is low.
+Ties are broken lexicographically: the first objective is fixed within a small epsilon, then
+the next is minimised.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import pulp
+
+from optimizer.candidates import Candidate, WorkloadSpec
+
+Objective = Literal["energy", "cost", "carbon", "gpus"]
+OBJECTIVE_ORDER: tuple[Objective, ...] = ("energy", "cost", "carbon")
+Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+TIE_EPSILON = 1e-6
+
+
+class OptimizerError(Exception):
+    """The solver could not be run; the message says what to install or change."""
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    name: str
+    power_budget_w: float
+    pue: float
+    carbon_g_per_kwh: float
+    usd_per_kwh: float
+    inventory: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    workloads: tuple[WorkloadSpec, ...]
+    candidates: tuple[Candidate, ...]
+    sites: tuple[SiteSpec, ...]
+    usd_per_gpu_hour: Mapping[str, float]
+    max_utilization: float = 0.8
+    objective: Objective = "energy"
+
+    def restricted(self, keep: Sequence[Candidate]) -> PlanProblem:
+        return replace(self, candidates=tuple(keep))
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit_s: float | None = None
+    gap_rel: float = 1e-4
+    tie_break: bool = True
+    seed: int = 0
+    solver: str = "HiGHS"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    site: str
+    workload: str
+    candidate_id: str
+    replicas: int
+    tok_s: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    status: Status
+    assignments: tuple[Assignment, ...] = ()
+    objective_value: float | None = None
+    gap: float | None = None
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    solver: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+
+def objective_terms(problem: PlanProblem, candidate: Candidate, site: SiteSpec) -> dict[Objective, float]:
+    """What one replica of `candidate` at `site` adds to each objective, per hour (W for energy)."""
+    facility_kw = site.pue * candidate.power_w / 1000
+    return {
+        "energy": site.pue * candidate.power_w,
+        "cost": candidate.gpus * problem.usd_per_gpu_hour.get(candidate.hardware, 0.0) + facility_kw * site.usd_per_kwh,
+        "carbon": facility_kw * site.carbon_g_per_kwh,
+        "gpus": float(candidate.gpus),
+    }
+
+
+@dataclass
+class _Model:
+    problem: PlanProblem
+    prob: pulp.LpProblem
+    replicas: dict[tuple[str, str, str], pulp.LpVariable]
+    served: dict[tuple[str, str, str], pulp.LpVariable]
+    objectives: dict[Objective, pulp.LpAffineExpression]
+    power_rows: dict[str, pulp.LpConstraint]
+    inventory_rows: dict[tuple[str, str], pulp.LpConstraint]
+    power_slack_w: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    gpu_slack: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
+    """The MILP; `elastic` adds penalised slack to power budgets and inventories so that an
+    infeasible problem still solves and the slack says what is missing."""
+    prob = pulp.LpProblem("placement", pulp.LpMinimize)
+    by_workload: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in problem.candidates:
+        by_workload[candidate.workload].append(candidate)
+    replicas: dict[tuple[str, str, str], pulp.LpVariable] = {}
+    served: dict[tuple[str, str, str], pulp.LpVariable] = {}
+    objectives: dict[Objective, list[tuple[pulp.LpVariable, float]]] = {name: [] for name in ("energy", "cost", "carbon", "gpus")}
+    site_peak: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    site_gpus: dict[tuple[str, str], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    at_site: dict[tuple[str, str], list[pulp.LpVariable]] = defaultdict(list)
+    for index, candidate in enumerate(problem.candidates):
+        for site in problem.sites:
+            available = site.inventory.get(candidate.hardware, 0)
+            if not elastic and available < candidate.gpus:
+                continue
+            key = (candidate.workload, candidate.id, site.name)
+            upper = None if elastic else available // candidate.gpus
+            n = pulp.LpVariable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
+            x = pulp.LpVariable(f"x_{index}_{_safe(site.name)}", lowBound=0)
+            replicas[key], served[key] = n, x
+            prob += x - problem.max_utilization * candidate.tok_s * n <= 0, f"capacity[{index}@{_safe(site.name)}]"
+            for name, value in objective_terms(problem, candidate, site).items():
+                objectives[name].append((n, value))
+            site_peak[site.name].append((n, site.pue * candidate.peak_power_w))
+            site_gpus[(site.name, candidate.hardware)].append((n, float(candidate.gpus)))
+            at_site[(candidate.workload, site.name)].append(n)
+    for workload in problem.workloads:
+        flows = [served[key] for key in served if key[0] == workload.name]
+        prob += pulp.lpSum(flows) == workload.demand_tok_s, f"demand[{_safe(workload.name)}]"
+        if workload.min_sites > 1:
+            indicators = []
+            for site in problem.sites:
+                terms = at_site.get((workload.name, site.name))
+                if not terms:
+                    continue
+                y = pulp.LpVariable(f"y_{_safe(workload.name)}_{_safe(site.name)}", cat="Binary")
+                prob += y - pulp.lpSum(terms) <= 0, f"used[{_safe(workload.name)}@{_safe(site.name)}]"
+                indicators.append(y)
+            prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{_safe(workload.name)}]"
+    model = _Model(problem, prob, replicas, served, {}, {}, {})
+    for site in problem.sites:
+        terms = site_peak.get(site.name, [])
+        expression = pulp.LpAffineExpression(terms)
+        if elastic:
+            model.power_slack_w[site.name] = slack = pulp.LpVariable(f"power_slack_{_safe(site.name)}", lowBound=0)
+            expression = expression - slack
+        row = expression <= site.power_budget_w
+        prob += row, f"power[{_safe(site.name)}]"
+        model.power_rows[site.name] = row
+    for (site_name, hardware), terms in site_gpus.items():
+        site = next(s for s in problem.sites if s.name == site_name)
+        expression = pulp.LpAffineExpression(terms)
+        if elastic:
+            slack = pulp.LpVariable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
+            model.gpu_slack[(site_name, hardware)] = slack
+            expression = expression - slack
+        row = expression <= site.inventory.get(hardware, 0)
+        prob += row, f"inventory[{_safe(site_name)},{_safe(hardware)}]"
+        model.inventory_rows[(site_name, hardware)] = row
+    model.objectives = {name: pulp.LpAffineExpression(terms) for name, terms in objectives.items()}
+    return model
+
+
+def _solver(options: SolveOptions, time_limit_s: float | None) -> pulp.LpSolver:
+    solver_options: dict[str, object] = {"msg": False, "timeLimit": time_limit_s}
+    if options.solver == "HiGHS":
+        solver_options.update(gapRel=options.gap_rel, threads=1, random_seed=options.seed)
+    else:
+        solver_options.update(gapRel=options.gap_rel, threads=1, options=[f"randomSeed {options.seed}"])
+    solver = pulp.getSolver(options.solver, **solver_options)
+    if not solver.available():
+        raise OptimizerError(
+            f"the {options.solver} solver is not available. To fix: `pip install highspy` "
+            "(HiGHS), or choose --solver PULP_CBC_CMD."
+        )
+    return solver
+
+
+@functools.cache
+def _silence_highs_banner() -> None:
+    """HiGHS prints a banner to the process's stdout when its first solver object is made,
+    whatever `output_flag` says; make that first object with stdout pointed at /dev/null."""
+    try:
+        import highspy
+    except ImportError:
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _run(model: _Model, objective: pulp.LpAffineExpression, options: SolveOptions, time_limit_s: float | None) -> tuple[Status, float | None]:
+    model.prob.setObjective(objective)
+    if options.solver == "HiGHS":
+        _silence_highs_banner()
+    model.prob.solve(_solver(options, time_limit_s))
+    if model.prob.sol_status == pulp.LpSolutionOptimal:
+        return "optimal", 0.0
+    if model.prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        return "feasible", _gap(model.prob)
+    if model.prob.sol_status == pulp.LpSolutionInfeasible:
+        return "infeasible", None
+    return "no_solution", None
+
+
+def _gap(prob: pulp.LpProblem) -> float | None:
+    """The proven relative gap of a time-limited incumbent, where the solver reports one."""
+    highs = getattr(prob, "solverModel", None)
+    if highs is None or not hasattr(highs, "getInfo"):
+        return None
+    gap = highs.getInfo().mip_gap
+    return None if gap is None or gap != gap or gap > 1e20 else float(gap)
+
+
+def _assignments(model: _Model) -> tuple[Assignment, ...]:
+    rows = []
+    for key, n in model.replicas.items():
+        count = round(n.varValue or 0.0)
+        flow = model.served[key].varValue or 0.0
+        if count > 0:
+            workload, candidate, site = key
+            rows.append(Assignment(site=site, workload=workload, candidate_id=candidate, replicas=count, tok_s=max(flow, 0.0)))
+    return tuple(sorted(rows, key=lambda a: (a.site, a.workload, a.candidate_id)))
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.perf_counter(), 0.5)
+
+
+def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solution:
+    """The placement minimising the problem's objective, ties broken by the others."""
+    started = time.perf_counter()
+    model = build_model(problem)
+    built = time.perf_counter()
+    deadline = None if options.time_limit_s is None else built + options.time_limit_s
+    status, gap = _run(model, model.objectives[problem.objective], options, _remaining(deadline))
+    if status not in ("optimal", "feasible"):
+        return Solution(status=status, build_s=built - started, solve_s=time.perf_counter() - built, solver=options.solver)
+    value = pulp.value(model.objectives[problem.objective])
+    assignments = _assignments(model)
+    notes: list[str] = []
+    if options.tie_break:
+        fixed = [problem.objective]
+        for name in (o for o in OBJECTIVE_ORDER if o != problem.objective):
+            for earlier in fixed:
+                bound = pulp.value(model.objectives[earlier])
+                tolerance = max(options.gap_rel, TIE_EPSILON) * abs(bound) + TIE_EPSILON
+                model.prob += model.objectives[earlier] <= bound + tolerance, f"fix[{earlier}->{name}]"
+            tie_status, _ = _run(model, model.objectives[name], options, _remaining(deadline))
+            if tie_status not in ("optimal", "feasible"):
+                notes.append(f"tie-break on {name} found no better solution in time")
+                break
+            assignments = _assignments(model)
+            fixed.append(name)
+    return Solution(
+        status=status,
+        assignments=assignments,
+        objective_value=value,
+        gap=gap,
+        build_s=built - started,
+        solve_s=time.perf_counter() - built,
+        solver=options.solver,
+        notes=tuple(notes),
+    )
+
+
+def explain_infeasibility(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> list[str]:
+    """Which site lacks how much power or how many GPUs, found by relaxing those rows with
+    penalised slack (1 per missing kW, 1 per missing GPU) and solving for the least slack."""
+    model = build_model(problem, elastic=True)
+    penalty = pulp.lpSum(model.power_slack_w.values()) / 1000 + pulp.lpSum(model.gpu_slack.values())
+    status, _ = _run(model, penalty, replace(options, tie_break=False), options.time_limit_s)
+    if status not in ("optimal", "feasible"):
+        return ["no placement exists even with unlimited power and GPUs: check min_sites against the number of sites"]
+    users: dict[str, set[str]] = defaultdict(set)
+    for assignment in _assignments(model):
+        users[assignment.site].add(assignment.workload)
+    reasons = []
+    sites = {site.name: site for site in problem.sites}
+    for site_name, slack in model.power_slack_w.items():
+        missing_w = slack.varValue or 0.0
+        if missing_w > 1.0:
+            budget_kw = sites[site_name].power_budget_w / 1000
+            reasons.append(
+                f"site {site_name} needs {missing_w / 1000:.1f} kW more (budget {budget_kw:g} kW facility, "
+                f"PUE {sites[site_name].pue:g}) to serve {', '.join(sorted(users[site_name]))}"
+            )
+    for (site_name, hardware), slack in model.gpu_slack.items():
+        missing = round(slack.varValue or 0.0)
+        if missing > 0:
+            have = sites[site_name].inventory.get(hardware, 0)
+            reasons.append(
+                f"site {site_name} needs {missing} more {hardware} (has {have}) to serve {', '.join(sorted(users[site_name]))}"
+            )
+    return reasons or ["infeasible, but relaxing power and inventory alone does not show why"]
+
+
+@dataclass(frozen=True)
+class ShadowPrice:
+    resource: str
+    unit: str
+    value_per_unit: float | None
+    """How much the objective falls with one more unit (None: the re-solve found no solution)."""
+    method: str = "re-solve"
+
+
+def shadow_prices(problem: PlanProblem, solution: Solution, options: SolveOptions, max_resolves: int = 24) -> list[ShadowPrice]:
+    """The value of +1 kW at each site whose budget binds and of +1 GPU where an inventory binds,
+    by re-solving: the duals of an integer program are zero and say nothing."""
+    if not solution.has_solution or solution.objective_value is None:
+        return []
+    candidates = {c.id: c for c in problem.candidates}
+    sites = {s.name: s for s in problem.sites}
+    peak_w: dict[str, float] = defaultdict(float)
+    gpus_used: dict[tuple[str, str], int] = defaultdict(int)
+    for a in solution.assignments:
+        candidate = candidates[a.candidate_id]
+        peak_w[a.site] += sites[a.site].pue * candidate.peak_power_w * a.replicas
+        gpus_used[(a.site, candidate.hardware)] += candidate.gpus * a.replicas
+    probes: list[tuple[str, str, PlanProblem]] = []
+    for site in problem.sites:
+        largest_peak = max((sites[site.name].pue * c.peak_power_w for c in problem.candidates), default=0.0)
+        if site.power_budget_w - peak_w[site.name] < largest_peak:
+            more = replace(site, power_budget_w=site.power_budget_w + 1000)
+            probes.append((f"power budget of {site.name}", "kW", _with_site(problem, more)))
+    for (site_name, hardware), used in sorted(gpus_used.items()):
+        if used >= sites[site_name].inventory.get(hardware, 0):
+            site = sites[site_name]
+            more = replace(site, inventory={**site.inventory, hardware: site.inventory.get(hardware, 0) + 1})
+            probes.append((f"{hardware} at {site_name}", "GPU", _with_site(problem, more)))
+    prices = []
+    quick = replace(options, tie_break=False)
+    for resource, unit, probe in probes[:max_resolves]:
+        resolved = solve(probe, quick)
+        value = None if resolved.objective_value is None else solution.objective_value - resolved.objective_value
+        if value is not None and abs(value) < 1e-6 * max(1.0, abs(solution.objective_value)):
+            value = 0.0
+        prices.append(ShadowPrice(resource=resource, unit=unit, value_per_unit=value))
+    return prices
+
+
+def _with_site(problem: PlanProblem, site: SiteSpec) -> PlanProblem:
+    return replace(problem, sites=tuple(site if s.name == site.name else s for s in problem.sites))

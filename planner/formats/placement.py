@@ -1,0 +1,165 @@
+"""The placement file (`planner plan -o placement.yaml|.json`, version 1): the plan's contract.
+
+It echoes the scenario's sites and workloads and, per placement row, the candidate's own
+figures (tok/s, power, peak power per replica, latencies), so it can be checked by hand or by
+`planner validate` without the optimizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from planner.errors import InputError
+
+PLACEMENT_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioRef(_Strict):
+    name: str
+    sha256: str
+
+
+class SiteEcho(_Strict):
+    name: str
+    power_budget_kw: float
+    pue: float
+    carbon_g_per_kwh: float
+    usd_per_kwh: float
+    inventory: dict[str, int]
+
+
+class WorkloadEcho(_Strict):
+    name: str
+    model: str
+    demand_tok_s: float
+    prompt_tokens: int
+    output_tokens: int
+    slo: dict[str, Any]
+    min_sites: int = 1
+
+
+class BaselineEntry(_Strict):
+    name: str
+    description: str
+    status: str
+    joules_per_token: float | None = None
+    usd_per_million_tokens: float | None = None
+    g_co2_per_million_tokens: float | None = None
+    gpus: int | None = None
+    plan_saves_pct: float | None = None
+    """How many % fewer facility joules per token the plan spends than this baseline."""
+
+
+class Summary(_Strict):
+    tokens_per_s: float
+    replicas: int
+    gpus: int
+    it_power_kw: float
+    facility_power_kw: float
+    peak_facility_power_kw: float
+    joules_per_token: float
+    it_joules_per_token: float
+    usd_per_hour: float
+    usd_per_million_tokens: float
+    g_co2_per_million_tokens: float
+    gap: float | None = None
+    baselines: list[BaselineEntry] = []
+
+
+class PlacementRow(_Strict):
+    site: str
+    workload: str
+    model: str
+    hardware: str
+    candidate: str
+    config: dict[str, Any]
+    replicas: int
+    gpus: int
+    tokens_per_s: float
+    utilization: float
+    power_w: float
+    peak_power_w: float
+    joules_per_token: float
+    replica_tokens_per_s: float
+    replica_power_w: float
+    replica_peak_power_w: float
+    ttft_ms: float | None
+    ttft_statistic: str | None
+    tpot_ms: float
+    tpot_statistic: str
+    source: str
+    flags: list[str] = []
+
+
+class ShadowPriceEntry(_Strict):
+    resource: str
+    unit: str
+    objective_change_per_unit: float | None
+    objective_unit: str
+    method: str
+
+
+class Placement(_Strict):
+    version: Literal[1] = 1
+    scenario: ScenarioRef
+    objective: str
+    status: Literal["optimal", "feasible", "infeasible"]
+    gap: float | None = None
+    reasons: list[str] = []
+    max_utilization: float
+    sites: list[SiteEcho]
+    workloads: list[WorkloadEcho]
+    summary: Summary | None = None
+    placements: list[PlacementRow] = []
+    shadow_prices: list[ShadowPriceEntry] = []
+    candidates_pruned: dict[str, int] = {}
+    notes: list[str] = []
+
+
+def write_placement(placement: Placement, path: Path) -> None:
+    """YAML or JSON by suffix, written to a temporary file and renamed: never half-written."""
+    content = placement.model_dump(mode="json")
+    if path.suffix.lower() == ".json":
+        text = json.dumps(content, indent=2) + "\n"
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        text = yaml.safe_dump(content, sort_keys=False)
+    else:
+        raise InputError(f"cannot tell the format of {path}. To fix: end the name in .yaml, .yml or .json.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"folder {folder} does not exist. To fix: create it or write elsewhere.")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_placement(path: Path) -> Placement:
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing placement file.") from error
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `planner plan -o`.") from error
+    try:
+        return Placement.model_validate(content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise InputError(f"{path}: {where}: {first['msg']}. To fix: write it with `planner plan -o`.") from error

@@ -1,0 +1,318 @@
+"""`planner.plan()`: scenario + Store -> candidates -> MILP -> a Plan with baselines and prices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from models import Catalog, Store, load_catalog
+from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
+from optimizer.candidates import Candidate, CandidateSet, WorkloadSpec, build_candidates
+from optimizer.metrics import FleetSummary, summarize
+from optimizer.model import (
+    Objective,
+    PlanProblem,
+    ShadowPrice,
+    SiteSpec,
+    Solution,
+    SolveOptions,
+    explain_infeasibility,
+    shadow_prices,
+    solve,
+)
+from optimizer.operating_point import OperatingPoint
+from planner.errors import InputError
+from planner.formats.placement import (
+    BaselineEntry,
+    Placement,
+    PlacementRow,
+    ScenarioRef,
+    ShadowPriceEntry,
+    SiteEcho,
+    Summary,
+    WorkloadEcho,
+    write_placement,
+)
+from planner.formats.scenario import Scenario, load_scenario, parse_scenario
+from planner.operating_points import usable_operating_points
+
+OBJECTIVE_UNITS = {"energy": "W (facility)", "cost": "USD/h", "carbon": "gCO2/h", "gpus": "GPUs"}
+UNASSIGNED_NOTE = "GPUs not placed are taken as released (powered off); their idle power is not counted."
+
+
+def workload_specs(scenario: Scenario) -> tuple[WorkloadSpec, ...]:
+    return tuple(
+        WorkloadSpec(
+            name=w.label,
+            model=w.model,
+            demand_tok_s=w.demand_tok_s,
+            prompt_tokens=w.prompt_tokens,
+            output_tokens=w.output_tokens,
+            ttft_slo_ms=w.slo.ttft_ms,
+            tpot_slo_ms=w.slo.tpot_ms,
+            slo_statistic=w.slo.statistic,
+            min_sites=w.min_sites,
+        )
+        for w in scenario.workloads
+    )
+
+
+def site_specs(scenario: Scenario) -> tuple[SiteSpec, ...]:
+    return tuple(
+        SiteSpec(
+            name=s.name,
+            power_budget_w=s.power_budget_kw * 1000,
+            pue=s.pue,
+            carbon_g_per_kwh=s.carbon_g_per_kwh,
+            usd_per_kwh=s.usd_per_kwh,
+            inventory=dict(s.gpus),
+        )
+        for s in scenario.sites
+    )
+
+
+def build_problem(
+    scenario: Scenario,
+    points: Sequence[OperatingPoint],
+    catalog: Catalog,
+    objective: Objective | None = None,
+    prune: bool = True,
+) -> tuple[PlanProblem, CandidateSet]:
+    """The optimizer's input; refuses what no solve could fix (a model nobody measured, a
+    site whose budget cannot hold one replica)."""
+    workloads = workload_specs(scenario)
+    measured_models = {point.model for point in points}
+    for workload in workloads:
+        if workload.model not in measured_models:
+            raise InputError(
+                f"workloads[{workload.name}].model: {workload.model} has no usable measurement in the Store. "
+                f"To fix: `planner import` measurements of it, or pick a measured model ({', '.join(sorted(measured_models))})."
+            )
+    candidate_set = build_candidates(workloads, points, prune=prune)
+    sites = site_specs(scenario)
+    for site in sites:
+        usable = [c for c in candidate_set.candidates if site.inventory.get(c.hardware, 0) >= c.gpus]
+        if usable:
+            smallest = min(usable, key=lambda c: c.peak_power_w)
+            need_kw = site.pue * smallest.peak_power_w / 1000
+            if site.power_budget_w / 1000 < need_kw:
+                raise InputError(
+                    f"sites[{site.name}].power_budget_kw: {site.power_budget_w / 1000:g} kW is below the smallest "
+                    f"replica it could host ({smallest.hardware}, {smallest.peak_power_w:.0f} W peak x PUE "
+                    f"{site.pue:g} = {need_kw:.2f} kW). To fix: raise the budget or remove the site."
+                )
+    usd_per_gpu_hour = {name: gpu.usd_per_gpu_hour for name, gpu in catalog.gpus.items()}
+    problem = PlanProblem(
+        workloads=workloads,
+        candidates=candidate_set.candidates,
+        sites=sites,
+        usd_per_gpu_hour=usd_per_gpu_hour,
+        max_utilization=scenario.max_utilization,
+        objective=objective or scenario.objective,
+    )
+    return problem, candidate_set
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: Scenario
+    scenario_sha256: str
+    problem: PlanProblem
+    candidate_set: CandidateSet
+    solution: Solution
+    reasons: tuple[str, ...]
+    baselines: tuple[Baseline, ...]
+    shadow_prices: tuple[ShadowPrice, ...]
+
+    @property
+    def status(self) -> str:
+        return self.solution.status if self.solution.has_solution else "infeasible"
+
+    @property
+    def fleet(self) -> FleetSummary | None:
+        return summarize(self.problem, self.solution.assignments) if self.solution.has_solution else None
+
+    @property
+    def summary(self) -> dict[str, object]:
+        placement = self.to_placement()
+        return placement.summary.model_dump() if placement.summary else {"status": self.status, "reasons": list(self.reasons)}
+
+    @property
+    def placements(self) -> pd.DataFrame:
+        return pd.DataFrame([row.model_dump() for row in self._rows()])
+
+    def _rows(self) -> list[PlacementRow]:
+        candidates: dict[str, Candidate] = {c.id: c for c in self.problem.candidates}
+        models = {w.name: w.model for w in self.problem.workloads}
+        rows = []
+        for a in self.solution.assignments:
+            c = candidates[a.candidate_id]
+            point = c.point
+            rows.append(
+                PlacementRow(
+                    site=a.site,
+                    workload=a.workload,
+                    model=models[a.workload],
+                    hardware=c.hardware,
+                    candidate=c.id,
+                    config={"runtime": point.runtime, "batch": point.load, "gpus_per_replica": c.gpus},
+                    replicas=a.replicas,
+                    gpus=a.replicas * c.gpus,
+                    tokens_per_s=round(a.tok_s, 3),
+                    utilization=round(a.tok_s / (a.replicas * c.tok_s), 4),
+                    power_w=round(a.replicas * c.power_w, 2),
+                    peak_power_w=round(a.replicas * c.peak_power_w, 2),
+                    joules_per_token=round(c.power_w / c.tok_s, 6),
+                    replica_tokens_per_s=c.tok_s,
+                    replica_power_w=c.power_w,
+                    replica_peak_power_w=c.peak_power_w,
+                    ttft_ms=point.ttft_ms,
+                    ttft_statistic=point.ttft_stat,
+                    tpot_ms=point.tpot_ms,
+                    tpot_statistic=point.tpot_stat,
+                    source=f"{point.source} [{point.source_key}]",
+                    flags=list(c.flags),
+                )
+            )
+        return rows
+
+    def _baseline_entries(self, fleet: FleetSummary) -> list[BaselineEntry]:
+        entries = []
+        for baseline in self.baselines:
+            other = baseline.summary
+            entries.append(
+                BaselineEntry(
+                    name=baseline.name,
+                    description=baseline.description,
+                    status=baseline.status,
+                    joules_per_token=None if other is None else other.joules_per_token,
+                    usd_per_million_tokens=None if other is None else other.usd_per_million_tokens,
+                    g_co2_per_million_tokens=None if other is None else other.g_co2_per_million_tokens,
+                    gpus=None if other is None else other.gpus,
+                    plan_saves_pct=None
+                    if other is None
+                    else round(100 * (1 - fleet.joules_per_token / other.joules_per_token), 2),
+                )
+            )
+        return entries
+
+    def to_placement(self) -> Placement:
+        fleet = self.fleet
+        summary = None
+        if fleet is not None:
+            summary = Summary(
+                tokens_per_s=fleet.tok_s,
+                replicas=fleet.replicas,
+                gpus=fleet.gpus,
+                it_power_kw=fleet.it_power_w / 1000,
+                facility_power_kw=fleet.facility_power_w / 1000,
+                peak_facility_power_kw=fleet.peak_facility_power_w / 1000,
+                joules_per_token=fleet.joules_per_token,
+                it_joules_per_token=fleet.it_joules_per_token,
+                usd_per_hour=fleet.usd_per_hour,
+                usd_per_million_tokens=fleet.usd_per_million_tokens,
+                g_co2_per_million_tokens=fleet.g_co2_per_million_tokens,
+                gap=self.solution.gap,
+                baselines=self._baseline_entries(fleet),
+            )
+        flagged = sorted({flag.split(":")[0] for row in self._rows() for flag in row.flags})
+        notes = [UNASSIGNED_NOTE, *self.solution.notes]
+        if flagged:
+            notes.append(f"placed candidates carry flags the data could not verify: {', '.join(flagged)} (see each row)")
+        return Placement(
+            scenario=ScenarioRef(name=self.scenario.name, sha256=self.scenario_sha256),
+            objective=self.problem.objective,
+            status=self.status,  # type: ignore[arg-type]
+            gap=self.solution.gap,
+            reasons=list(self.reasons),
+            max_utilization=self.problem.max_utilization,
+            sites=[
+                SiteEcho(
+                    name=s.name,
+                    power_budget_kw=s.power_budget_kw,
+                    pue=s.pue,
+                    carbon_g_per_kwh=s.carbon_g_per_kwh,
+                    usd_per_kwh=s.usd_per_kwh,
+                    inventory=dict(s.gpus),
+                )
+                for s in self.scenario.sites
+            ],
+            workloads=[
+                WorkloadEcho(
+                    name=w.name,
+                    model=w.model,
+                    demand_tok_s=w.demand_tok_s,
+                    prompt_tokens=w.prompt_tokens,
+                    output_tokens=w.output_tokens,
+                    slo={"ttft_ms": w.ttft_slo_ms, "tpot_ms": w.tpot_slo_ms, "statistic": w.slo_statistic},
+                    min_sites=w.min_sites,
+                )
+                for w in self.problem.workloads
+            ],
+            summary=summary,
+            placements=self._rows(),
+            shadow_prices=[
+                ShadowPriceEntry(
+                    resource=p.resource,
+                    unit=p.unit,
+                    objective_change_per_unit=p.value_per_unit,
+                    objective_unit=OBJECTIVE_UNITS[self.problem.objective],
+                    method=p.method,
+                )
+                for p in self.shadow_prices
+            ],
+            candidates_pruned=dict(self.candidate_set.pruned),
+            notes=notes,
+        )
+
+    def to_file(self, path: str | Path) -> None:
+        write_placement(self.to_placement(), Path(path))
+
+
+def resolve_scenario(scenario_or_path: Scenario | str | Path | dict, catalog: Catalog) -> tuple[Scenario, str]:
+    if isinstance(scenario_or_path, Scenario):
+        return scenario_or_path, ""
+    if isinstance(scenario_or_path, dict):
+        return parse_scenario(scenario_or_path, catalog), ""
+    return load_scenario(Path(scenario_or_path), catalog)
+
+
+def plan(
+    scenario_or_path: Scenario | str | Path | dict,
+    store: Store | None = None,
+    objective: Objective | None = None,
+    time_limit_s: float | None = None,
+    gap_rel: float = 1e-4,
+    with_baselines: bool = True,
+    with_shadow_prices: bool = True,
+) -> Plan:
+    """The placement of a scenario on the Store's measurements; never raises for infeasible
+    demand (the Plan says why), raises InputError for input no solve could use."""
+    from planner.store_setup import open_store
+
+    catalog = load_catalog()
+    scenario, digest = resolve_scenario(scenario_or_path, catalog)
+    points = usable_operating_points(store or open_store())
+    problem, candidate_set = build_problem(scenario, points, catalog, objective)
+    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
+    if candidate_set.unserved:
+        solution = Solution(status="infeasible")
+        reasons = tuple(f"workload {name}: {why}" for name, why in candidate_set.unserved.items())
+        return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
+    solution = solve(problem, options)
+    if not solution.has_solution:
+        reasons = tuple(explain_infeasibility(problem, options)) if solution.status == "infeasible" else (
+            f"no solution found within the time limit of {time_limit_s} s: allow more time (--time-limit)",
+        )
+        return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
+    baseline_options = replace(options, time_limit_s=None if time_limit_s is None else time_limit_s / 2)
+    baselines = (
+        (best_single_gpu_type(problem, baseline_options), max_throughput(problem, baseline_options))
+        if with_baselines
+        else ()
+    )
+    prices = tuple(shadow_prices(problem, solution, baseline_options)) if with_shadow_prices else ()
+    return Plan(scenario, digest, problem, candidate_set, solution, (), baselines, prices)
