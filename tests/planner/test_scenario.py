@@ -30,7 +30,7 @@ def test_example_scenario_parses_with_catalog_names(tmp_path):
     path.write_text(yaml.safe_dump(_changed(("workloads", 0, "model"), "meta-llama/Meta-Llama-3.1-8B-Instruct")))
     scenario, digest = load_scenario(path, load_catalog())
     assert scenario.workloads[0].model == "llama-3.1-8b"
-    assert scenario.workloads[0].demand_tok_s == 20000
+    assert scenario.workloads[0].demand_tok_s == EXAMPLE["workloads"][0]["tokens_per_s"]
     assert set(scenario.sites[0].gpus) == {"H100-SXM-80GB", "H200-SXM-141GB"}
     assert len(digest) == 64
 
