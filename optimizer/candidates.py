@@ -75,6 +75,11 @@ class CandidateSet:
         return [candidate for candidate in self.candidates if candidate.workload == workload]
 
 
+def candidates_by_key(candidates: Sequence[Candidate]) -> dict[tuple[str, str], Candidate]:
+    """Candidates by (workload, id): one measurement gives a candidate to several workloads."""
+    return {(c.workload, c.id): c for c in candidates}
+
+
 def candidate_id(point: OperatingPoint) -> str:
     """Stable across Stores: built from the measurement's source, not its row id."""
     digest = hashlib.sha256(f"{point.source}\x1f{point.source_key}".encode()).hexdigest()[:8]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from optimizer.candidates import Candidate
+from optimizer.candidates import Candidate, candidates_by_key
 from optimizer.model import Assignment, PlanProblem, objective_terms
 
 SECONDS_PER_HOUR = 3600.0
@@ -41,12 +41,12 @@ class FleetSummary:
 
 
 def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetSummary:
-    candidates: Mapping[str, Candidate] = {c.id: c for c in problem.candidates}
+    candidates: Mapping[tuple[str, str], Candidate] = candidates_by_key(problem.candidates)
     sites = {s.name: s for s in problem.sites}
     totals = dict(tok_s=0.0, it=0.0, facility=0.0, peak=0.0, usd=0.0, co2=0.0)
     replicas = gpus = 0
     for assignment in assignments:
-        candidate, site = candidates[assignment.candidate_id], sites[assignment.site]
+        candidate, site = candidates[(assignment.workload, assignment.candidate_id)], sites[assignment.site]
         terms = objective_terms(problem, candidate, site)
         totals["tok_s"] += assignment.tok_s
         totals["it"] += assignment.replicas * candidate.power_w

@@ -30,7 +30,7 @@ from typing import Literal
 
 import pulp
 
-from optimizer.candidates import Candidate, WorkloadSpec
+from optimizer.candidates import Candidate, WorkloadSpec, candidates_by_key
 
 Objective = Literal["energy", "cost", "carbon", "gpus"]
 OBJECTIVE_ORDER: tuple[Objective, ...] = ("energy", "cost", "carbon")
@@ -147,8 +147,8 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
                 continue
             key = (candidate.workload, candidate.id, site.name)
             upper = None if elastic else available // candidate.gpus
-            n = pulp.LpVariable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
-            x = pulp.LpVariable(f"x_{index}_{_safe(site.name)}", lowBound=0)
+            n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
+            x = prob.add_variable(f"x_{index}_{_safe(site.name)}", lowBound=0)
             replicas[key], served[key] = n, x
             prob += x - problem.max_utilization * candidate.tok_s * n <= 0, f"capacity[{index}@{_safe(site.name)}]"
             for name, value in objective_terms(problem, candidate, site).items():
@@ -165,7 +165,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
                 terms = at_site.get((workload.name, site.name))
                 if not terms:
                     continue
-                y = pulp.LpVariable(f"y_{_safe(workload.name)}_{_safe(site.name)}", cat="Binary")
+                y = prob.add_variable(f"y_{_safe(workload.name)}_{_safe(site.name)}", cat="Binary")
                 prob += y - pulp.lpSum(terms) <= 0, f"used[{_safe(workload.name)}@{_safe(site.name)}]"
                 indicators.append(y)
             prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{_safe(workload.name)}]"
@@ -174,7 +174,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
         terms = site_peak.get(site.name, [])
         expression = pulp.LpAffineExpression(terms)
         if elastic:
-            model.power_slack_w[site.name] = slack = pulp.LpVariable(f"power_slack_{_safe(site.name)}", lowBound=0)
+            model.power_slack_w[site.name] = slack = prob.add_variable(f"power_slack_{_safe(site.name)}", lowBound=0)
             expression = expression - slack
         row = expression <= site.power_budget_w
         prob += row, f"power[{_safe(site.name)}]"
@@ -183,7 +183,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
         site = next(s for s in problem.sites if s.name == site_name)
         expression = pulp.LpAffineExpression(terms)
         if elastic:
-            slack = pulp.LpVariable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
+            slack = prob.add_variable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
             model.gpu_slack[(site_name, hardware)] = slack
             expression = expression - slack
         row = expression <= site.inventory.get(hardware, 0)
@@ -347,12 +347,12 @@ def shadow_prices(problem: PlanProblem, solution: Solution, options: SolveOption
     by re-solving: the duals of an integer program are zero and say nothing."""
     if not solution.has_solution or solution.objective_value is None:
         return []
-    candidates = {c.id: c for c in problem.candidates}
+    candidates = candidates_by_key(problem.candidates)
     sites = {s.name: s for s in problem.sites}
     peak_w: dict[str, float] = defaultdict(float)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
     for a in solution.assignments:
-        candidate = candidates[a.candidate_id]
+        candidate = candidates[(a.workload, a.candidate_id)]
         peak_w[a.site] += sites[a.site].pue * candidate.peak_power_w * a.replicas
         gpus_used[(a.site, candidate.hardware)] += candidate.gpus * a.replicas
     probes: list[tuple[str, str, PlanProblem]] = []

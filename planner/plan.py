@@ -10,7 +10,7 @@ import pandas as pd
 
 from models import Catalog, Store, load_catalog
 from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
-from optimizer.candidates import Candidate, CandidateSet, WorkloadSpec, build_candidates
+from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, candidates_by_key
 from optimizer.metrics import FleetSummary, summarize
 from optimizer.model import (
     Objective,
@@ -145,11 +145,11 @@ class Plan:
         return pd.DataFrame([row.model_dump() for row in self._rows()])
 
     def _rows(self) -> list[PlacementRow]:
-        candidates: dict[str, Candidate] = {c.id: c for c in self.problem.candidates}
+        candidates = candidates_by_key(self.problem.candidates)
         models = {w.name: w.model for w in self.problem.workloads}
         rows = []
         for a in self.solution.assignments:
-            c = candidates[a.candidate_id]
+            c = candidates[(a.workload, a.candidate_id)]
             point = c.point
             rows.append(
                 PlacementRow(

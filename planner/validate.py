@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from models import Store, load_catalog
-from optimizer.candidates import Candidate, build_candidates
+from optimizer.candidates import build_candidates, candidates_by_key
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
 from planner.operating_points import usable_operating_points
@@ -35,7 +35,7 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
     candidate_set = build_candidates(list(workloads.values()), usable_operating_points(store), prune=False)
-    candidates: dict[tuple[str, str], Candidate] = {(c.workload, c.id): c for c in candidate_set.candidates}
+    candidates = candidates_by_key(candidate_set.candidates)
     served: dict[str, float] = defaultdict(float)
     sites_used: dict[str, set[str]] = defaultdict(set)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)

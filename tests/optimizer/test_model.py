@@ -1,0 +1,217 @@
+"""The MILP against exhaustive enumeration, invariants on random problems, and its diagnostics."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from optimizer.metrics import summarize
+from optimizer.model import PlanProblem, SolveOptions, explain_infeasibility, objective_terms, shadow_prices, solve
+from tests.optimizer.factories import candidate, point, problem, site, workload
+
+EXACT = SolveOptions(gap_rel=0.0)
+
+
+def brute_force(p: PlanProblem) -> float | None:
+    """The least objective over every replica vector that fits inventories and budgets and
+    has the capacity for each demand (load then splits continuously)."""
+    slots = [(c, s) for c in p.candidates for s in p.sites if s.inventory.get(c.hardware, 0) >= c.gpus]
+    ranges = [range(s.inventory[c.hardware] // c.gpus + 1) for c, s in slots]
+    best = None
+    for counts in itertools.product(*ranges):
+        gpus: dict[tuple[str, str], int] = defaultdict(int)
+        peak: dict[str, float] = defaultdict(float)
+        capacity: dict[str, float] = defaultdict(float)
+        value = 0.0
+        for n, (c, s) in zip(counts, slots):
+            gpus[(s.name, c.hardware)] += n * c.gpus
+            peak[s.name] += n * s.pue * c.peak_power_w
+            capacity[c.workload] += n * p.max_utilization * c.tok_s
+            value += n * objective_terms(p, c, s)[p.objective]
+        if any(used > next(s for s in p.sites if s.name == name).inventory[hw] for (name, hw), used in gpus.items()):
+            continue
+        if any(used > next(s for s in p.sites if s.name == name).power_budget_w + 1e-9 for name, used in peak.items()):
+            continue
+        if any(capacity[w.name] < w.demand_tok_s - 1e-9 for w in p.workloads):
+            continue
+        best = value if best is None else min(best, value)
+    return best
+
+
+def check_constraints(p: PlanProblem, assignments) -> None:
+    candidates = {(c.workload, c.id): c for c in p.candidates}
+    sites = {s.name: s for s in p.sites}
+    served: dict[str, float] = defaultdict(float)
+    gpus: dict[tuple[str, str], int] = defaultdict(int)
+    peak: dict[str, float] = defaultdict(float)
+    for a in assignments:
+        c = candidates[(a.workload, a.candidate_id)]
+        assert a.tok_s <= p.max_utilization * c.tok_s * a.replicas * (1 + 1e-7) + 1e-6
+        served[a.workload] += a.tok_s
+        gpus[(a.site, c.hardware)] += a.replicas * c.gpus
+        peak[a.site] += sites[a.site].pue * c.peak_power_w * a.replicas
+    for w in p.workloads:
+        assert served[w.name] == pytest.approx(w.demand_tok_s, rel=1e-6)
+    for (name, hw), used in gpus.items():
+        assert used <= sites[name].inventory.get(hw, 0)
+    for name, used in peak.items():
+        assert used <= sites[name].power_budget_w * (1 + 1e-7)
+
+
+def test_picks_the_lower_energy_operating_point():
+    # Two batch sizes on one GPU type: the bigger batch serves more tokens per joule.
+    small = candidate("w", point("A", tok_s=1000, power_w=400, load=16))
+    large = candidate("w", point("A", tok_s=4000, power_w=600, load=64, measurement_id=1))
+    p = problem([workload(demand=3000)], [small, large], [site("s", 10, {"A": 4})])
+    solution = solve(p, EXACT)
+    assert solution.status == "optimal"
+    assert [(a.candidate_id, a.replicas) for a in solution.assignments] == [(large.id, 1)]
+    assert solution.objective_value == pytest.approx(1.2 * 600)
+
+
+def test_low_demand_takes_the_smaller_operating_point():
+    # 500 tok/s fit one small replica (400 W) better than one large one (600 W).
+    small = candidate("w", point("A", tok_s=1000, power_w=400, load=16))
+    large = candidate("w", point("A", tok_s=4000, power_w=600, load=64, measurement_id=1))
+    p = problem([workload(demand=500)], [small, large], [site("s", 10, {"A": 4})])
+    assert [a.candidate_id for a in solve(p, EXACT).assignments] == [small.id]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    st.lists(st.tuples(st.sampled_from("AB"), st.integers(200, 3000), st.integers(150, 700), st.integers(0, 150)),
+             min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(1, 3), st.integers(0, 3), st.floats(1.0, 1.6), st.integers(1, 6)), min_size=1, max_size=2),
+    st.integers(100, 5000),
+    st.sampled_from(["energy", "cost", "carbon"]),
+)
+def test_optimal_against_exhaustive_enumeration(points, sites, demand, objective):
+    candidates = [
+        candidate("w", point(hw, tok_s=t, power_w=pw, peak_w=pw + extra, load=i + 1, measurement_id=i))
+        for i, (hw, t, pw, extra) in enumerate(points)
+    ]
+    site_list = [
+        site(f"s{i}", budget_kw=kw, inventory={"A": a, "B": b}, pue=pue, carbon=100 + 50 * i, usd_per_kwh=0.05 + 0.05 * i)
+        for i, (a, b, pue, kw) in enumerate(sites)
+    ]
+    p = problem([workload(demand=demand)], candidates, site_list, objective=objective)
+    expected = brute_force(p)
+    solution = solve(p, EXACT)
+    event(f"status {solution.status}")
+    if expected is None:
+        assert solution.status == "infeasible"
+    else:
+        assert solution.status == "optimal"
+        assert solution.objective_value == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        check_constraints(p, solution.assignments)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(st.integers(0, 10_000), st.integers(2, 4), st.integers(2, 4))
+def test_every_constraint_holds_on_random_problems(seed, n_workloads, n_sites):
+    import random
+
+    rng = random.Random(seed)
+    workloads = [workload(f"w{i}", demand=rng.uniform(500, 20_000)) for i in range(n_workloads)]
+    candidates = [
+        candidate(w.name, point(hw, tok_s=rng.uniform(500, 8000), power_w=rng.uniform(200, 700),
+                                peak_w=rng.uniform(700, 750), load=2 ** j, gpus=rng.choice([1, 1, 2]), measurement_id=j))
+        for w in workloads for hw in "ABC" for j in range(3)
+    ]
+    sites = [site(f"s{i}", budget_kw=rng.uniform(5, 40), inventory={hw: rng.randint(0, 12) for hw in "ABC"},
+                  pue=rng.uniform(1.05, 1.6)) for i in range(n_sites)]
+    p = problem(workloads, candidates, sites, objective=rng.choice(["energy", "cost", "carbon"]))
+    solution = solve(p, SolveOptions())
+    if solution.has_solution:
+        check_constraints(p, solution.assignments)
+        fleet = summarize(p, solution.assignments)
+        assert fleet.tok_s == pytest.approx(sum(w.demand_tok_s for w in workloads), rel=1e-6)
+    else:
+        assert solution.status == "infeasible"
+        assert explain_infeasibility(p)
+
+
+def test_objectives_choose_differently():
+    # A: efficient but expensive GPU at a dirty site; C: cheap GPU at a clean site.
+    a = candidate("w", point("A", tok_s=2000, power_w=300))
+    c = candidate("w", point("C", tok_s=2000, power_w=600, measurement_id=1))
+    sites = [site("dirty", 10, {"A": 2}, carbon=800, usd_per_kwh=0.1), site("clean", 10, {"C": 2}, carbon=20, usd_per_kwh=0.1)]
+    chosen = {
+        objective: {x.site for x in solve(problem([workload(demand=1000)], [a, c], sites, objective=objective), EXACT).assignments}
+        for objective in ("energy", "cost", "carbon")
+    }
+    assert chosen == {"energy": {"dirty"}, "cost": {"clean"}, "carbon": {"clean"}}
+
+
+def test_tie_break_is_deterministic_and_prefers_the_cheaper_of_equal_energy():
+    # Same power at two sites, same PUE: energy ties; cost breaks the tie towards cheap power.
+    op = point("A", tok_s=2000, power_w=500)
+    sites = [site("pricey", 10, {"A": 2}, usd_per_kwh=0.30), site("cheap", 10, {"A": 2}, usd_per_kwh=0.05)]
+    p = problem([workload(demand=1000)], [candidate("w", op)], sites)
+    runs = {tuple(solve(p).assignments) for _ in range(3)}
+    assert len(runs) == 1
+    assert {a.site for a in runs.pop()} == {"cheap"}
+
+
+def test_min_sites_spreads_a_workload():
+    op = point("A", tok_s=5000, power_w=500)
+    sites = [site("s1", 10, {"A": 4}), site("s2", 10, {"A": 4}, pue=1.5)]
+    p = problem([workload(demand=1000, min_sites=2)], [candidate("w", op)], sites)
+    solution = solve(p, EXACT)
+    assert {a.site for a in solution.assignments} == {"s1", "s2"}
+    check_constraints(p, solution.assignments)
+
+
+def test_infeasible_power_names_the_site_and_the_shortfall():
+    op = point("A", tok_s=1000, power_w=600, peak_w=700)
+    # 5,000 tok/s at 80 % needs 7 replicas x 700 W x PUE 1.2 = 5.88 kW; the budget is 3 kW.
+    p = problem([workload(demand=5000)], [candidate("w", op)], [site("dc-east", 3, {"A": 10}, pue=1.2)])
+    assert solve(p).status == "infeasible"
+    reasons = explain_infeasibility(p)
+    assert len(reasons) == 1
+    assert reasons[0].startswith("site dc-east needs 2.9 kW more")
+    assert "to serve w" in reasons[0]
+
+
+def test_infeasible_inventory_names_the_gpus_missing():
+    op = point("A", tok_s=1000, power_w=600)
+    p = problem([workload(demand=5000)], [candidate("w", op)], [site("dc-west", 100, {"A": 4})])
+    reasons = explain_infeasibility(p)
+    assert reasons == ["site dc-west needs 3 more A (has 4) to serve w"]
+
+
+def test_time_limited_solve_reports_status_and_gap():
+    # A knapsack-like instance with many near-equivalent candidates; a tiny limit may or may
+    # not prove optimality, but a "feasible" result must carry its gap.
+    import random
+
+    rng = random.Random(7)
+    workloads = [workload(f"w{i}", demand=rng.uniform(5_000, 50_000)) for i in range(6)]
+    candidates = [
+        candidate(w.name, point(hw, tok_s=rng.uniform(900, 9000), power_w=rng.uniform(300, 700), load=j, measurement_id=j))
+        for w in workloads for hw in "ABC" for j in range(6)
+    ]
+    sites = [site(f"s{i}", budget_kw=rng.uniform(20, 60), inventory={hw: rng.randint(4, 40) for hw in "ABC"}) for i in range(6)]
+    solution = solve(problem(workloads, candidates, sites), SolveOptions(time_limit_s=0.05, gap_rel=0.0))
+    assert solution.status in ("optimal", "feasible", "no_solution", "infeasible")
+    if solution.status == "feasible":
+        assert solution.gap is not None and solution.gap > 0
+    if solution.status == "optimal":
+        assert solution.gap == 0.0
+
+
+def test_shadow_price_of_a_binding_budget_is_positive_and_matches_a_resolve():
+    good = point("A", tok_s=2000, power_w=400, peak_w=500)
+    poor = point("B", tok_s=2000, power_w=700, peak_w=700, measurement_id=1)
+    sites = [site("tight", 0.6, {"A": 4}, pue=1.0), site("loose", 100, {"B": 4}, pue=1.0)]
+    p = problem([workload(demand=3000)], [candidate("w", good), candidate("w", poor)], sites)
+    solution = solve(p, EXACT)
+    prices = {price.resource: price.value_per_unit for price in shadow_prices(p, solution, EXACT)}
+    # 0.6 kW holds one A replica (500 W peak); +1 kW holds both, instead of one A and one B: 300 W less.
+    assert prices["power budget of tight"] == pytest.approx(300)
+    assert not math.isnan(prices["power budget of tight"])
