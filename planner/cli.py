@@ -91,12 +91,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from planner.formats.placement import read_placement
+    from planner.formats.placement import check_output_path, read_placement
     from planner.plan import plan
     from planner.render import render_moves, render_plan
 
     scenario = Path(args.scenario)
     current = read_placement(Path(args.current)) if args.current else None
+    if args.output:
+        check_output_path(Path(args.output))
     if args.time_limit is not None and args.time_limit <= 0:
         raise InputError(f"--time-limit {args.time_limit} must be positive. To fix: give seconds, e.g. --time-limit 30.")
     result = plan(

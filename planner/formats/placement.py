@@ -127,18 +127,23 @@ class Placement(_Strict):
     notes: list[str] = []
 
 
+def check_output_path(path: Path) -> None:
+    """Refuse an output path before any work is done on its behalf."""
+    if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise InputError(f"cannot tell the format of {path}. To fix: end the name in .yaml, .yml or .json.")
+    if not path.parent.is_dir():
+        raise InputError(f"folder {path.parent} does not exist. To fix: create it or write elsewhere.")
+
+
 def write_placement(placement: Placement, path: Path) -> None:
     """YAML or JSON by suffix, written to a temporary file and renamed: never half-written."""
+    check_output_path(path)
     content = placement.model_dump(mode="json")
     if path.suffix.lower() == ".json":
         text = json.dumps(content, indent=2) + "\n"
-    elif path.suffix.lower() in (".yaml", ".yml"):
-        text = yaml.safe_dump(content, sort_keys=False)
     else:
-        raise InputError(f"cannot tell the format of {path}. To fix: end the name in .yaml, .yml or .json.")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"folder {folder} does not exist. To fix: create it or write elsewhere.")
+        text = yaml.safe_dump(content, sort_keys=False)
+    folder = path.parent
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

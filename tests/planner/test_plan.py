@@ -1,0 +1,149 @@
+"""`planner plan` and `planner validate` end to end on the bundled data."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+import planner
+from planner.cli import main
+from planner.formats.placement import read_placement
+
+EXAMPLE_TEXT = resources.files("planner_data").joinpath("scenarios/example.yaml").read_text()
+
+
+def _scenario(tmp_path: Path, edit=None, name: str = "scenario.yaml") -> Path:
+    content = yaml.safe_load(EXAMPLE_TEXT)
+    if edit:
+        edit(content)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    path = tmp_path / "example.yaml"
+    path.write_text(EXAMPLE_TEXT)
+    return path
+
+
+def test_plan_then_validate(example, tmp_path, sqlite_url, capsys):
+    output = tmp_path / "p.yaml"
+    assert main(["--db", sqlite_url, "plan", str(example), "-o", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "status optimal" in printed and "placement written" in printed
+    assert main(["--db", sqlite_url, "validate", str(output), str(example)]) == 0
+    assert "valid against" in capsys.readouterr().out
+
+
+def test_placement_file_can_be_checked_by_hand(example, tmp_path, sqlite_url):
+    output = tmp_path / "p.json"
+    assert main(["--db", sqlite_url, "plan", str(example), "-o", str(output)]) == 0
+    content = json.loads(output.read_text())
+    rows = content["placements"]
+    sites = {s["name"]: s for s in content["sites"]}
+    for row in rows:
+        assert row["gpus"] == row["replicas"] * row["config"]["gpus_per_replica"]
+        assert row["tokens_per_s"] <= content["max_utilization"] * row["replica_tokens_per_s"] * row["replicas"] + 1e-6
+        assert row["power_w"] == pytest.approx(row["replicas"] * row["replica_power_w"], rel=1e-6)
+        assert row["source"].startswith("reference/")
+    facility_w = sum(sites[r["site"]]["pue"] * r["power_w"] for r in rows)
+    tokens = sum(r["tokens_per_s"] for r in rows)
+    assert content["summary"]["joules_per_token"] == pytest.approx(facility_w / tokens, rel=1e-4)
+    assert tokens == pytest.approx(sum(w["demand_tok_s"] for w in content["workloads"]))
+    for name, site in sites.items():
+        peak = sum(site["pue"] * r["peak_power_w"] for r in rows if r["site"] == name)
+        assert peak <= site["power_budget_kw"] * 1000
+    assert len(content["scenario"]["sha256"]) == 64
+
+
+def test_tampered_placement_fails_validation(example, tmp_path, sqlite_url, capsys):
+    output = tmp_path / "p.yaml"
+    main(["--db", sqlite_url, "plan", str(example), "-o", str(output)])
+    content = yaml.safe_load(output.read_text())
+    content["placements"][0]["replicas"] -= 1
+    content["placements"][-1]["replica_power_w"] *= 0.5
+    output.write_text(yaml.safe_dump(content))
+    capsys.readouterr()
+    assert main(["--db", sqlite_url, "validate", str(output), str(example)]) == 1
+    printed = capsys.readouterr().out
+    assert "above" in printed and "at max_utilization" in printed
+    assert "replica_power_w" in printed and "differs from the Store" in printed
+
+
+def test_api_and_cli_agree(example, sqlite_url, capsys):
+    plan = planner.plan(example, store=planner.open_store(sqlite_url))
+    assert plan.status == "optimal"
+    assert set(plan.placements["site"]) <= {"dc-east", "eu-north"}
+    main(["--db", sqlite_url, "plan", str(example)])
+    printed = capsys.readouterr().out
+    assert f"{plan.summary['joules_per_token'] * 1000:.1f} mJ/token facility" in printed
+    assert [b.name for b in plan.baselines] == ["best single GPU type", "max throughput"]
+
+
+def test_impossible_tpot_is_infeasible_with_the_fastest_measured(tmp_path, sqlite_url, capsys):
+    scenario = _scenario(tmp_path, lambda c: c["workloads"][0]["slo"].update(tpot_ms=2))
+    output = tmp_path / "p.yaml"
+    assert main(["--db", sqlite_url, "plan", str(scenario), "-o", str(output)]) == 3
+    printed = capsys.readouterr().out
+    assert "no measured configuration of llama-3.1-8b meets TPOT 2 ms; fastest is 5.9 ms on H200-SXM-141GB" in printed
+    assert read_placement(output).status == "infeasible"
+
+
+def test_too_little_power_names_the_site_and_kilowatts(tmp_path, sqlite_url, capsys):
+    def squeeze(content):
+        content["sites"][0]["power_budget_kw"] = 2
+        content["sites"][1]["power_budget_kw"] = 2
+
+    assert main(["--db", sqlite_url, "plan", str(_scenario(tmp_path, squeeze))]) == 3
+    printed = capsys.readouterr().out
+    assert "kW more" in printed and "site " in printed
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["workloads"][1].update(model="llama-3.1-70b"), "llama-3.1-70b has no usable measurement in the Store"),
+        (lambda c: c["sites"][1].update(power_budget_kw=0.3), "sites[eu-north].power_budget_kw: 0.3 kW is below the smallest replica"),
+        (lambda c: c.update(speed="max"), "unknown key 'speed'"),
+        (lambda c: c["workloads"][0].update(tokens_per_s=0), "workloads[chat-8b].tokens_per_s"),
+    ],
+)
+def test_invalid_scenarios_exit_2_in_one_line(tmp_path, sqlite_url, capsys, edit, message):
+    assert main(["--db", sqlite_url, "plan", str(_scenario(tmp_path, edit))]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1 and "To fix" in error
+
+
+def test_bad_output_name_writes_nothing(example, tmp_path, sqlite_url, capsys):
+    target = tmp_path / "p.txt"
+    assert main(["--db", sqlite_url, "plan", str(example), "-o", str(target)]) == 2
+    assert "end the name in .yaml, .yml or .json" in capsys.readouterr().err
+    assert main(["--db", sqlite_url, "plan", str(example), "-o", str(tmp_path / "nowhere" / "p.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not [path for path in tmp_path.rglob("*") if "p." in path.name]
+
+
+def test_current_placement_shows_moves(example, tmp_path, sqlite_url, capsys):
+    today = tmp_path / "today.yaml"
+    smaller = _scenario(tmp_path, lambda c: c["workloads"][0].update(tokens_per_s=20000), "smaller.yaml")
+    main(["--db", sqlite_url, "plan", str(smaller), "-o", str(today)])
+    capsys.readouterr()
+    assert main(["--db", sqlite_url, "plan", str(example), "--current", str(today)]) == 0
+    printed = capsys.readouterr().out
+    assert "moves against the current placement:" in printed
+    assert "+" in printed.split("moves against the current placement:")[1]
+
+
+def test_objective_override(example, sqlite_url):
+    store = planner.open_store(sqlite_url)
+    energy = planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False)
+    carbon = planner.plan(example, store=store, objective="carbon", with_baselines=False, with_shadow_prices=False)
+    assert carbon.problem.objective == "carbon"
+    assert carbon.fleet.g_co2_per_hour <= energy.fleet.g_co2_per_hour + 1e-6
+    assert energy.fleet.facility_power_w <= carbon.fleet.facility_power_w + 1e-6
