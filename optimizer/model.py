@@ -2,10 +2,9 @@
 
 Sets: workloads w, candidates k of w (hardware g_k, gpus_k per replica, tok/s T_k, average
 power P_k, peak power peak_k), sites s (budget B_s, PUE_s, inventory I[s,g]).
-Variables: integer n[w,k,s] replicas; continuous x[w,k,s] output tokens/s served; binary
-y[w,s] "w is served at s" only for workloads with min_sites > 1.
-    demand[w]:       sum_{k,s} x[w,k,s] = D_w
-    capacity[w,k,s]: x[w,k,s] <= u * T_k * n[w,k,s]
+Variables: integer n[w,k,s] replicas, 0 <= n <= min(I[s,g_k] / gpus_k, ceil(D_w / (u T_k)));
+binary y[w,s] "w is served at s" only for workloads with min_sites > 1.
+    demand[w]:       sum_{k,s} u * T_k * n[w,k,s] >= D_w
     inventory[s,g]:  sum_{w,k: g_k = g} gpus_k * n[w,k,s] <= I[s,g]
     power[s]:        PUE_s * sum_{w,k} peak_k * n[w,k,s] <= B_s
     sites[w]:        sum_s y[w,s] >= min_sites_w,  y[w,s] <= sum_k n[w,k,s]
@@ -15,11 +14,17 @@ replica is charged its operating point's power whatever its load (continuous bat
 smaller batch, not idle gaps), so the solver lowers the operating point where demand is low.
 Ties are broken lexicographically: the first objective is fixed within a small epsilon, then
 the next is minimised.
+
+DESIGN.md writes the load x[w,k,s] as a variable with x <= u T_k n and sum x = D_w. No objective
+or other row reads x, so it is projected out: demand becomes a covering row on capacity, and the
+load is split after the solve in proportion to capacity (every replica of a workload then runs at
+the same utilisation, at most u). That halves the columns and removes one row per column.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import time
@@ -115,7 +120,6 @@ class _Model:
     problem: PlanProblem
     prob: pulp.LpProblem
     replicas: dict[tuple[str, str, str], pulp.LpVariable]
-    served: dict[tuple[str, str, str], pulp.LpVariable]
     objectives: dict[Objective, pulp.LpAffineExpression]
     power_rows: dict[str, pulp.LpConstraint]
     inventory_rows: dict[tuple[str, str], pulp.LpConstraint]
@@ -135,7 +139,8 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
     for candidate in problem.candidates:
         by_workload[candidate.workload].append(candidate)
     replicas: dict[tuple[str, str, str], pulp.LpVariable] = {}
-    served: dict[tuple[str, str, str], pulp.LpVariable] = {}
+    capacity: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    demand = {workload.name: workload.demand_tok_s for workload in problem.workloads}
     objectives: dict[Objective, list[tuple[pulp.LpVariable, float]]] = {name: [] for name in ("energy", "cost", "carbon", "gpus")}
     site_peak: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     site_gpus: dict[tuple[str, str], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
@@ -146,19 +151,21 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
             if not elastic and available < candidate.gpus:
                 continue
             key = (candidate.workload, candidate.id, site.name)
-            upper = None if elastic else available // candidate.gpus
+            per_replica = problem.max_utilization * candidate.tok_s
+            upper = math.ceil(demand.get(candidate.workload, 0.0) / per_replica - 1e-9)
+            if not elastic:
+                upper = min(upper, available // candidate.gpus)
             n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
-            x = prob.add_variable(f"x_{index}_{_safe(site.name)}", lowBound=0)
-            replicas[key], served[key] = n, x
-            prob += x - problem.max_utilization * candidate.tok_s * n <= 0, f"capacity[{index}@{_safe(site.name)}]"
+            replicas[key] = n
+            capacity[candidate.workload].append((n, per_replica))
             for name, value in objective_terms(problem, candidate, site).items():
                 objectives[name].append((n, value))
             site_peak[site.name].append((n, site.pue * candidate.peak_power_w))
             site_gpus[(site.name, candidate.hardware)].append((n, float(candidate.gpus)))
             at_site[(candidate.workload, site.name)].append(n)
     for workload in problem.workloads:
-        flows = [served[key] for key in served if key[0] == workload.name]
-        prob += pulp.lpSum(flows) == workload.demand_tok_s, f"demand[{_safe(workload.name)}]"
+        covered = pulp.LpAffineExpression(capacity.get(workload.name, []))
+        prob += covered >= workload.demand_tok_s, f"demand[{_safe(workload.name)}]"
         if workload.min_sites > 1:
             indicators = []
             for site in problem.sites:
@@ -169,7 +176,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
                 prob += y - pulp.lpSum(terms) <= 0, f"used[{_safe(workload.name)}@{_safe(site.name)}]"
                 indicators.append(y)
             prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{_safe(workload.name)}]"
-    model = _Model(problem, prob, replicas, served, {}, {}, {})
+    model = _Model(problem, prob, replicas, {}, {}, {})
     for site in problem.sites:
         terms = site_peak.get(site.name, [])
         expression = pulp.LpAffineExpression(terms)
@@ -251,13 +258,25 @@ def _gap(prob: pulp.LpProblem) -> float | None:
 
 
 def _assignments(model: _Model) -> tuple[Assignment, ...]:
-    rows = []
-    for key, n in model.replicas.items():
-        count = round(n.varValue or 0.0)
-        flow = model.served[key].varValue or 0.0
-        if count > 0:
-            workload, candidate, site = key
-            rows.append(Assignment(site=site, workload=workload, candidate_id=candidate, replicas=count, tok_s=max(flow, 0.0)))
+    """Replica counts from the solve; each workload's demand split in proportion to capacity."""
+    problem = model.problem
+    tok_s = {(c.workload, c.id): c.tok_s for c in problem.candidates}
+    counts = {key: round(n.varValue or 0.0) for key, n in model.replicas.items()}
+    capacity: dict[str, float] = defaultdict(float)
+    for (workload, candidate, _), count in counts.items():
+        capacity[workload] += count * tok_s[(workload, candidate)]
+    demand = {w.name: w.demand_tok_s for w in problem.workloads}
+    rows = [
+        Assignment(
+            site=site,
+            workload=workload,
+            candidate_id=candidate,
+            replicas=count,
+            tok_s=demand[workload] * count * tok_s[(workload, candidate)] / capacity[workload],
+        )
+        for (workload, candidate, site), count in counts.items()
+        if count > 0
+    ]
     return tuple(sorted(rows, key=lambda a: (a.site, a.workload, a.candidate_id)))
 
 

@@ -1,0 +1,162 @@
+"""Solver scaling: build and solve placement MILPs of growing size (the issue's S, L and XL).
+
+Run: python benchmarks/plan_scaling.py [--sizes S,L,XL] [--time-limit 60] [--gap 0.005] [--no-prune]
+
+Fleets are generated from the bundled catalogs (data/gpus.csv, data/llms.csv): every model x
+GPU type gets 8 batch sizes whose step time and power follow a memory-bandwidth roofline of
+the catalog figures. These are benchmark inputs, not measurements: they exercise the solver at
+the sizes a fleet operator plans, and no bundled data comes from them. Each size runs in its own
+process so that its peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import time
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from models import load_catalog
+from optimizer.candidates import WorkloadSpec, build_candidates
+from optimizer.model import PlanProblem, SiteSpec, SolveOptions, solve
+from optimizer.operating_point import OperatingPoint
+
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
+BANDWIDTH_EFFICIENCY = 0.65  # share of datasheet bandwidth decode reached on the reference runs (57-76 %)
+PROMPT_TOKENS, OUTPUT_TOKENS = 512, 256
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    models: int
+    gpu_types: int
+    configs: int
+    sites: int
+
+
+SIZES = {
+    "S": Size("S", 20, 10, 8, 20),
+    "L": Size("L", 20, 10, 8, 40),
+    "XL": Size("XL", 100, 10, 8, 100),
+}
+
+
+def _points(rng: random.Random, size: Size) -> tuple[list[OperatingPoint], list[str], list[str]]:
+    catalog = load_catalog()
+    gpus = list(catalog.gpus.values())[: size.gpu_types]
+    base_models = list(catalog.llms.values())
+    points: list[OperatingPoint] = []
+    model_names = []
+    for index in range(size.models):
+        llm = base_models[index % len(base_models)]
+        name = f"{llm.name}#{index}"
+        model_names.append(name)
+        for gpu in gpus:
+            tp = next((t for t in (1, 2, 4, 8) if t * gpu.memory_gb * 1e9 * 0.9 > llm.weight_bytes * 1.2), None)
+            if tp is None:
+                continue
+            for batch in BATCHES[: size.configs]:
+                kv_bytes = batch * (PROMPT_TOKENS + OUTPUT_TOKENS) * llm.kv_bytes_per_token
+                if llm.weight_bytes + kv_bytes > tp * gpu.memory_gb * 1e9 * 0.9:
+                    continue
+                step_s = (llm.active_params_b * 1e9 * llm.bytes_per_param + kv_bytes) / (
+                    tp * gpu.memory_bandwidth_tb_s * 1e12 * BANDWIDTH_EFFICIENCY
+                )
+                prefill_s = 2 * llm.active_params_b * 1e9 * PROMPT_TOKENS * batch / (tp * gpu.bf16_dense_tflops * 1e12 * 0.5)
+                load = min(1.0, 0.45 + 0.55 * batch / 64)
+                decode_w = tp * (gpu.idle_w + (gpu.tdp_w - gpu.idle_w) * load) * rng.uniform(0.97, 1.03)
+                cycle_s = prefill_s + OUTPUT_TOKENS * step_s
+                energy_j = prefill_s * tp * gpu.tdp_w + OUTPUT_TOKENS * step_s * decode_w
+                points.append(
+                    OperatingPoint(
+                        measurement_id=len(points), source="benchmark", source_key=f"{name}/{gpu.name}/{batch}",
+                        model=name, hardware=gpu.name, runtime="roofline", gpus_per_replica=tp, load=batch,
+                        prompt_tokens=PROMPT_TOKENS, output_tokens=OUTPUT_TOKENS,
+                        tok_s=batch * OUTPUT_TOKENS / cycle_s, power_w=energy_j / cycle_s,
+                        peak_power_w=tp * gpu.tdp_w, ttft_ms=prefill_s * 1000, ttft_stat="p95",
+                        tpot_ms=step_s * 1000, tpot_stat="p95", includes_prefill=True,
+                        prefill_energy_estimated=True, peak_power_estimated=True,
+                    )
+                )
+    return points, model_names, [gpu.name for gpu in gpus]
+
+
+def build_problem(size: Size, seed: int = 1) -> tuple[PlanProblem, dict[str, int], int]:
+    rng = random.Random(seed)
+    points, model_names, gpu_names = _points(rng, size)
+    workloads = []
+    for name in model_names:
+        tpots = sorted(p.tpot_ms for p in points if p.model == name)
+        workloads.append(
+            WorkloadSpec(name=f"w-{name}", model=name, demand_tok_s=rng.uniform(20_000, 200_000),
+                         prompt_tokens=PROMPT_TOKENS, output_tokens=OUTPUT_TOKENS, ttft_slo_ms=10_000,
+                         tpot_slo_ms=tpots[len(tpots) * 3 // 4], slo_statistic="p95")
+        )
+    catalog = load_catalog()
+    candidate_set = build_candidates(workloads, points, prune=PRUNE)
+    sites = []
+    for index in range(size.sites):
+        types = rng.sample(gpu_names, k=rng.randint(3, min(5, len(gpu_names))))
+        inventory = {gpu: rng.choice((64, 128, 256, 512)) for gpu in types}
+        full_w = sum(count * catalog.gpus[gpu].tdp_w for gpu, count in inventory.items())
+        sites.append(SiteSpec(name=f"site-{index:03d}", power_budget_w=full_w * rng.uniform(0.5, 0.9) * 1.3,
+                              pue=rng.uniform(1.1, 1.5), carbon_g_per_kwh=rng.uniform(30, 700),
+                              usd_per_kwh=rng.uniform(0.04, 0.2), inventory=inventory))
+    problem = PlanProblem(workloads=tuple(workloads), candidates=candidate_set.candidates, sites=tuple(sites),
+                          usd_per_gpu_hour={n: g.usd_per_gpu_hour for n, g in catalog.gpus.items()})
+    return problem, dict(candidate_set.pruned), len(points)
+
+
+PRUNE = True
+
+
+def run_size(name: str, time_limit_s: float, gap: float, prune: bool, queue: multiprocessing.Queue) -> None:
+    global PRUNE
+    PRUNE = prune
+    started = time.perf_counter()
+    problem, pruned, generated = build_problem(SIZES[name])
+    generate_s = time.perf_counter() - started
+    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, gap_rel=gap, tie_break=False))
+    queue.put({
+        "size": name, "points": generated, "candidates": len(problem.candidates),
+        "pruned": sum(pruned.values()), "generate_s": generate_s, "build_s": solution.build_s,
+        "solve_s": solution.solve_s, "status": solution.status, "gap": solution.gap,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    })
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="S,L,XL")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--gap", type=float, default=0.005)
+    parser.add_argument("--no-prune", action="store_true")
+    args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for name in tqdm(args.sizes.split(","), desc="sizes", unit="size"):
+        queue = context.Queue()
+        process = context.Process(target=run_size, args=(name, args.time_limit, args.gap, not args.no_prune, queue))
+        process.start()
+        rows.append(queue.get())
+        process.join()
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"HiGHS 1 thread, gap target {args.gap:.1%}, time limit {args.time_limit:g} s, pruning {'off' if args.no_prune else 'on'}")
+    print(f"{'size':<4} {'points':>7} {'cands':>6} {'pruned':>7} {'build s':>8} {'solve s':>8} {'status':>9} {'gap':>7} {'peak MB':>8}")
+    for row in rows:
+        gap = "-" if row["gap"] is None else f"{row['gap']:.2%}"
+        print(f"{row['size']:<4} {row['points']:>7} {row['candidates']:>6} {row['pruned']:>7} {row['build_s']:>8.2f} "
+              f"{row['solve_s']:>8.2f} {row['status']:>9} {gap:>7} {row['peak_rss_mb']:>8.0f}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
