@@ -118,13 +118,13 @@ def build_problem(size: Size, seed: int = 1) -> tuple[PlanProblem, dict[str, int
 PRUNE = True
 
 
-def run_size(name: str, time_limit_s: float, gap: float, prune: bool, queue: multiprocessing.Queue) -> None:
+def run_size(name: str, time_limit_s: float, gap: float, prune: bool, flags: dict[str, bool], queue: multiprocessing.Queue) -> None:
     global PRUNE
     PRUNE = prune
     started = time.perf_counter()
     problem, pruned, generated = build_problem(SIZES[name])
     generate_s = time.perf_counter() - started
-    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, gap_rel=gap, tie_break=False))
+    solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, gap_rel=gap, tie_break=False, **flags))
     queue.put({
         "size": name, "points": generated, "candidates": len(problem.candidates),
         "pruned": sum(pruned.values()), "generate_s": generate_s, "build_s": solution.build_s,
@@ -138,18 +138,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="S,L,XL")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--gap", type=float, default=0.005)
-    parser.add_argument("--no-prune", action="store_true")
+    parser.add_argument("--no-prune", action="store_true", help="keep dominated candidates")
+    parser.add_argument("--no-warm-start", action="store_true", help="no LP-rounding starting solution")
+    parser.add_argument("--no-presolve", action="store_true", help="HiGHS presolve off")
     args = parser.parse_args()
+    flags = {"warm_start": not args.no_warm_start, "presolve": not args.no_presolve}
     context = multiprocessing.get_context("spawn")
     rows = []
     for name in tqdm(args.sizes.split(","), desc="sizes", unit="size"):
         queue = context.Queue()
-        process = context.Process(target=run_size, args=(name, args.time_limit, args.gap, not args.no_prune, queue))
+        process = context.Process(target=run_size, args=(name, args.time_limit, args.gap, not args.no_prune, flags, queue))
         process.start()
         rows.append(queue.get())
         process.join()
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"HiGHS 1 thread, gap target {args.gap:.1%}, time limit {args.time_limit:g} s, pruning {'off' if args.no_prune else 'on'}")
+          f"HiGHS 1 thread, gap target {args.gap:.1%}, time limit {args.time_limit:g} s, pruning {'off' if args.no_prune else 'on'}, "
+          f"warm start {'off' if args.no_warm_start else 'on'}, presolve {'off' if args.no_presolve else 'on'}")
     print(f"{'size':<4} {'points':>7} {'cands':>6} {'pruned':>7} {'build s':>8} {'solve s':>8} {'status':>9} {'gap':>7} {'peak MB':>8}")
     for row in rows:
         gap = "-" if row["gap"] is None else f"{row['gap']:.2%}"

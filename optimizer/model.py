@@ -36,6 +36,7 @@ from typing import Literal
 import pulp
 
 from optimizer.candidates import Candidate, WorkloadSpec, candidates_by_key
+from optimizer.start import lp_rounding_start
 
 Objective = Literal["energy", "cost", "carbon", "gpus"]
 OBJECTIVE_ORDER: tuple[Objective, ...] = ("energy", "cost", "carbon")
@@ -77,6 +78,8 @@ class SolveOptions:
     tie_break: bool = True
     seed: int = 0
     solver: str = "HiGHS"
+    warm_start: bool = True
+    presolve: bool = True
 
 
 @dataclass(frozen=True)
@@ -200,12 +203,43 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
     return model
 
 
-def _solver(options: SolveOptions, time_limit_s: float | None) -> pulp.LpSolver:
+class _HighsFromStart(pulp.HiGHS):
+    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none)."""
+
+    def __init__(self, start: Mapping[str, float] | None = None, **options: object) -> None:
+        super().__init__(**options)
+        self.start = start
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+        if self.start:
+            import numpy as np
+
+            variables = [var for var in lp.variables() if var.name in self.start]
+            indices = np.array([var.index for var in variables], dtype=np.int32)
+            values = np.array([self.start[var.name] for var in variables], dtype=np.float64)
+            lp.solverModel.setSolution(len(variables), indices, values)
+        super().callSolver(lp)
+
+
+def relaxation_solver() -> pulp.LpSolver:
+    return pulp.getSolver("HiGHS", msg=False, mip=False, threads=1)
+
+
+def _solver(options: SolveOptions, time_limit_s: float | None, start: Mapping[str, float] | None = None) -> pulp.LpSolver:
     solver_options: dict[str, object] = {"msg": False, "timeLimit": time_limit_s}
     if options.solver == "HiGHS":
-        solver_options.update(gapRel=options.gap_rel, threads=1, random_seed=options.seed)
-    else:
-        solver_options.update(gapRel=options.gap_rel, threads=1, options=[f"randomSeed {options.seed}"])
+        return _HighsFromStart(
+            start,
+            gapRel=options.gap_rel,
+            threads=1,
+            random_seed=options.seed,
+            # HiGHS 1.16 presolve with a user solution declared a worse point optimal on a random
+            # test problem (tests/optimizer/test_model.py); MIP presolve has open wrong-optimum
+            # reports upstream. A solve that starts from a solution runs without presolve.
+            presolve="on" if options.presolve and not start else "off",
+            **solver_options,
+        )
+    solver_options.update(gapRel=options.gap_rel, threads=1, options=[f"randomSeed {options.seed}"])
     solver = pulp.getSolver(options.solver, **solver_options)
     if not solver.available():
         raise OptimizerError(
@@ -234,11 +268,17 @@ def _silence_highs_banner() -> None:
         os.close(saved)
 
 
-def _run(model: _Model, objective: pulp.LpAffineExpression, options: SolveOptions, time_limit_s: float | None) -> tuple[Status, float | None]:
+def _run(
+    model: _Model,
+    objective: pulp.LpAffineExpression,
+    options: SolveOptions,
+    time_limit_s: float | None,
+    start: Mapping[str, float] | None = None,
+) -> tuple[Status, float | None]:
     model.prob.setObjective(objective)
     if options.solver == "HiGHS":
         _silence_highs_banner()
-    model.prob.solve(_solver(options, time_limit_s))
+    model.prob.solve(_solver(options, time_limit_s, start))
     if model.prob.sol_status == pulp.LpSolutionOptimal:
         return "optimal", 0.0
     if model.prob.sol_status == pulp.LpSolutionIntegerFeasible:
@@ -290,7 +330,8 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
     model = build_model(problem)
     built = time.perf_counter()
     deadline = None if options.time_limit_s is None else built + options.time_limit_s
-    status, gap = _run(model, model.objectives[problem.objective], options, _remaining(deadline))
+    start = lp_rounding_start(model, model.objectives[problem.objective]) if options.warm_start else None
+    status, gap = _run(model, model.objectives[problem.objective], options, _remaining(deadline), start)
     if status not in ("optimal", "feasible"):
         return Solution(status=status, build_s=built - started, solve_s=time.perf_counter() - built, solver=options.solver)
     value = pulp.value(model.objectives[problem.objective])
@@ -303,7 +344,8 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
                 bound = pulp.value(model.objectives[earlier])
                 tolerance = max(options.gap_rel, TIE_EPSILON) * abs(bound) + TIE_EPSILON
                 model.prob += model.objectives[earlier] <= bound + tolerance, f"fix[{earlier}->{name}]"
-            tie_status, _ = _run(model, model.objectives[name], options, _remaining(deadline))
+            incumbent = {var.name: var.varValue or 0.0 for var in model.prob.variables()}
+            tie_status, _ = _run(model, model.objectives[name], options, _remaining(deadline), incumbent)
             if tie_status not in ("optimal", "feasible"):
                 notes.append(f"tie-break on {name} found no better solution in time")
                 break

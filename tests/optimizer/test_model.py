@@ -215,3 +215,33 @@ def test_shadow_price_of_a_binding_budget_is_positive_and_matches_a_resolve():
     # 0.6 kW holds one A replica (500 W peak); +1 kW holds both, instead of one A and one B: 300 W less.
     assert prices["power budget of tight"] == pytest.approx(300)
     assert not math.isnan(prices["power budget of tight"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(st.integers(0, 10_000))
+def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
+    import random
+
+    from optimizer.model import build_model
+    from optimizer.start import lp_rounding_start
+
+    rng = random.Random(seed)
+    workloads = [workload(f"w{i}", demand=rng.uniform(1_000, 30_000)) for i in range(3)]
+    candidates = [
+        candidate(w.name, point(hw, tok_s=rng.uniform(800, 8000), power_w=rng.uniform(200, 700), load=j, measurement_id=j))
+        for w in workloads for hw in "AB" for j in range(3)
+    ]
+    sites = [site(f"s{i}", budget_kw=rng.uniform(10, 40), inventory={hw: rng.randint(2, 20) for hw in "AB"}) for i in range(3)]
+    p = problem(workloads, candidates, sites)
+    model = build_model(p)
+    start = lp_rounding_start(model, model.objectives["energy"])
+    with_start = solve(p, EXACT)
+    without = solve(p, SolveOptions(gap_rel=0.0, warm_start=False))
+    assert with_start.status == without.status
+    if start is not None:
+        for var in model.prob.variables():
+            var.varValue = start.get(var.name, 0.0)
+        assert model.prob.valid(1e-6)
+        assert with_start.objective_value <= sum(c * start[v.name] for v, c in model.objectives["energy"].items()) + 1e-6
+    if with_start.has_solution:
+        assert with_start.objective_value == pytest.approx(without.objective_value, rel=1e-6)
