@@ -101,6 +101,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         check_output_path(Path(args.output))
     if args.time_limit is not None and args.time_limit <= 0:
         raise InputError(f"--time-limit {args.time_limit} must be positive. To fix: give seconds, e.g. --time-limit 30.")
+    if not 0 <= args.gap < 1:
+        raise InputError(f"--gap {args.gap} must be a fraction in [0, 1). To fix: e.g. --gap 0.001 for 0.1 %.")
     result = plan(
         scenario,
         store=_store(args),
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     planning.add_argument("-o", "--output", help="write the placement file (.yaml, .yml or .json)")
     planning.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
     planning.add_argument("--time-limit", type=float, metavar="S", help="solver time limit in seconds")
-    planning.add_argument("--gap", type=float, default=1e-4, metavar="FRACTION", help="relative MIP gap to stop at (default 1e-4)")
+    planning.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative MIP gap to stop at (default 0.001)")
     planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
     planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
     planning.set_defaults(handler=cmd_plan)

@@ -259,6 +259,7 @@ class Plan:
                     resource=p.resource,
                     unit=p.unit,
                     objective_change_per_unit=p.value_per_unit,
+                    resolution=p.resolution,
                     objective_unit=OBJECTIVE_UNITS[self.problem.objective],
                     method=p.method,
                 )
@@ -285,7 +286,7 @@ def plan(
     store: Store | None = None,
     objective: Objective | None = None,
     time_limit_s: float | None = None,
-    gap_rel: float = 1e-4,
+    gap_rel: float = 1e-3,
     with_baselines: bool = True,
     with_shadow_prices: bool = True,
 ) -> Plan:

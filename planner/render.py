@@ -69,7 +69,10 @@ def render_plan(placement: Placement) -> str:
                     f"the plan spends {baseline.plan_saves_pct:.1f}% fewer joules per token"
                 )
     for price in placement.shadow_prices:
-        value = "no solution" if price.objective_change_per_unit is None else f"{price.objective_change_per_unit:,.2f}"
+        if price.objective_change_per_unit is None:
+            value = "no solution"
+        else:
+            value = f"{price.objective_change_per_unit:,.2f} (+-{price.resolution:,.2f} from solver gaps)"
         lines.append(f"value of +1 {price.unit} {price.resource}: {value} {price.objective_unit} less ({price.method})")
     if placement.candidates_pruned:
         lines.append("candidates left out: " + "; ".join(f"{n} {why}" for why, n in placement.candidates_pruned.items()))

@@ -106,6 +106,7 @@ class ShadowPriceEntry(_Strict):
     resource: str
     unit: str
     objective_change_per_unit: float | None
+    resolution: float
     objective_unit: str
     method: str
 

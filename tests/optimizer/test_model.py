@@ -202,7 +202,7 @@ def test_time_limited_solve_reports_status_and_gap():
     if solution.status == "feasible":
         assert solution.gap is not None and solution.gap > 0
     if solution.status == "optimal":
-        assert solution.gap == 0.0
+        assert solution.gap == pytest.approx(0.0, abs=1e-9)
 
 
 def test_shadow_price_of_a_binding_budget_is_positive_and_matches_a_resolve():
