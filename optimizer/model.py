@@ -99,7 +99,6 @@ class Solution:
     build_s: float = 0.0
     solve_s: float = 0.0
     solver: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def has_solution(self) -> bool:

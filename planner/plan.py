@@ -219,7 +219,7 @@ class Plan:
                 baselines=self._baseline_entries(fleet),
             )
         flagged = sorted({flag.split(":")[0] for row in self._rows() for flag in row.flags})
-        notes = [UNASSIGNED_NOTE, *self.solution.notes]
+        notes = [UNASSIGNED_NOTE]
         if flagged:
             notes.append(f"placed candidates carry flags the data could not verify: {', '.join(flagged)} (see each row)")
         return Placement(
