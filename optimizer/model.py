@@ -223,11 +223,23 @@ def relaxation_solver() -> pulp.LpSolver:
     return pulp.getSolver("HiGHS", msg=False, mip=False, threads=1)
 
 
+CBC = "PULP_CBC_CMD"
+
+
+def solver_name(requested: str) -> str:
+    """The solver that will run: HiGHS, or PuLP's bundled CBC where highspy is missing."""
+    if requested == "HiGHS" and not pulp.HiGHS().available() and pulp.PULP_CBC_CMD().available():
+        return CBC
+    return requested
+
+
 def _solver(options: SolveOptions, time_limit_s: float | None, start: Mapping[str, float] | None = None) -> pulp.LpSolver:
-    solver_options: dict[str, object] = {"msg": False, "timeLimit": time_limit_s}
-    if options.solver == "HiGHS":
-        return _HighsFromStart(
+    name = solver_name(options.solver)
+    if name == "HiGHS":
+        solver: pulp.LpSolver = _HighsFromStart(
             start,
+            msg=False,
+            timeLimit=time_limit_s,
             gapRel=options.gap_rel,
             threads=1,
             random_seed=options.seed,
@@ -235,15 +247,15 @@ def _solver(options: SolveOptions, time_limit_s: float | None, start: Mapping[st
             # test problem (tests/optimizer/test_model.py); MIP presolve has open wrong-optimum
             # reports upstream. A solve that starts from a solution runs without presolve.
             presolve="on" if options.presolve and not start else "off",
-            **solver_options,
         )
-    solver_options.update(gapRel=options.gap_rel, threads=1, options=[f"randomSeed {options.seed}"])
-    solver = pulp.getSolver(options.solver, **solver_options)
+    elif name == CBC:
+        solver = pulp.PULP_CBC_CMD(
+            msg=False, timeLimit=time_limit_s, gapRel=options.gap_rel, threads=1, options=[f"randomSeed {options.seed}"]
+        )
+    else:
+        raise OptimizerError(f"unknown solver {name!r}. To fix: use HiGHS or {CBC}.")
     if not solver.available():
-        raise OptimizerError(
-            f"the {options.solver} solver is not available. To fix: `pip install highspy` "
-            "(HiGHS), or choose --solver PULP_CBC_CMD."
-        )
+        raise OptimizerError(f"the {name} solver is not available. To fix: `pip install highspy` (HiGHS) or use {CBC}.")
     return solver
 
 
@@ -274,7 +286,7 @@ def _run(
     start: Mapping[str, float] | None = None,
 ) -> tuple[Status, float | None]:
     model.prob.setObjective(objective)
-    if options.solver == "HiGHS":
+    if solver_name(options.solver) == "HiGHS":
         _silence_highs_banner()
     model.prob.solve(_solver(options, time_limit_s, start))
     if model.prob.sol_status == pulp.LpSolutionOptimal:
@@ -346,11 +358,14 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
     built = time.perf_counter()
     primary = model.objectives[problem.objective]
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
-    start = lp_rounding_start(model, objective) if options.warm_start else None
+    warm = options.warm_start and solver_name(options.solver) == "HiGHS"
+    start = lp_rounding_start(model, objective) if warm else None
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - built), 0.5)
     status, gap = _run(model, objective, options, remaining, start)
     if status not in ("optimal", "feasible"):
-        return Solution(status=status, build_s=built - started, solve_s=time.perf_counter() - built, solver=options.solver)
+        return Solution(
+            status=status, build_s=built - started, solve_s=time.perf_counter() - built, solver=solver_name(options.solver)
+        )
     return Solution(
         status=status,
         assignments=_assignments(model),
@@ -358,7 +373,7 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
         gap=gap,
         build_s=built - started,
         solve_s=time.perf_counter() - built,
-        solver=options.solver,
+        solver=solver_name(options.solver),
     )
 
 

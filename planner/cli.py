@@ -110,6 +110,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         gap_rel=args.gap,
         with_baselines=not args.no_baselines,
+        solver=args.solver,
     )
     placement = result.to_placement()
     print(render_plan(placement))
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     planning.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative MIP gap to stop at (default 0.001)")
     planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
     planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
+    planning.add_argument(
+        "--solver", choices=["HiGHS", "PULP_CBC_CMD"], default="HiGHS", help="MILP solver (default HiGHS; CBC is PuLP's bundled fallback)"
+    )
     planning.set_defaults(handler=cmd_plan)
 
     validate = commands.add_parser(

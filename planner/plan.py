@@ -225,6 +225,7 @@ class Plan:
         return Placement(
             scenario=ScenarioRef(name=self.scenario.name, sha256=self.scenario_sha256),
             objective=self.problem.objective,
+            solver=self.solution.solver,
             status=self.status,  # type: ignore[arg-type]
             gap=self.solution.gap,
             reasons=list(self.reasons),
@@ -289,6 +290,7 @@ def plan(
     gap_rel: float = 1e-3,
     with_baselines: bool = True,
     with_shadow_prices: bool = True,
+    solver: str = "HiGHS",
 ) -> Plan:
     """The placement of a scenario on the Store's measurements; never raises for infeasible
     demand (the Plan says why), raises InputError for input no solve could use."""
@@ -298,9 +300,9 @@ def plan(
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
     points = usable_operating_points(store or open_store())
     problem, candidate_set = build_problem(scenario, points, catalog, objective)
-    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
+    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel, solver=solver)
     if candidate_set.unserved:
-        solution = Solution(status="infeasible")
+        solution = Solution(status="infeasible", solver=solver)
         reasons = tuple(f"workload {name}: {why}" for name, why in candidate_set.unserved.items())
         return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
     solution = solve(problem, options)

@@ -15,7 +15,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def render_plan(placement: Placement) -> str:
-    lines = [f"scenario {placement.scenario.name}: objective {placement.objective}, status {placement.status}"
+    lines = [f"scenario {placement.scenario.name}: objective {placement.objective}, {placement.solver}, status {placement.status}"
              + (f" (gap {placement.gap:.2%})" if placement.status == "feasible" and placement.gap is not None else "")]
     if placement.status == "infeasible":
         lines.append("infeasible:")

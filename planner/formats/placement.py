@@ -115,6 +115,7 @@ class Placement(_Strict):
     version: Literal[1] = 1
     scenario: ScenarioRef
     objective: str
+    solver: str
     status: Literal["optimal", "feasible", "infeasible"]
     gap: float | None = None
     reasons: list[str] = []

@@ -36,7 +36,7 @@ def test_plan_then_validate(example, tmp_path, sqlite_url, capsys):
     output = tmp_path / "p.yaml"
     assert main(["--db", sqlite_url, "plan", str(example), "-o", str(output)]) == 0
     printed = capsys.readouterr().out
-    assert "status optimal" in printed and "placement written" in printed
+    assert "HiGHS, status optimal" in printed and "placement written" in printed
     assert main(["--db", sqlite_url, "validate", str(output), str(example)]) == 0
     assert "valid against" in capsys.readouterr().out
 
@@ -147,3 +147,11 @@ def test_objective_override(example, sqlite_url):
     assert carbon.problem.objective == "carbon"
     assert carbon.fleet.g_co2_per_hour <= energy.fleet.g_co2_per_hour + 1e-6
     assert energy.fleet.facility_power_w <= carbon.fleet.facility_power_w + 1e-6
+
+
+def test_cbc_fallback_plans_the_same_fleet(example, sqlite_url):
+    store = planner.open_store(sqlite_url)
+    highs = planner.plan(example, store=store, gap_rel=0.0, with_baselines=False, with_shadow_prices=False)
+    cbc = planner.plan(example, store=store, gap_rel=0.0, with_baselines=False, with_shadow_prices=False, solver="PULP_CBC_CMD")
+    assert cbc.to_placement().solver == "PULP_CBC_CMD" and highs.to_placement().solver == "HiGHS"
+    assert cbc.solution.objective_value == pytest.approx(highs.solution.objective_value, rel=1e-6)
