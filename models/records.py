@@ -66,7 +66,8 @@ class MeasurementRecord:
     hardware: str
     runtime: str
     gpus_per_replica: int
-    prompt_tokens: int
+    prompt_tokens: int | None
+    """None for published whole-request data that gives a task profile but no prompt length."""
     output_tokens: int
     energy_scope: EnergyScope
     output_tok_s: float

@@ -108,7 +108,7 @@ class Measurement(Base):
     pipeline_parallel: Mapped[int] = mapped_column(Integer)
     batch: Mapped[int | None] = mapped_column(Integer)
     concurrency: Mapped[int | None] = mapped_column(Integer)
-    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int] = mapped_column(Integer)
     energy_scope: Mapped[str] = mapped_column(String(20))
     output_tok_s: Mapped[float] = mapped_column(Float)

@@ -31,6 +31,9 @@ class WorkloadSpec:
     tpot_slo_ms: float | None
     slo_statistic: str
     min_sites: int = 1
+    profile: str | None = None
+    """A published task (chat, code) whose measurements, taken at that task's own prompt and
+    output lengths, this workload accepts."""
 
 
 @dataclass(frozen=True)
@@ -85,19 +88,23 @@ def candidate_id(point: OperatingPoint) -> str:
     digest = hashlib.sha256(f"{point.source}\x1f{point.source_key}".encode()).hexdigest()[:8]
     return (
         f"{point.hardware}/{point.runtime}/g{point.gpus_per_replica}/b{point.load}"
-        f"/p{point.prompt_tokens}o{point.output_tokens}/{digest}"
+        f"/{point.workload_profile or f'p{point.prompt_tokens}'}o{point.output_tokens}/{digest}"
     )
 
 
 def _length_distance(point: OperatingPoint, workload: WorkloadSpec) -> float:
-    return abs(point.prompt_tokens - workload.prompt_tokens) / workload.prompt_tokens + abs(
-        point.output_tokens - workload.output_tokens
-    ) / workload.output_tokens
+    prompt = 0.0 if point.prompt_tokens is None else abs(point.prompt_tokens - workload.prompt_tokens) / workload.prompt_tokens
+    return prompt + abs(point.output_tokens - workload.output_tokens) / workload.output_tokens
 
 
-def _within_lengths(point: OperatingPoint, workload: WorkloadSpec, tolerance: float) -> bool:
+def _serves(point: OperatingPoint, workload: WorkloadSpec, tolerance: float) -> bool:
+    """A task-profile measurement serves workloads of that profile; any other, workloads whose
+    prompt and output lengths are within the tolerance of its own."""
+    if point.workload_profile is not None:
+        return point.workload_profile == workload.profile
     return (
-        abs(point.prompt_tokens - workload.prompt_tokens) <= tolerance * workload.prompt_tokens
+        point.prompt_tokens is not None
+        and abs(point.prompt_tokens - workload.prompt_tokens) <= tolerance * workload.prompt_tokens
         and abs(point.output_tokens - workload.output_tokens) <= tolerance * workload.output_tokens
     )
 
@@ -125,7 +132,9 @@ def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[str, ...]:
         flags.append("prefill_energy_estimated")
     if point.peak_power_estimated:
         flags.append("peak_power_estimated")
-    if (point.prompt_tokens, point.output_tokens) != (workload.prompt_tokens, workload.output_tokens):
+    if point.workload_profile is not None:
+        flags.append(f"measured_on_task: {point.workload_profile} (its own prompts, mean output {point.output_tokens} tokens)")
+    elif (point.prompt_tokens, point.output_tokens) != (workload.prompt_tokens, workload.output_tokens):
         flags.append(f"measured_lengths: prompt {point.prompt_tokens}, output {point.output_tokens}")
     return tuple(flags)
 
@@ -165,8 +174,8 @@ def build_candidates(
     candidates: list[Candidate] = []
     for workload in workloads:
         of_model = [point for point in points if point.model == workload.model]
-        matched = _closest_lengths([p for p in of_model if _within_lengths(p, workload, length_tolerance)], workload)
-        pruned["measured at other prompt/output lengths"] += len(of_model) - len(matched)
+        matched = _closest_lengths([p for p in of_model if _serves(p, workload, length_tolerance)], workload)
+        pruned["measured at other prompt/output lengths or on another task"] += len(of_model) - len(matched)
         passing = []
         for point in matched:
             if workload.tpot_slo_ms is not None and point.tpot_ms > workload.tpot_slo_ms:
@@ -189,10 +198,11 @@ def _why_unserved(workload: WorkloadSpec, of_model: list[OperatingPoint], matche
     if not of_model:
         return f"no usable measurement of {workload.model}"
     if not matched:
-        lengths = sorted({(p.prompt_tokens, p.output_tokens) for p in of_model})
+        measured = sorted({p.workload_profile or f"{p.prompt_tokens}/{p.output_tokens}" for p in of_model})
         return (
             f"no measurement of {workload.model} near prompt {workload.prompt_tokens} / output "
-            f"{workload.output_tokens} tokens (measured: {', '.join(f'{p}/{o}' for p, o in lengths)})"
+            f"{workload.output_tokens} tokens{f' or on task {workload.profile}' if workload.profile else ''} "
+            f"(measured: {', '.join(measured)}; a published task is used by a workload with `profile:`)"
         )
     fastest = min(matched, key=lambda p: p.tpot_ms)
     if workload.tpot_slo_ms is not None and fastest.tpot_ms > workload.tpot_slo_ms:

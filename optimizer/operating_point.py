@@ -24,7 +24,7 @@ class MeasuredPoint:
     gpus_per_replica: int
     load: int
     """Batch size, or concurrency when the generator drove a server."""
-    prompt_tokens: int
+    prompt_tokens: int | None
     output_tokens: int
     energy_scope: str
     output_tok_s: float
@@ -53,7 +53,7 @@ class OperatingPoint:
     runtime: str
     gpus_per_replica: int
     load: int
-    prompt_tokens: int
+    prompt_tokens: int | None
     output_tokens: int
     tok_s: float
     power_w: float
@@ -90,7 +90,7 @@ def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
     prefill_estimated = False
     peak_estimated = point.peak_power_w is None
     peak_w = point.peak_power_w or 0.0
-    if point.energy_scope == "phases" and point.prefill_s is not None:
+    if point.energy_scope == "phases" and point.prefill_s is not None and point.prompt_tokens is not None:
         tokens = point.load * point.output_tokens
         cycle_s = point.prefill_s + point.output_tokens * point.tpot_ms / 1000
         decode_j = point.decode_j_per_token * tokens

@@ -32,7 +32,7 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
                 runtime=row.runtime,
                 gpus_per_replica=int(row.gpus_per_replica),
                 load=int(load or 1),
-                prompt_tokens=int(row.prompt_tokens),
+                prompt_tokens=None if _optional(row.prompt_tokens) is None else int(row.prompt_tokens),
                 output_tokens=int(row.output_tokens),
                 energy_scope=row.energy_scope,
                 output_tok_s=float(row.output_tok_s),

@@ -55,6 +55,7 @@ def workload_specs(scenario: Scenario) -> tuple[WorkloadSpec, ...]:
             tpot_slo_ms=w.slo.tpot_ms,
             slo_statistic=w.slo.statistic,
             min_sites=w.min_sites,
+            profile=w.profile,
         )
         for w in scenario.workloads
     )
@@ -250,6 +251,7 @@ class Plan:
                     output_tokens=w.output_tokens,
                     slo={"ttft_ms": w.ttft_slo_ms, "tpot_ms": w.tpot_slo_ms, "statistic": w.slo_statistic},
                     min_sites=w.min_sites,
+                    profile=w.profile,
                 )
                 for w in self.problem.workloads
             ],

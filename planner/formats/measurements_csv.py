@@ -4,9 +4,8 @@ One row = one operating point. Column names carry their unit; a file with anothe
 column name (`busy_power_mw`, `tpot_s`) or values that only make sense in another unit is
 refused with the line and column to fix. A file is imported whole or not at all.
 
-Required columns: source, model, hardware, runtime, gpus_per_replica, prompt_tokens,
-output_tokens, energy_scope, output_tok_s, tpot_ms, tpot_stat, decode_window_s, decode_tokens,
-decode_j. Optional: every other field of `MeasurementRow`.
+Required columns: source, model, hardware, runtime, gpus_per_replica, output_tokens, energy_scope, output_tok_s, tpot_ms, tpot_stat, decode_window_s, decode_tokens,
+decode_j; prompt_tokens or workload_profile. Optional: every other field of `MeasurementRow`.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ class MeasurementRow(BaseModel):
     pipeline_parallel: int | None = Field(None, ge=1)
     batch: int | None = Field(None, ge=1)
     concurrency: int | None = Field(None, ge=1)
-    prompt_tokens: int = Field(ge=1)
+    prompt_tokens: int | None = Field(None, ge=1)
     output_tokens: int = Field(ge=1)
     energy_scope: EnergyScope
     output_tok_s: float = Field(gt=0)
@@ -87,9 +86,11 @@ class MeasurementRow(BaseModel):
             raise ValueError("give batch or concurrency (the operating point's load)")
         if self.ttft_ms is not None and self.ttft_stat is None:
             raise ValueError("ttft_ms needs ttft_stat (mean, p50, p90, p95 or p99)")
-        phase_fields = (self.prefill_window_s, self.prefill_tokens, self.prefill_j)
+        if self.prompt_tokens is None and self.workload_profile is None:
+            raise ValueError("give prompt_tokens, or workload_profile for published data measured on a task's own prompts")
+        phase_fields = (self.prompt_tokens, self.prefill_window_s, self.prefill_tokens, self.prefill_j)
         if self.energy_scope == "phases" and any(value is None for value in phase_fields):
-            raise ValueError("energy_scope=phases needs prefill_window_s, prefill_tokens and prefill_j")
+            raise ValueError("energy_scope=phases needs prompt_tokens, prefill_window_s, prefill_tokens and prefill_j")
         if self.energy_scope != "phases" and self.prefill_j is not None:
             raise ValueError(f"energy_scope={self.energy_scope} takes no prefill_j (use phases)")
         parallel = (self.tensor_parallel or 1) * (self.pipeline_parallel or 1)

@@ -47,6 +47,7 @@ class WorkloadEcho(_Strict):
     output_tokens: int
     slo: dict[str, Any]
     min_sites: int = 1
+    profile: str | None = None
 
 
 class BaselineEntry(_Strict):

@@ -48,6 +48,7 @@ class Workload(_Strict):
     output_tokens: int = Field(gt=0)
     slo: Slo
     min_sites: int = Field(1, ge=1)
+    profile: str | None = Field(None, description="accept published measurements of this task (chat, code)")
 
     @model_validator(mode="after")
     def _one_demand(self) -> Workload:

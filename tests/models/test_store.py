@@ -146,3 +146,21 @@ def test_password_is_never_shown():
 def test_unsupported_or_malformed_url(url):
     with pytest.raises(StoreError, match="To fix"):
         Store(url)
+
+
+def test_upgrade_from_the_first_revision_keeps_rows(store_url):
+    from alembic import command
+
+    store = Store(store_url)
+    config = store._alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    store.upsert_catalog(load_catalog())
+    store.add_measurements([_record("before-upgrade")])
+    store.migrate()
+    assert store.is_current() and store.schema_revision() == "0002"
+    store.add_measurements([_record("no-prompt", prompt_tokens=None, workload_profile="chat")])
+    frame = store.measurements()
+    assert list(frame["source_key"]) == ["before-upgrade", "no-prompt"]
+    assert frame["prompt_tokens"].iloc[0] == 512

@@ -12,7 +12,7 @@ def test_slo_filter_and_length_matching():
     result = build_candidates([workload(tpot=20, ttft=1000)], points)
     assert [c.point.measurement_id for c in result.candidates] == [0]
     assert result.pruned == {
-        "measured at other prompt/output lengths": 1,
+        "measured at other prompt/output lengths or on another task": 1,
         "misses the TPOT SLO": 1,
         "misses the TTFT SLO": 1,
     }
