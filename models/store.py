@@ -175,6 +175,10 @@ class Store:
         with self.engine.begin() as connection:
             return _insert_samples(connection, run_id, samples)
 
+    def measurement_sources(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return set(connection.scalars(select(Measurement.source).distinct()))
+
     def run_keys(self) -> set[str]:
         with self.engine.connect() as connection:
             return set(connection.scalars(select(Run.source_key)))

@@ -220,6 +220,7 @@ class _HighsFromStart(pulp.HiGHS):
 
 
 def relaxation_solver() -> pulp.LpSolver:
+    _silence_highs_banner()
     return pulp.getSolver("HiGHS", msg=False, mip=False, threads=1)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models import Store, StoreError, load_catalog
+from models import Catalog, Store, StoreError, load_catalog
 from optimizer.model import OptimizerError
 from planner.errors import InputError, PlannerError
 
@@ -38,7 +38,7 @@ def cmd_db_info(args: argparse.Namespace) -> int:
         print("no measurements yet: `planner import FILE.csv` adds some.")
         return 0
     grouped = (
-        measurements.groupby(["source", "model", "hardware", "runtime"])
+        measurements.groupby(["source", "workload_profile", "model", "hardware", "runtime"], dropna=False)
         .agg(points=("id", "count"), loads=("batch", lambda loads: ",".join(str(int(v)) for v in sorted(loads.dropna()))))
         .reset_index()
     )
@@ -82,11 +82,32 @@ def cmd_import(args: argparse.Namespace) -> int:
         counts = store.add_measurements(records)
         print(f"{source}: {len(records)} rows read, {counts.added} added, {counts.already_present} already stored.")
         return 0
+    if args.format in ("mlenergy-v2", "mlenergy-v3"):
+        return _import_mlenergy(args, source, catalog)
     if not (source / "results.json").is_file():
         raise InputError(f"{source} has no results.json. To fix: pass a folder written by measure_decode.py.")
     bundle = read_reference_run(source, catalog)
     added, samples_added = store_bundle(_store(args), bundle)
     print(f"{source}: {len(bundle.measurements)} measurements read, {added} added; {samples_added} samples added.")
+    return 0
+
+
+def _import_mlenergy(args: argparse.Namespace, source: Path, catalog: Catalog) -> int:
+    from planner.formats.mlenergy import read_mlenergy_v2, read_mlenergy_v3
+
+    if not source.is_dir():
+        raise InputError(f"{source} is not a folder. To fix: pass the folder that holds the leaderboard's JSON files.")
+    report = (read_mlenergy_v2 if args.format == "mlenergy-v2" else read_mlenergy_v3)(source, catalog)
+    if report.errors:
+        for error in report.errors:
+            print(f"planner: error: {error}", file=sys.stderr)
+        raise InputError(
+            f"{len(report.errors)} file(s) under {source} cannot be imported; nothing was stored. "
+            "To fix: correct or remove them and import again."
+        )
+    counts = _store(args).add_measurements(report.records)
+    print(f"{source}: {report.summary()}.")
+    print(f"{counts.added} added, {counts.already_present} already stored.")
     return 0
 
 
@@ -169,10 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         help="measurements from a file into the Store",
         description="Import measurements. csv: the layout documented in README.md (units in column names); "
-        "reference: a folder written by measure_decode.py (results.json + trace.csv).",
+        "reference: a folder written by measure_decode.py (results.json + trace.csv); mlenergy-v2 / mlenergy-v3: "
+        "a folder of ML.ENERGY leaderboard JSON files (whole requests on the leaderboard's tasks).",
     )
     importer.add_argument("source", help="the file or folder to import")
-    importer.add_argument("--format", choices=["csv", "reference"], default="csv")
+    importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3"], default="csv")
     importer.set_defaults(handler=cmd_import)
 
     planning = commands.add_parser(

@@ -16,6 +16,11 @@ def _optional(value: object) -> float | None:
     return float(value)  # type: ignore[arg-type]
 
 
+def _text(value: object) -> str | None:
+    """A text cell, None where the database had NULL (pandas may hand back NaN)."""
+    return value if isinstance(value, str) else None
+
+
 def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
     points = []
     for row in measurements.itertuples(index=False):
@@ -39,14 +44,14 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
                 tpot_ms=float(row.tpot_ms),
                 tpot_stat=row.tpot_stat,
                 ttft_ms=_optional(row.ttft_ms),
-                ttft_stat=row.ttft_stat,
+                ttft_stat=_text(row.ttft_stat),
                 prefill_s=_optional(row.prefill_s),
                 prefill_j_per_prompt_token=None if prefill_j is None else prefill_j / float(row.prefill_tokens),
                 decode_j_per_token=None if decode_j is None else decode_j / float(row.decode_tokens),
                 busy_power_w=_optional(row.busy_power_w),
                 peak_power_w=_optional(row.peak_power_w),
                 gpu_tdp_w=float(row.hardware_tdp_w),
-                workload_profile=row.workload_profile,
+                workload_profile=_text(row.workload_profile),
             )
         )
     return points
@@ -71,7 +76,7 @@ def operating_points_table(store: Store, model: str | None = None, hardware: str
             "runtime": point.runtime,
             "gpus": point.gpus_per_replica,
             "load": point.load,
-            "prompt": point.prompt_tokens,
+            "prompt": point.prompt_tokens if point.prompt_tokens is not None else point.workload_profile,
             "output": point.output_tokens,
             "tpot_ms": round(point.tpot_ms, 2),
             "decode_mj_per_tok": None if point.decode_j_per_token is None else round(point.decode_j_per_token * 1e3, 1),

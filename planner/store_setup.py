@@ -7,9 +7,11 @@ from importlib.abc import Traversable
 
 from models import Store, load_catalog
 from models.catalog import DATA_PACKAGE
+from planner.formats.mlenergy import V2_SOURCE, read_mlenergy_v2
 from planner.formats.run_bundle import RunBundle, bundled_run_key, read_run_bundle
 
 REFERENCE_FOLDER = "reference"
+PUBLIC_V2_FOLDER = "public/ml-energy-leaderboard-v2"
 
 
 def bundled_run_folders() -> list[Traversable]:
@@ -26,12 +28,16 @@ def store_bundle(store: Store, bundle: RunBundle) -> tuple[int, int]:
 
 
 def seed(store: Store) -> None:
-    """The catalogs, and each bundled reference run not yet stored (reads only those)."""
+    """The catalogs, each bundled reference run not yet stored (reads only those), and the
+    bundled ML.ENERGY v2 data if no row of it is stored."""
     store.upsert_catalog(load_catalog())
     stored = store.run_keys()
     for folder in bundled_run_folders():
         if bundled_run_key(folder) not in stored:
             store_bundle(store, read_run_bundle(folder, load_catalog()))
+    if V2_SOURCE not in store.measurement_sources():
+        with resources.as_file(resources.files(DATA_PACKAGE).joinpath(PUBLIC_V2_FOLDER)) as folder:
+            store.add_measurements(read_mlenergy_v2(folder, load_catalog()).records)
 
 
 def open_store(url: str | None = None) -> Store:
@@ -39,8 +45,10 @@ def open_store(url: str | None = None) -> Store:
     store = Store(url)
     store.migrate()
     stored = store.run_keys()
-    if store.row_counts()["hardware"] == 0 or any(
-        bundled_run_key(folder) not in stored for folder in bundled_run_folders()
+    if (
+        store.row_counts()["hardware"] == 0
+        or any(bundled_run_key(folder) not in stored for folder in bundled_run_folders())
+        or V2_SOURCE not in store.measurement_sources()
     ):
         seed(store)
     return store

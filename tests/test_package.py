@@ -37,6 +37,13 @@ def test_wheel_holds_data_and_migrations(tmp_path):
         "models/migrations/env.py",
         "models/migrations/script.py.mako",
         "models/migrations/versions/0001_initial_schema.py",
+        "models/migrations/versions/0002_prompt_tokens_nullable.py",
+        "planner_data/public/README.md",
+        "planner_data/public/ml-energy-leaderboard-v2/LICENSE",
+        "planner_data/public/ml-energy-leaderboard-v2/data/llm_text_generation/chat/H100 80GB HBM3/"
+        "meta-llama/Meta-Llama-3.1-70B-Instruct/bs128+tp4+pp1.json",
+        "planner_data/scenarios/mixed-fleet.yaml",
+        "planner_data/scenarios/large.yaml",
         "planner/cli.py",
     }
     assert expected <= names, sorted(expected - names)

@@ -50,7 +50,8 @@ def test_good_file_imports_once(tmp_path, store_url, capsys):
     assert main(["--db", store_url, "import", str(file)]) == 0
     assert "0 added, 2 already stored" in capsys.readouterr().out
     assert _measurement_count(store_url) == before + 2
-    stored = open_store(store_url).measurements(runtime="vllm")
+    frame = open_store(store_url).measurements()
+    stored = frame[frame["source"] == GOOD_ROW["source"]]
     assert set(stored["model"]) == {"llama-3.1-8b"} and set(stored["hardware"]) == {"H100-SXM-80GB"}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import text
 
 import planner
 from planner.cli import main
@@ -108,13 +109,16 @@ def test_too_little_power_names_the_site_and_kilowatts(tmp_path, sqlite_url, cap
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda c: c["workloads"][1].update(model="llama-3.1-70b"), "llama-3.1-70b has no usable measurement in the Store"),
+        (lambda c: c["workloads"][1].update(model="llama-3.1-405b"), "llama-3.1-405b has no usable measurement in the Store"),
         (lambda c: c["sites"][1].update(power_budget_kw=0.3), "sites[eu-north].power_budget_kw: 0.3 kW is below the smallest replica"),
         (lambda c: c.update(speed="max"), "unknown key 'speed'"),
         (lambda c: c["workloads"][0].update(tokens_per_s=0), "workloads[chat-8b].tokens_per_s"),
     ],
 )
 def test_invalid_scenarios_exit_2_in_one_line(tmp_path, sqlite_url, capsys, edit, message):
+    store = planner.open_store(sqlite_url)
+    with store.engine.begin() as connection:  # a model the Store holds no measurement of
+        connection.execute(text("DELETE FROM measurement WHERE llm_id = (SELECT id FROM llm WHERE name = 'llama-3.1-405b')"))
     assert main(["--db", sqlite_url, "plan", str(_scenario(tmp_path, edit))]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1 and "To fix" in error

@@ -2,19 +2,23 @@
 
 import csv
 import json
+from importlib import resources
 
 import pytest
 
 from models import load_catalog
 from planner.formats.reference import convert_reference_run
 from planner.operating_points import operating_points_table
-from planner.store_setup import bundled_run_folders, open_store, read_run_bundle
+from planner.formats.mlenergy import read_mlenergy_v2
+from planner.store_setup import PUBLIC_V2_FOLDER, bundled_run_folders, open_store, read_run_bundle
 
 
 def test_new_store_is_seeded_once(store_url):
     store = open_store(store_url)
     counts = store.row_counts()
-    assert counts["run"] == 2 and counts["measurement"] == 30
+    with resources.as_file(resources.files("planner_data").joinpath(PUBLIC_V2_FOLDER)) as folder:
+        public = len(read_mlenergy_v2(folder, load_catalog()).records)
+    assert counts["run"] == 2 and counts["measurement"] == 30 + public and public > 100
     assert counts["hardware"] == len(load_catalog().gpus)
     trace_rows = sum(len(read_run_bundle(folder, load_catalog()).samples) for folder in bundled_run_folders())
     assert counts["sample"] == trace_rows > 2000
