@@ -132,9 +132,12 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
-def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
-    """The MILP; `elastic` adds penalised slack to power budgets and inventories so that an
-    infeasible problem still solves and the slack says what is missing."""
+def build_model(
+    problem: PlanProblem, relax_power: frozenset[str] = frozenset(), relax_gpus: frozenset[str] = frozenset()
+) -> _Model:
+    """The MILP. `relax_power` adds slack to those sites' power budgets and `relax_gpus` to the
+    inventories of those GPU types (at every site), so that an infeasible problem still solves
+    and the slack says what is missing."""
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
     by_workload: dict[str, list[Candidate]] = defaultdict(list)
     for candidate in problem.candidates:
@@ -149,12 +152,13 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
     for index, candidate in enumerate(problem.candidates):
         for site in problem.sites:
             available = site.inventory.get(candidate.hardware, 0)
-            if not elastic and available < candidate.gpus:
+            relaxed = candidate.hardware in relax_gpus
+            if not relaxed and available < candidate.gpus:
                 continue
             key = (candidate.workload, candidate.id, site.name)
             per_replica = problem.max_utilization * candidate.tok_s
             upper = math.ceil(demand.get(candidate.workload, 0.0) / per_replica - 1e-9)
-            if not elastic:
+            if not relaxed:
                 upper = min(upper, available // candidate.gpus)
             n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
             replicas[key] = n
@@ -181,7 +185,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
     for site in problem.sites:
         terms = site_peak.get(site.name, [])
         expression = pulp.LpAffineExpression(terms)
-        if elastic:
+        if site.name in relax_power:
             model.power_slack_w[site.name] = slack = prob.add_variable(f"power_slack_{_safe(site.name)}", lowBound=0)
             expression = expression - slack
         row = expression <= site.power_budget_w
@@ -190,7 +194,7 @@ def build_model(problem: PlanProblem, elastic: bool = False) -> _Model:
     for (site_name, hardware), terms in site_gpus.items():
         site = next(s for s in problem.sites if s.name == site_name)
         expression = pulp.LpAffineExpression(terms)
-        if elastic:
+        if hardware in relax_gpus:
             slack = prob.add_variable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
             model.gpu_slack[(site_name, hardware)] = slack
             expression = expression - slack
@@ -381,7 +385,11 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
 def explain_infeasibility(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> list[str]:
     """Which site lacks how much power or how many GPUs, found by relaxing those rows with
     penalised slack (1 per missing kW, 1 per missing GPU) and solving for the least slack."""
-    model = build_model(problem, elastic=True)
+    model = build_model(
+        problem,
+        relax_power=frozenset(site.name for site in problem.sites),
+        relax_gpus=frozenset(c.hardware for c in problem.candidates),
+    )
     penalty = pulp.lpSum(model.power_slack_w.values()) / 1000 + pulp.lpSum(model.gpu_slack.values())
     status, _ = _run(model, penalty, replace(options, tie_break=False), options.time_limit_s)
     if status not in ("optimal", "feasible"):
@@ -407,6 +415,60 @@ def explain_infeasibility(problem: PlanProblem, options: SolveOptions = SolveOpt
                 f"site {site_name} needs {missing} more {hardware} (has {have}) to serve {', '.join(sorted(users[site_name]))}"
             )
     return reasons or ["infeasible, but relaxing power and inventory alone does not show why"]
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One purchase that makes an infeasible problem feasible: GPUs of one type, or power."""
+
+    what: str
+    """A GPU type, or "power" (kW of budget)."""
+    per_site: Mapping[str, float]
+    usd_per_hour: float
+
+    @property
+    def amount(self) -> float:
+        return sum(self.per_site.values())
+
+    def describe(self) -> str:
+        unit = "kW" if self.what == "power" else self.what
+        sites = ", ".join(f"{site} {amount:g}" for site, amount in self.per_site.items())
+        return f"{self.amount:g} {unit} ({sites}) for ${self.usd_per_hour:,.2f}/h"
+
+
+def cheapest_addition(
+    problem: PlanProblem,
+    usd_per_gpu_hour: Mapping[str, float],
+    usd_per_kw_hour: Mapping[str, float],
+    options: SolveOptions = SolveOptions(),
+) -> list[Addition]:
+    """Each single purchase that restores feasibility, cheapest first: the fewest GPUs of one
+    purchasable type (only that type's inventories relaxed), or the least extra power at the
+    sites that sell it (only their budgets relaxed, priced per kW-hour)."""
+    quick = replace(options, tie_break=False, warm_start=False)
+    trials: list[tuple[str, _Model, pulp.LpAffineExpression]] = []
+    for hardware in sorted(usd_per_gpu_hour):
+        if any(c.hardware == hardware for c in problem.candidates):
+            model = build_model(problem, relax_gpus=frozenset({hardware}))
+            trials.append((hardware, model, pulp.lpSum(model.gpu_slack.values())))
+    if usd_per_kw_hour:
+        model = build_model(problem, relax_power=frozenset(usd_per_kw_hour))
+        cost = pulp.lpSum(usd_per_kw_hour[site] * slack / 1000 for site, slack in model.power_slack_w.items())
+        trials.append(("power", model, cost))
+    additions = []
+    for what, model, objective in trials:
+        status, _ = _run(model, objective, quick, options.time_limit_s)
+        if status not in ("optimal", "feasible"):
+            continue
+        if what == "power":
+            per_site = {site: math.ceil((slack.varValue or 0.0) / 100) / 10 for site, slack in model.power_slack_w.items()}
+            price = sum(usd_per_kw_hour[site] * kw for site, kw in per_site.items())
+        else:
+            per_site = {site: float(round(slack.varValue or 0.0)) for (site, _), slack in model.gpu_slack.items()}
+            price = usd_per_gpu_hour[what] * sum(per_site.values())
+        per_site = {site: amount for site, amount in per_site.items() if amount > 0}
+        additions.append(Addition(what, per_site, price))
+    return sorted(additions, key=lambda addition: addition.usd_per_hour)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0 if placement.status != "infeasible" else 3
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from planner.forecast import forecast
+    from planner.render import render_forecast
+
+    if args.output and not Path(args.output).parent.is_dir():
+        raise InputError(f"folder {Path(args.output).parent} does not exist. To fix: create it or write elsewhere.")
+    result = forecast(
+        args.history,
+        Path(args.scenario),
+        horizon_months=args.horizon,
+        quantile=args.quantile,
+        store=_store(args),
+        start=args.start,
+        time_limit_s=args.time_limit,
+        progress=sys.stderr.isatty(),
+    )
+    print(render_forecast(result))
+    if args.output:
+        result.to_csv(args.output)
+        print(f"\ntimeline written to {args.output}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from planner.validate import validate_file
 
@@ -214,6 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--solver", choices=["HiGHS", "PULP_CBC_CMD"], default="HiGHS", help="MILP solver (default HiGHS; CBC is PuLP's bundled fallback)"
     )
     planning.set_defaults(handler=cmd_plan)
+
+    forecasting = commands.add_parser(
+        "forecast",
+        help="month-by-month capacity timeline: GPUs, kW, MWh, $, tCO2, and when a site runs out",
+        description="Fit growth to a demand history (or use the scenario's growth:) and plan every month "
+        "of the horizon for its peak demand at --quantile.",
+    )
+    forecasting.add_argument("scenario", help="scenario YAML (sites, SLOs; demand comes from the history or growth:)")
+    forecasting.add_argument("--history", help="CSV: timestamp, workload (or model), tokens_per_s (or requests_per_s)")
+    forecasting.add_argument("--horizon", type=int, default=12, metavar="MONTHS", help="months to plan (default 12)")
+    forecasting.add_argument("--quantile", type=float, default=0.9, help="plan capacity for this quantile of peak demand (default 0.9)")
+    forecasting.add_argument("--start", metavar="YYYY-MM", help="first month (default: the month after the history, or next month)")
+    forecasting.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per month")
+    forecasting.add_argument("-o", "--output", help="write the timeline CSV")
+    forecasting.set_defaults(handler=cmd_forecast)
 
     validate = commands.add_parser(
         "validate",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from models import Catalog, Store, load_catalog
 from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
@@ -276,11 +278,17 @@ class Plan:
         write_placement(self.to_placement(), Path(path))
 
 
+def scenario_yaml(content: dict) -> str:
+    """The YAML a scenario given as a dict is identified by (its sha256 goes in the placement)."""
+    return yaml.safe_dump(content, sort_keys=False)
+
+
 def resolve_scenario(scenario_or_path: Scenario | str | Path | dict, catalog: Catalog) -> tuple[Scenario, str]:
     if isinstance(scenario_or_path, Scenario):
         return scenario_or_path, ""
     if isinstance(scenario_or_path, dict):
-        return parse_scenario(scenario_or_path, catalog), ""
+        text = scenario_yaml(scenario_or_path)
+        return parse_scenario(scenario_or_path, catalog), hashlib.sha256(text.encode()).hexdigest()
     return load_scenario(Path(scenario_or_path), catalog)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from planner.formats.placement import Placement
+
+if TYPE_CHECKING:
+    from planner.forecast import Forecast
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -98,3 +102,37 @@ def render_moves(current: Placement, new: Placement) -> str:
     if not moves:
         return "moves against the current placement: none"
     return "moves against the current placement:\n" + "\n".join(moves)
+
+
+def render_forecast(forecast: Forecast) -> str:
+    lines = []
+    for fit in forecast.fits:
+        errors = ", ".join(f"{curve} {error:.2%}" for curve, error in fit.holdout_error.items()) or "too few months to compare"
+        lines.append(
+            f"{fit.workload}: {fit.curve} growth, {fit.monthly_growth:+.1%}/month at the last observed month; "
+            f"peak {fit.peak_factor:.2f}x the monthly mean; held-out error {errors}"
+        )
+    timeline = forecast.timeline
+    if not timeline.empty:
+        gpu_columns = [c for c in timeline.columns if c.startswith("gpus_")]
+        table = timeline[["period", "site", "status"]].copy()
+        if gpu_columns:
+            table["GPUs"] = timeline[gpu_columns].sum(axis=1, min_count=1)
+        for column, label, digits in (("peak_kw", "peak kW", 1), ("mwh", "MWh", 1), ("usd", "$", 0), ("t_co2", "tCO2", 2)):
+            if column in timeline:
+                table[label] = timeline[column].round(digits)
+        if "power_budget_used" in timeline:
+            table["budget"] = timeline["power_budget_used"].map(lambda v: "-" if pd.isna(v) else f"{v:.0%}")
+        lines += ["", _table(table)]
+    lines.append("")
+    if forecast.exhaustion.empty:
+        lines.append("every month of the horizon can be planned")
+    for row in forecast.exhaustion.itertuples(index=False):
+        where = f"site {row.site}" if row.site != "-" else "demand"
+        lines.append(f"{where}: first infeasible in {row.period} ({row.constraint}): {row.reason}")
+    for period, options in forecast.additions.items():
+        if options:
+            lines.append(f"cheapest single addition for {period}: {options[0]}" + (f" (also: {'; '.join(options[1:])})" if len(options) > 1 else ""))
+        else:
+            lines.append(f"no single purchasable addition restores {period}; see the needs above")
+    return "\n".join(lines)

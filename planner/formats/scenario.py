@@ -95,7 +95,24 @@ class Scenario(_Strict):
     workloads: list[Workload] = Field(min_length=1)
     sites: list[Site] = Field(min_length=1)
     growth: dict[str, float] = Field(default_factory=dict, description="forecast: monthly growth per workload")
-    purchasable: dict[str, dict[str, float]] = Field(default_factory=dict, description="forecast: GPUs one may add")
+    purchasable: dict[str, dict[Literal["usd_per_gpu_hour"], float]] = Field(
+        default_factory=dict, description="forecast: GPU types one may buy, with their price"
+    )
+    extra_power: dict[str, dict[Literal["usd_per_kw_month"], float]] = Field(
+        default_factory=dict, description="forecast: sites that can buy more power budget, at a price"
+    )
+
+    @model_validator(mode="after")
+    def _forecast_names(self) -> Scenario:
+        sites = {site.name for site in self.sites}
+        workloads = {workload.label for workload in self.workloads}
+        unknown_sites = sorted(set(self.extra_power) - sites)
+        if unknown_sites:
+            raise ValueError(f"extra_power names site {unknown_sites[0]!r}, which is not in sites")
+        unknown = sorted(set(self.growth) - workloads)
+        if unknown:
+            raise ValueError(f"growth names workload {unknown[0]!r}, which is not in workloads")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:

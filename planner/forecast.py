@@ -1,0 +1,287 @@
+"""`planner.forecast()`: demand history + scenario -> a capacity timeline, month by month.
+
+Each period is planned for its peak demand (at the chosen quantile of the prediction band)
+with the same optimizer as `planner plan`; energy, dollars and CO2 come from the mean demand
+at the plan's joules per token. The first period that cannot be planned is reported per site
+with the constraint that binds and, where the scenario lists `purchasable` GPUs, the cheapest
+purchase that restores feasibility.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from models import Store, load_catalog
+from optimizer.model import SolveOptions, cheapest_addition
+from planner.errors import InputError
+from planner.growth import GrowthFit, fit_growth
+from planner.plan import Plan, plan, resolve_scenario
+from planner.formats.scenario import Scenario
+
+BAND = (0.1, 0.9)
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True)
+class Forecast:
+    timeline: pd.DataFrame
+    """One row per period and site: demand, GPUs by type, power, energy, money, CO2, status."""
+    demand: pd.DataFrame
+    """One row per period and workload: mean, peak, band and the demand planned for."""
+    exhaustion: pd.DataFrame
+    """The first infeasible period of each site (or '-' for a workload no site can serve)."""
+    fits: tuple[GrowthFit, ...]
+    quantile: float
+    plans: Mapping[str, Plan] = field(repr=False, default_factory=dict)
+    period_scenarios: Mapping[str, dict[str, Any]] = field(repr=False, default_factory=dict)
+    additions: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def to_csv(self, path: str | Path) -> None:
+        """The timeline as CSV, written to a temporary file and renamed: never half-written."""
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise InputError(f"folder {target.parent} does not exist. To fix: create it or write elsewhere.")
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                self.timeline.to_csv(stream, index=False)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def _months_between(first: pd.Period, later: pd.Period) -> int:
+    return (later.year - first.year) * 12 + later.month - first.month
+
+
+def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.DataFrame:
+    """A validated history: columns timestamp, workload, tok_s; or an InputError naming the line."""
+    label = "history"
+    if not isinstance(source, pd.DataFrame):
+        label = str(source)
+        try:
+            source = pd.read_csv(source)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read {label}: {error}. To fix: pass a CSV with timestamp, workload and tokens_per_s.") from error
+    frame = source.copy()
+    missing = [column for column in ("timestamp",) if column not in frame.columns]
+    name_column = "workload" if "workload" in frame.columns else "model" if "model" in frame.columns else None
+    value_column = next((c for c in ("tokens_per_s", "requests_per_s") if c in frame.columns), None)
+    if missing or name_column is None or value_column is None:
+        raise InputError(
+            f"{label}: needs columns timestamp, workload (or model) and tokens_per_s (or requests_per_s); "
+            f"it has {', '.join(map(str, frame.columns))}. To fix: rename or add the columns."
+        )
+    if frame.empty:
+        raise InputError(f"{label} has no rows. To fix: give at least two months of demand per workload.")
+    workloads = {w.label: w for w in scenario.workloads}
+    by_model: dict[str, list[str]] = defaultdict(list)
+    catalog = load_catalog()
+    for w in scenario.workloads:
+        by_model[w.model].append(w.label)
+    names = []
+    for index, (raw_time, name, value) in enumerate(zip(frame["timestamp"], frame[name_column], frame[value_column])):
+        line = index + 2
+        if pd.isna(raw_time) or pd.isna(name) or pd.isna(value):
+            raise InputError(f"{label} line {line}: a value is missing. To fix: fill in timestamp, {name_column} and {value_column}.")
+        if float(value) < 0:
+            raise InputError(f"{label} line {line}, column {value_column}: {value} is negative. To fix: demand is 0 or more.")
+        if name_column == "workload":
+            if name not in workloads:
+                raise InputError(f"{label} line {line}: workload {name!r} is not in the scenario ({', '.join(workloads)}).")
+            names.append(name)
+        else:
+            try:
+                model = catalog.resolve("llm", str(name))
+            except Exception as error:  # CatalogError carries the fix
+                raise InputError(f"{label} line {line}: {error}") from error
+            candidates = by_model.get(model, [])
+            if len(candidates) != 1:
+                what = "no workload" if not candidates else f"several workloads ({', '.join(candidates)})"
+                raise InputError(f"{label} line {line}: model {name!r} matches {what}. To fix: use a workload column.")
+            names.append(candidates[0])
+    try:
+        stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    except (ValueError, TypeError) as error:
+        raise InputError(f"{label}: timestamps cannot be read ({error}). To fix: use ISO 8601, e.g. 2026-01-31T12:00Z.") from error
+    tidy = pd.DataFrame({"timestamp": stamps, "workload": names, "line": np.arange(len(frame)) + 2})
+    values = frame[value_column].astype(float).to_numpy()
+    if value_column == "requests_per_s":
+        values = values * np.array([workloads[n].output_tokens for n in names])
+    tidy["tok_s"] = values
+    for name, rows in tidy.groupby("workload", sort=False):
+        steps = rows["timestamp"].diff().dt.total_seconds().to_numpy()[1:]
+        bad = np.nonzero(steps <= 0)[0]
+        if bad.size:
+            line = int(rows["line"].iloc[bad[0] + 1])
+            kind = "repeats the timestamp before it" if steps[bad[0]] == 0 else "is earlier than the line before it"
+            raise InputError(f"{label} line {line}: {name}'s timestamp {kind}. To fix: sort the history and drop duplicates.")
+        if rows["timestamp"].dt.tz_convert(None).dt.to_period("M").nunique() < 2:
+            raise InputError(f"{label}: {name} has {len(rows)} point(s) in one month; a trend needs at least two months.")
+    return tidy.drop(columns="line")
+
+
+def _monthly(history: pd.DataFrame) -> dict[str, tuple[pd.Period, np.ndarray, float]]:
+    """Per workload: first month, monthly means, and the median monthly peak/mean ratio."""
+    result = {}
+    for name, rows in history.groupby("workload"):
+        months = rows["timestamp"].dt.tz_convert(None).dt.to_period("M")
+        grouped = rows.groupby(months)["tok_s"]
+        means = grouped.mean()
+        full = pd.period_range(means.index.min(), means.index.max(), freq="M")
+        if len(full) != len(means):
+            missing = sorted(set(full) - set(means.index))
+            raise InputError(f"history: {name} has no demand in {missing[0]}. To fix: fill the gap month.")
+        ratios = (grouped.max() / means.replace(0, np.nan)).dropna()
+        peak_factor = float(ratios.median()) if len(ratios) else 1.0
+        result[str(name)] = (means.index.min(), means.to_numpy(dtype=float), max(peak_factor, 1.0))
+    return result
+
+
+def forecast(
+    history: pd.DataFrame | str | Path | None,
+    scenario_or_path: Scenario | str | Path | dict,
+    horizon_months: int = 12,
+    quantile: float = 0.9,
+    store: Store | None = None,
+    start: str | None = None,
+    time_limit_s: float | None = None,
+    progress: bool = False,
+) -> Forecast:
+    """Plan each month of the horizon for its demand; see the module docstring."""
+    from planner.store_setup import open_store
+
+    if horizon_months < 1:
+        raise InputError(f"a horizon of {horizon_months} months plans nothing. To fix: give 1 or more months.")
+    if not 0 < quantile < 1:
+        raise InputError(f"quantile {quantile} is not in (0, 1). To fix: e.g. 0.9 plans for the 90th percentile.")
+    catalog = load_catalog()
+    scenario, _ = resolve_scenario(scenario_or_path, catalog)
+    store = store or open_store()
+    fits: dict[str, GrowthFit] = {}
+    first_month: dict[str, pd.Period] = {}
+    if history is not None:
+        for name, (first, means, peak_factor) in _monthly(read_history(history, scenario)).items():
+            fits[name] = fit_growth(name, means, peak_factor)
+            first_month[name] = first
+        last = max(first_month[name] + fits[name].months_observed - 1 for name in fits)
+        begin = last + 1
+    else:
+        begin = pd.Period(start, freq="M") if start else pd.Period(pd.Timestamp.now(tz="UTC").tz_convert(None), freq="M") + 1
+    if start and history is not None:
+        begin = pd.Period(start, freq="M")
+    periods = [begin + step for step in range(horizon_months)]
+    demand_rows = []
+    for step, period in enumerate(periods, start=1):
+        for workload in scenario.workloads:
+            name = workload.label
+            if name in fits:
+                fit = fits[name]
+                month = _months_between(first_month[name], period)
+                mean = fit.mean_at(month)
+                low, high, planned = (fit.quantile_at(month, q) * fit.peak_factor for q in (*BAND, quantile))
+                peak = mean * fit.peak_factor
+            else:
+                growth = scenario.growth.get(name, 0.0)
+                peak = workload.demand_tok_s * (1 + growth) ** step
+                mean = low = high = planned = peak
+            demand_rows.append(
+                {"period": str(period), "workload": name, "mean_tok_s": mean, "peak_tok_s": peak,
+                 f"p{int(BAND[0] * 100)}_tok_s": low, f"p{int(BAND[1] * 100)}_tok_s": high, "planned_tok_s": planned}
+            )
+    demand = pd.DataFrame(demand_rows)
+    timeline_rows: list[dict[str, Any]] = []
+    plans: dict[str, Plan] = {}
+    scenarios: dict[str, dict[str, Any]] = {}
+    additions: dict[str, list[str]] = {}
+    base = scenario.model_dump(mode="json", exclude_none=True)
+    gpu_types = sorted({gpu for site in scenario.sites for gpu in site.gpus} | set(scenario.purchasable))
+    for period in tqdm(periods, desc="forecast", unit="month", disable=not progress):
+        rows = demand[demand["period"] == str(period)].set_index("workload")
+        content = {**base, "name": f"{scenario.name} {period}", "growth": {}, "purchasable": {}, "extra_power": {}}
+        content["workloads"] = [
+            {**{k: v for k, v in w.items() if k not in ("tokens_per_s", "requests_per_s")},
+             "tokens_per_s": max(float(rows.loc[w.get("name") or w["model"], "planned_tok_s"]), 1e-6)}
+            for w in base["workloads"]
+        ]
+        result = plan(content, store=store, time_limit_s=time_limit_s, with_baselines=False, with_shadow_prices=False)
+        key = str(period)
+        plans[key], scenarios[key] = result, content
+        timeline_rows.extend(_site_rows(key, result, rows, gpu_types))
+        if result.status == "infeasible" and not additions and (scenario.purchasable or scenario.extra_power):
+            gpu_prices = {catalog.resolve("gpu", g): spec["usd_per_gpu_hour"] for g, spec in scenario.purchasable.items()}
+            power_prices = {site: spec["usd_per_kw_month"] / HOURS_PER_MONTH for site, spec in scenario.extra_power.items()}
+            options = SolveOptions(time_limit_s=time_limit_s)
+            additions[key] = [a.describe() for a in cheapest_addition(result.problem, gpu_prices, power_prices, options)]
+    timeline = pd.DataFrame(timeline_rows)
+    return Forecast(timeline, demand, _exhaustion(plans, scenario), tuple(fits.values()), quantile, plans, scenarios, additions)
+
+
+def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[str]) -> list[dict[str, Any]]:
+    year, month = (int(part) for part in period.split("-"))
+    hours = calendar.monthrange(year, month)[1] * 24
+    sites = {site.name: site for site in result.problem.sites}
+    mean_share = (demand["mean_tok_s"] / demand["planned_tok_s"]).to_dict()
+    placement = result.to_placement()
+    rows = []
+    for site_name, site in sites.items():
+        row: dict[str, Any] = {"period": period, "site": site_name, "status": result.status}
+        placed = [r for r in placement.placements if r.site == site_name]
+        if result.status == "infeasible":
+            rows.append({**row, "fleet_demand_tok_s": float(demand["planned_tok_s"].sum())})
+            continue
+        gpus = defaultdict(int)
+        for r in placed:
+            gpus[r.hardware] += r.gpus
+        mean_tok_s = sum(r.tokens_per_s * mean_share[r.workload] for r in placed)
+        avg_it_w = sum(r.tokens_per_s * mean_share[r.workload] * r.replica_power_w / r.replica_tokens_per_s for r in placed)
+        avg_kw = site.pue * avg_it_w / 1000
+        peak_kw = sum(site.pue * r.peak_power_w for r in placed) / 1000
+        mwh = avg_kw * hours / 1000
+        gpu_usd = sum(count * result.problem.usd_per_gpu_hour.get(hw, 0.0) for hw, count in gpus.items()) * hours
+        inventory = sum(site.inventory.values())
+        row.update(
+            fleet_demand_tok_s=float(demand["planned_tok_s"].sum()),
+            site_tok_s=sum(r.tokens_per_s for r in placed),
+            **{f"gpus_{hw}": gpus.get(hw, 0) for hw in gpu_types},
+            replicas=sum(r.replicas for r in placed),
+            peak_kw=peak_kw,
+            avg_kw=avg_kw,
+            mwh=mwh,
+            usd=gpu_usd + mwh * 1000 * site.usd_per_kwh,
+            t_co2=mwh * site.carbon_g_per_kwh / 1000,
+            joules_per_token=(avg_kw * 1000 / mean_tok_s) if mean_tok_s else math.nan,
+            power_budget_used=peak_kw * 1000 / site.power_budget_w,
+            inventory_used=sum(gpus.values()) / inventory if inventory else math.nan,
+        )
+        rows.append(row)
+    return rows
+
+
+def _exhaustion(plans: Mapping[str, Plan], scenario: Scenario) -> pd.DataFrame:
+    """First infeasible period per site named in the reasons; workload-level reasons under '-'."""
+    found: dict[str, dict[str, str]] = {}
+    site_names = [site.name for site in scenario.sites]
+    for period, result in plans.items():
+        if result.status != "infeasible":
+            continue
+        for reason in result.reasons:
+            named = [name for name in site_names if reason.startswith(f"site {name} ")]
+            site = named[0] if named else "-"
+            if site not in found:
+                constraint = "power budget" if "kW more" in reason else "inventory" if "more " in reason else "no candidate"
+                found[site] = {"site": site, "period": period, "constraint": constraint, "reason": reason}
+    return pd.DataFrame(list(found.values()), columns=["site", "period", "constraint", "reason"])
