@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     forecasting.add_argument("--horizon", type=int, default=12, metavar="MONTHS", help="months to plan (default 12)")
     forecasting.add_argument("--quantile", type=float, default=0.9, help="plan capacity for this quantile of peak demand (default 0.9)")
     forecasting.add_argument("--start", metavar="YYYY-MM", help="first month (default: the month after the history, or next month)")
-    forecasting.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per month")
+    forecasting.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per month (default 20)")
     forecasting.add_argument("-o", "--output", help="write the timeline CSV")
     forecasting.set_defaults(handler=cmd_forecast)
 
