@@ -122,8 +122,6 @@ class _Model:
     prob: pulp.LpProblem
     replicas: dict[tuple[str, str, str], pulp.LpVariable]
     objectives: dict[Objective, pulp.LpAffineExpression]
-    power_rows: dict[str, pulp.LpConstraint]
-    inventory_rows: dict[tuple[str, str], pulp.LpConstraint]
     power_slack_w: dict[str, pulp.LpVariable] = field(default_factory=dict)
     gpu_slack: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
 
@@ -139,9 +137,6 @@ def build_model(
     inventories of those GPU types (at every site), so that an infeasible problem still solves
     and the slack says what is missing."""
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
-    by_workload: dict[str, list[Candidate]] = defaultdict(list)
-    for candidate in problem.candidates:
-        by_workload[candidate.workload].append(candidate)
     replicas: dict[tuple[str, str, str], pulp.LpVariable] = {}
     capacity: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
     demand = {workload.name: workload.demand_tok_s for workload in problem.workloads}
@@ -181,16 +176,14 @@ def build_model(
                 prob += y - pulp.lpSum(terms) <= 0, f"used[{_safe(workload.name)}@{_safe(site.name)}]"
                 indicators.append(y)
             prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{_safe(workload.name)}]"
-    model = _Model(problem, prob, replicas, {}, {}, {})
+    model = _Model(problem, prob, replicas, {})
     for site in problem.sites:
         terms = site_peak.get(site.name, [])
         expression = pulp.LpAffineExpression(terms)
         if site.name in relax_power:
             model.power_slack_w[site.name] = slack = prob.add_variable(f"power_slack_{_safe(site.name)}", lowBound=0)
             expression = expression - slack
-        row = expression <= site.power_budget_w
-        prob += row, f"power[{_safe(site.name)}]"
-        model.power_rows[site.name] = row
+        prob += expression <= site.power_budget_w, f"power[{_safe(site.name)}]"
     for (site_name, hardware), terms in site_gpus.items():
         site = next(s for s in problem.sites if s.name == site_name)
         expression = pulp.LpAffineExpression(terms)
@@ -198,9 +191,7 @@ def build_model(
             slack = prob.add_variable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
             model.gpu_slack[(site_name, hardware)] = slack
             expression = expression - slack
-        row = expression <= site.inventory.get(hardware, 0)
-        prob += row, f"inventory[{_safe(site_name)},{_safe(hardware)}]"
-        model.inventory_rows[(site_name, hardware)] = row
+        prob += expression <= site.inventory.get(hardware, 0), f"inventory[{_safe(site_name)},{_safe(hardware)}]"
     model.objectives = {name: pulp.LpAffineExpression(terms) for name, terms in objectives.items()}
     return model
 

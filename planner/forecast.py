@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from models import Store, load_catalog
+from models import CatalogError, Store, load_catalog
 from optimizer.model import SolveOptions, cheapest_addition
 from planner.errors import InputError
 from planner.growth import GrowthFit, fit_growth
@@ -108,7 +108,7 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
         else:
             try:
                 model = catalog.resolve("llm", str(name))
-            except Exception as error:  # CatalogError carries the fix
+            except CatalogError as error:
                 raise InputError(f"{label} line {line}: {error}") from error
             candidates = by_model.get(model, [])
             if len(candidates) != 1:
@@ -181,11 +181,12 @@ def forecast(
             fits[name] = fit_growth(name, means, peak_factor)
             first_month[name] = first
         last = max(first_month[name] + fits[name].months_observed - 1 for name in fits)
+    if start:
+        begin = pd.Period(start, freq="M")
+    elif fits:
         begin = last + 1
     else:
-        begin = pd.Period(start, freq="M") if start else pd.Period(pd.Timestamp.now(tz="UTC").tz_convert(None), freq="M") + 1
-    if start and history is not None:
-        begin = pd.Period(start, freq="M")
+        begin = pd.Period(pd.Timestamp.now(tz="UTC").tz_convert(None), freq="M") + 1
     periods = [begin + step for step in range(horizon_months)]
     demand_rows = []
     for step, period in enumerate(periods, start=1):

@@ -221,7 +221,8 @@ class Plan:
                 gap=self.solution.gap,
                 baselines=self._baseline_entries(fleet),
             )
-        flagged = sorted({flag.split(":")[0] for row in self._rows() for flag in row.flags})
+        rows = self._rows()
+        flagged = sorted({flag.split(":")[0] for row in rows for flag in row.flags})
         notes = [UNASSIGNED_NOTE]
         if flagged:
             notes.append(f"placed candidates carry flags the data could not verify: {', '.join(flagged)} (see each row)")
@@ -258,7 +259,7 @@ class Plan:
                 for w in self.problem.workloads
             ],
             summary=summary,
-            placements=self._rows(),
+            placements=rows,
             shadow_prices=[
                 ShadowPriceEntry(
                     resource=p.resource,

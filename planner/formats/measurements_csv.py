@@ -168,15 +168,16 @@ def _to_record(row: MeasurementRow, catalog: Catalog, raw: dict[str, Any]) -> Me
 
 
 def parse_measurement_rows(
-    rows: Iterable[dict[str, Any]], catalog: Catalog, file_label: str
+    rows: Iterable[dict[str, Any]], catalog: Catalog, file_label: str, row_label: str = "line {}", first_row: int = 2
 ) -> list[MeasurementRecord]:
-    """Validate every row; the first bad cell raises InputError naming file, line and column."""
+    """Validate every row; the first bad cell raises InputError naming file, row and column.
+    `row_label` names a row (CSV lines count from 2, after the header)."""
     records = []
-    for line_number, raw in enumerate(rows, start=2):
+    for line_number, raw in enumerate(rows, start=first_row):
+        where = f"{file_label} {row_label.format(line_number)}".rstrip()
         if None in raw:
-            raise InputError(f"{file_label} line {line_number}: more cells than header columns. To fix: quote commas.")
+            raise InputError(f"{where}: more cells than header columns. To fix: quote commas.")
         cleaned = {key: value for key, value in raw.items() if value not in ("", None)}
-        where = f"{file_label} line {line_number}"
         try:
             row = MeasurementRow.model_validate(cleaned)
             records.append(_to_record(row, catalog, cleaned))

@@ -165,10 +165,11 @@ def _collect(
 ) -> ImportReport:
     records: list[MeasurementRecord] = []
     for path, rows in rows_by_file:
+        label = "" if len(rows) == 1 else "configuration {}"
         try:
-            records.extend(parse_measurement_rows(rows, catalog, str(path)))
+            records.extend(parse_measurement_rows(rows, catalog, str(path), row_label=label, first_row=1))
         except InputError as error:
-            errors.append(str(error).replace(" line 2", "", 1))
+            errors.append(str(error))
     return ImportReport(read, tuple(records), dict(skipped), tuple(sorted(unrecognised)), tuple(errors))
 
 
