@@ -1,6 +1,8 @@
-"""Measuring: energy-counter windows and what they can be trusted for.
+"""Measuring: energy sources (NVML, replayed traces), the sampler, windows and load generators.
 
-The live NVML source, the sampler and the load generators build on `energy_window`.
+Arrows point one way: telemetry writes SampleRecords and MeasurementRecords (models/) and knows
+nothing of the planner. `energy_window` judges one counter delta; `windows` builds a window from
+edge readings; `collector` runs the sampler thread; `replay` reads and plays back traces.
 """
 
 from telemetry.energy_window import COUNTER_TICK_S, MIN_WINDOW_TICKS, TelemetryError, assess_window
