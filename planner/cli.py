@@ -13,6 +13,7 @@ import pandas as pd
 from models import Catalog, Store, StoreError, load_catalog
 from optimizer.model import OptimizerError
 from planner.errors import InputError, PlannerError
+from telemetry.energy_window import TelemetryError
 
 DESCRIPTION = "Energy-aware LLM inference placement and capacity planner."
 
@@ -108,6 +109,89 @@ def _import_mlenergy(args: argparse.Namespace, source: Path, catalog: Catalog) -
     counts = _store(args).add_measurements(report.records)
     print(f"{source}: {report.summary()}.")
     print(f"{counts.added} added, {counts.already_present} already stored.")
+    return 0
+
+
+def _gpu_list(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise InputError(f"--gpus {text!r} is not a list of GPU indices. To fix: pass e.g. --gpus 0,1.") from error
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    import time
+
+    from planner.collect import collect, open_source, windows_table
+
+    replay = Path(args.replay) if args.replay else None
+    record = Path(args.record) if args.record else None
+    if record is not None and not record.parent.is_dir():
+        raise InputError(f"--record {record}: folder {record.parent} does not exist. To fix: create it first.")
+    source = open_source(replay, _gpu_list(args.gpus), args.power_limit, speed=None)
+    store = _store(args)
+    what = f"replaying {replay}" if replay else f"sampling {len(source.gpus())} GPU(s) at {args.rate:g} Hz"
+    print(f"planner collect: {what} (Ctrl-C stops, keeping every sample)", file=sys.stderr)
+    result = collect(store, source, args.rate, args.duration, record, args.min_window, time.sleep)
+    print(f"run {result.run_key}: {result.samples_written} samples stored" + (f", trace written to {record}" if record else ""))
+    if result.windows:
+        _print_table(windows_table(result.windows))
+    for error in result.errors:
+        print(f"planner: warning: {error}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import socket
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from planner.collect import bench, bench_table, open_source, resolve_bench_names
+    from telemetry.bench import BenchSettings
+    from telemetry.loadgen import check_concurrency
+    from telemetry.loadgen.openai import OpenAiWorkload
+
+    try:
+        levels = check_concurrency([int(part) for part in args.concurrency.split(",") if part.strip()])
+    except ValueError as error:
+        raise InputError(f"--concurrency {args.concurrency!r} is not a list of whole numbers. To fix: pass e.g. 1,4,16,64.") from error
+    if args.url is None:
+        raise InputError("--workload openai needs --url. To fix: pass the server's base URL, e.g. http://127.0.0.1:8000.")
+    source = open_source(Path(args.replay) if args.replay else None, _gpu_list(args.gpus), args.power_limit, speed=1.0)
+    model, hardware = resolve_bench_names(load_catalog(), args.model, args.hardware, source)
+    settings = BenchSettings(
+        model=model,
+        hardware=hardware,
+        runtime=args.runtime,
+        runtime_version=args.runtime_version,
+        concurrency=tuple(levels),
+        source=f"bench/{socket.gethostname()}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
+        gpus_per_replica=args.gpus_per_replica,
+        warmup_s=args.warmup,
+        window_s=args.window,
+    )
+    workload = OpenAiWorkload(
+        url=args.url, model=args.served_model or args.model, prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens, api=args.api, sample_lengths=args.sample_lengths,
+    )  # fmt: skip
+    store = _store(args)
+    with tqdm(total=len(levels), unit="level", desc="bench", file=sys.stderr) as progress:
+
+        def advance(outcome) -> None:  # noqa: ANN001
+            progress.set_postfix_str(f"concurrency {outcome.concurrency} done")
+            progress.update()
+
+        outcomes = bench(store, source, workload, settings, args.rate, advance)
+    _print_table(bench_table(outcomes))
+    stored = sum(outcome.measurement is not None for outcome in outcomes)
+    print(f"{stored} of {len(outcomes)} level(s) stored under {settings.source}.")
+    if stored == 0:
+        raise PlannerError(f"no level gave a measurement; the first problem: {outcomes[0].problems[0]}")
     return 0
 
 
@@ -220,6 +304,48 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3"], default="csv")
     importer.set_defaults(handler=cmd_import)
 
+    def add_source_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--gpus", metavar="0,1,...", help="GPU indices to sample (default: all)")
+        command.add_argument("--rate", type=float, default=10.0, metavar="HZ", help="sampling rate (default 10 Hz)")
+        command.add_argument("--replay", metavar="TRACE", help="play a recorded trace back instead of reading live GPUs")
+        command.add_argument("--power-limit", type=float, metavar="W", help="the replayed GPUs' power limit")
+
+    collecting = commands.add_parser(
+        "collect",
+        help="sample GPU energy and power into the Store (passive), or replay a recorded trace",
+        description="Sample every GPU's energy counter and power at --rate into the Store. With --replay, a "
+        "recorded trace is played back and each labelled stretch is reported as a window.",
+    )
+    add_source_arguments(collecting)
+    collecting.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    collecting.add_argument("--record", metavar="FILE", help="also write the samples as a trace CSV")
+    collecting.add_argument("--min-window", type=float, default=1.0, metavar="S", help="flag windows shorter than this (default 1)")
+    collecting.set_defaults(handler=cmd_collect)
+
+    benching = commands.add_parser(
+        "bench",
+        help="drive a workload at each concurrency and store one measurement per level",
+        description="For each concurrency level: warm up, then hold an energy window of --window seconds "
+        "and store its whole-request J/token, tokens/s, TPOT and TTFT with the raw samples.",
+    )
+    add_source_arguments(benching)
+    benching.add_argument("--model", required=True, help="the model served (any catalog alias)")
+    benching.add_argument("--hardware", help="GPU type (default: the card's own name)")
+    benching.add_argument("--workload", choices=["openai"], default="openai", help="load generator (default openai)")
+    benching.add_argument("--url", help="base URL of an OpenAI-compatible server")
+    benching.add_argument("--api", choices=["completions", "chat"], default="completions")
+    benching.add_argument("--served-model", help="the model name the server expects (default: --model)")
+    benching.add_argument("--concurrency", default="1,4,16,64", help="levels, comma separated (default 1,4,16,64)")
+    benching.add_argument("--prompt-tokens", type=int, default=512)
+    benching.add_argument("--output-tokens", type=int, default=256)
+    benching.add_argument("--sample-lengths", action="store_true", help="draw lengths from 0.5x to 1.5x the set ones")
+    benching.add_argument("--runtime", default="vllm", help="serving runtime name stored with each row (default vllm)")
+    benching.add_argument("--runtime-version")
+    benching.add_argument("--gpus-per-replica", type=int, default=1)
+    benching.add_argument("--warmup", type=float, default=5.0, metavar="S", help="warm-up per level (default 5)")
+    benching.add_argument("--window", type=float, default=10.0, metavar="S", help="energy window per level (default 10)")
+    benching.set_defaults(handler=cmd_bench)
+
     planning = commands.add_parser(
         "plan",
         help="the placement with the fewest joules per token under SLOs, inventory and power budgets",
@@ -272,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"planner: error: {error}", file=sys.stderr)
         return error.exit_code
-    except (PlannerError, StoreError, OptimizerError) as error:
+    except (PlannerError, StoreError, OptimizerError, TelemetryError) as error:
         print(f"planner: error: {error}", file=sys.stderr)
         return getattr(error, "exit_code", 1)
     except KeyboardInterrupt:

@@ -99,7 +99,7 @@ class Collector:
                 self.stats.samples_taken += 1
                 label = self._label
             if self._sink is not None:
-                self._queue.put(_sample(reading, label))
+                self._queue.put(_sample(reading, label or reading.label))
 
     def _sample_loop(self) -> None:
         period_s = 1.0 / self.rate_hz

@@ -222,6 +222,7 @@ class ReplaySource:
             temp_c=held.temp_c,
             util_gpu_pct=held.util_gpu_pct,
             util_mem_pct=held.util_mem_pct,
+            label=held.label,
         )
 
     def label_spans(self) -> list[LabelSpan]:

@@ -45,6 +45,8 @@ class GpuReading:
     temp_c: float | None = None
     util_gpu_pct: float | None = None
     util_mem_pct: float | None = None
+    label: str | None = None
+    """What a replayed trace says was running; None from a live GPU."""
 
 
 class EnergySource(Protocol):

@@ -15,7 +15,10 @@ from telemetry.energy_window import TelemetryError
 
 
 class LoadGeneratorError(TelemetryError):
-    """The workload could not be driven (bad endpoint, every request failing, bad settings)."""
+    """The workload could not be driven (bad endpoint, every request failing, bad settings).
+    Raised out of a command only for settings, so it counts as bad input there (exit 2)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

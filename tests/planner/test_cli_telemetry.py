@@ -1,0 +1,89 @@
+"""`planner collect` and `planner bench` as a user runs them, on replayed traces and a loopback server."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from models import Store
+from tests.planner.test_cli import _planner
+from tests.telemetry.sse_server import ServerState, serving
+
+
+def test_collect_replays_a_trace_into_the_store_and_records_it_again(sqlite_url, shared_reference: Path, tmp_path: Path):
+    trace = shared_reference / "h100-2026-11-26" / "trace.csv"
+    record = tmp_path / "again.csv"
+    result = _planner("collect", "--replay", str(trace), "--power-limit", "700", "--record", str(record), env_db=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    rows = sum(1 for _ in csv.DictReader(trace.open()))
+    assert f"{rows} samples stored" in result.stdout
+    assert "llama-8b/graph/b1/p512/decode/r0 7.50 3163.1" in " ".join(result.stdout.split())
+    assert "under the 1 s minimum" in result.stdout
+    recorded = list(csv.DictReader(record.open()))
+    assert len(recorded) == rows and recorded[100]["label"] == next(
+        row["label"] for i, row in enumerate(csv.DictReader(trace.open())) if i == 100
+    )
+    runs = Store(sqlite_url).runs()
+    collect_run = runs[runs.tool == "planner collect"].iloc[0]
+    assert len(Store(sqlite_url).samples(int(collect_run.id))) == rows
+
+
+def test_collect_on_a_machine_without_a_driver_points_at_replay(sqlite_url):
+    pytest.importorskip("pynvml")
+    result = _planner("collect", "--duration", "1", env_db=sqlite_url)
+    if result.returncode == 0:
+        pytest.skip("this machine has an NVIDIA driver")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "planner: error: NVML library not found: this machine has no NVIDIA driver. "
+        "To fix: run on a GPU host, or replay a recorded trace with --replay FILE."
+    ]
+
+
+def test_collect_refuses_a_trace_with_missing_columns(sqlite_url, tmp_path: Path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text("t_s,label,power_mW\n0.1,idle,70000\n")
+    result = _planner("collect", "--replay", str(broken), env_db=sqlite_url)
+    assert result.returncode == 2 and "lacks column(s) energy_mJ" in result.stderr
+
+
+def _bench(url: str, sqlite_url: str, trace: Path, *extra: str):
+    return _planner(
+        "bench", "--model", "llama-8b", "--hardware", "h200", "--url", url, "--replay", str(trace),
+        "--power-limit", "700", "--prompt-tokens", "16", "--output-tokens", "8", "--warmup", "0.2", "--window", "1.2",
+        *extra, env_db=sqlite_url,
+    )  # fmt: skip
+
+
+def test_bench_stores_one_measurement_per_level_with_its_samples(sqlite_url, shared_reference: Path):
+    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    with serving(ServerState(token_interval_s=0.003)) as url:
+        result = _bench(url, sqlite_url, trace, "--concurrency", "1,8")
+    assert result.returncode == 0, result.stderr
+    assert "2 of 2 level(s) stored under bench/" in result.stdout
+    assert "tpot_p95_ms" in result.stdout and "mJ_per_tok" in result.stdout
+    store = Store(sqlite_url)
+    rows = store.measurements()
+    benched = rows[rows.source.str.startswith("bench/")]
+    assert sorted(benched.concurrency) == [1, 8]
+    assert (benched.energy_scope == "whole_request").all() and (benched.decode_j > 0).all()
+    run_id = int(benched.run_id.iloc[0])
+    assert len(store.samples(run_id)) >= 2 * 1.2 * 10  # two windows at 10 Hz at least
+
+
+@pytest.mark.parametrize(
+    ("extra", "mode", "code", "fragment"),
+    [
+        (("--concurrency", "0"), "ok", 2, "concurrency 0 is not a number of requests in flight"),
+        (("--concurrency", "4,x"), "ok", 2, "--concurrency '4,x' is not a list of whole numbers"),
+        (("--concurrency", "2"), "http-500", 1, "no level gave a measurement; the first problem: every request failed"),
+    ],
+)
+def test_bench_bad_levels_or_a_failing_server_end_in_one_line(sqlite_url, shared_reference: Path, extra, mode, code, fragment):
+    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    with serving(ServerState(mode=mode)) as url:
+        result = _bench(url, sqlite_url, trace, *extra)
+    assert result.returncode == code, result.stderr
+    assert fragment in result.stderr.strip().splitlines()[-1]
