@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from models import Store
+from models import Catalog, CatalogError, Store, load_catalog
 from optimizer.operating_point import MeasuredPoint, OperatingPoint, end_to_end
 
 
@@ -63,9 +63,25 @@ def usable_operating_points(store: Store) -> list[OperatingPoint]:
     return [result for result in results if isinstance(result, OperatingPoint)]
 
 
+def roofline_fraction(point: MeasuredPoint, catalog: Catalog) -> float | None:
+    """Share of the replica's datasheet memory bandwidth one decode step uses: the weights plus
+    every sequence's KV cache (prompt and half the output, on average) read once per step.
+    Decode is memory-bound, so this says how much of the hardware the runtime leaves unused."""
+    try:
+        llm = catalog.llm(point.model)
+        gpu = catalog.gpu(point.hardware)
+    except CatalogError:
+        return None
+    context_tokens = (point.prompt_tokens or 0) + point.output_tokens / 2
+    step_bytes = llm.active_params_b * 1e9 * llm.bytes_per_param + point.load * context_tokens * llm.kv_bytes_per_token
+    bandwidth_bytes_s = gpu.memory_bandwidth_tb_s * 1e12 * point.gpus_per_replica
+    return step_bytes / (point.tpot_ms / 1000) / bandwidth_bytes_s
+
+
 def operating_points_table(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:
     """One row per stored measurement: decode-only and end-to-end J/token side by side."""
     measurements = store.measurements(model=model, hardware=hardware)
+    catalog = load_catalog()
     rows = []
     for point in measured_points(measurements):
         result = end_to_end(point)
@@ -80,6 +96,7 @@ def operating_points_table(store: Store, model: str | None = None, hardware: str
             "output": point.output_tokens,
             "tpot_ms": round(point.tpot_ms, 2),
             "decode_mj_per_tok": None if point.decode_j_per_token is None else round(point.decode_j_per_token * 1e3, 1),
+            "roofline": None if (share := roofline_fraction(point, catalog)) is None else round(share, 3),
         }
         if isinstance(result, OperatingPoint):
             row.update(

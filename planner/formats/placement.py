@@ -138,14 +138,18 @@ def check_output_path(path: Path) -> None:
         raise InputError(f"folder {path.parent} does not exist. To fix: create it or write elsewhere.")
 
 
+def placement_text(placement: Placement, suffix: str = ".yaml") -> str:
+    """The placement file's content: JSON for a `.json` suffix, else YAML."""
+    content = placement.model_dump(mode="json")
+    if suffix.lower() == ".json":
+        return json.dumps(content, indent=2) + "\n"
+    return yaml.safe_dump(content, sort_keys=False)
+
+
 def write_placement(placement: Placement, path: Path) -> None:
     """YAML or JSON by suffix, written to a temporary file and renamed: never half-written."""
     check_output_path(path)
-    content = placement.model_dump(mode="json")
-    if path.suffix.lower() == ".json":
-        text = json.dumps(content, indent=2) + "\n"
-    else:
-        text = yaml.safe_dump(content, sort_keys=False)
+    text = placement_text(placement, path.suffix)
     folder = path.parent
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:

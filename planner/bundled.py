@@ -1,0 +1,24 @@
+"""The example files shipped under data/, by name, for the dashboard's pickers and for users."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+
+from models.catalog import DATA_PACKAGE
+
+_files = ExitStack()
+
+
+def _folder(name: str) -> Path:
+    """A real folder even from a zipped install (kept extracted for the process's life)."""
+    return _files.enter_context(resources.as_file(resources.files(DATA_PACKAGE).joinpath(name)))
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(_folder("scenarios").glob("*.yaml"))}
+
+
+def bundled_histories() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(_folder("history").glob("*.csv"))}
