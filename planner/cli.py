@@ -195,6 +195,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    if not app.is_file():
+        raise PlannerError(f"the dashboard is not installed at {app}. To fix: reinstall the package.")
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port} is not a TCP port. To fix: pick 1..65535.")
+    environment = dict(os.environ)
+    if args.db:
+        environment["PLANNER_DB_URL"] = args.db
+    _store(args)  # migrate and seed before the first page asks, and fail here in one line if the URL is bad
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    print(f"planner dashboard: http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
+    return subprocess.call(command, env=environment)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from planner.formats.placement import check_output_path, read_placement
     from planner.plan import plan
@@ -378,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     forecasting.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per month (default 20)")
     forecasting.add_argument("-o", "--output", help="write the timeline CSV")
     forecasting.set_defaults(handler=cmd_forecast)
+
+    dashboard = commands.add_parser("dashboard", help="the Streamlit dashboard on the same Store")
+    dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dashboard.set_defaults(handler=cmd_dashboard)
 
     validate = commands.add_parser(
         "validate",

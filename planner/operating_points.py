@@ -97,6 +97,7 @@ def operating_points_table(store: Store, model: str | None = None, hardware: str
             "tpot_ms": round(point.tpot_ms, 2),
             "decode_mj_per_tok": None if point.decode_j_per_token is None else round(point.decode_j_per_token * 1e3, 1),
             "roofline": None if (share := roofline_fraction(point, catalog)) is None else round(share, 3),
+            "source": point.source,
         }
         if isinstance(result, OperatingPoint):
             row.update(

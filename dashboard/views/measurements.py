@@ -35,7 +35,9 @@ if table.empty:
     st.stop()
 
 filters = st.columns(3)
-models = filters[0].multiselect("Model", sorted(table.model.unique()), default=sorted(table.model.unique())[:3])
+all_models = sorted(table.model.unique())
+reference_models = sorted(table[table.source.str.startswith("reference/")].model.unique())
+models = filters[0].multiselect("Model", all_models, default=reference_models or all_models[:3])
 gpus = filters[1].multiselect("Hardware", sorted(table.hardware.unique()), default=sorted(table.hardware.unique()))
 runtimes = filters[2].multiselect("Runtime", sorted(table.runtime.unique()), default=sorted(table.runtime.unique()))
 shown = table[table.model.isin(models) & table.hardware.isin(gpus) & table.runtime.isin(runtimes)]

@@ -1,0 +1,1 @@
+"""Page scripts that dashboard/app.py hands to st.navigation."""
