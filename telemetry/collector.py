@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from models.records import SampleRecord
 from telemetry.energy_window import TelemetryError
@@ -232,16 +232,6 @@ class Collector:
 
 
 def _sample(reading: GpuReading, label: str | None) -> SampleRecord:
-    return SampleRecord(
-        gpu_index=reading.gpu_index,
-        t_s=reading.t_s,
-        energy_mj=reading.energy_mj,
-        power_w=reading.power_w,
-        power_instant_w=reading.power_instant_w,
-        sm_mhz=reading.sm_mhz,
-        mem_mhz=reading.mem_mhz,
-        temp_c=reading.temp_c,
-        util_gpu_pct=reading.util_gpu_pct,
-        util_mem_pct=reading.util_mem_pct,
-        label=label,
-    )
+    """The stored sample of a reading: the same fields, the counter's lower value, this label."""
+    shared = {name: getattr(reading, name) for name in (f.name for f in fields(SampleRecord)) if name != "label"}
+    return SampleRecord(**shared, label=label)
