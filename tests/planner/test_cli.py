@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["db", "measurements", "import", "plan", "validate"]
+COMMANDS = ["db", "measurements", "import", "collect", "bench", "plan", "forecast", "dashboard", "validate"]
 
 
 def _planner(*args: str, env_db: str) -> subprocess.CompletedProcess[str]:
