@@ -105,7 +105,13 @@ def collect(
             windows = replay_windows(source, collector)
         else:
             with collector, collector.window("collect") as whole:
-                wait(duration_s if duration_s is not None else float("inf"))
+                try:
+                    if duration_s is None:
+                        while True:  # until Ctrl-C
+                            wait(1.0)
+                    wait(duration_s)
+                except KeyboardInterrupt:
+                    pass  # the end of a collection, not an error: the window and samples are kept
             if whole.result is not None:
                 windows = [whole.result]
     finally:

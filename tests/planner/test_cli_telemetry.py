@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,38 @@ def test_bench_bad_levels_or_a_failing_server_end_in_one_line(sqlite_url, shared
         result = _bench(url, sqlite_url, trace, *extra)
     assert result.returncode == code, result.stderr
     assert fragment in result.stderr.strip().splitlines()[-1]
+
+
+class _LiveLike:
+    """A replayed trace on the wall clock, seen as a live source (not a ReplaySource), so
+    `collect` takes its live path."""
+
+    def __init__(self, replay):
+        self._replay = replay
+
+    def __getattr__(self, name):
+        return getattr(self._replay, name)
+
+
+def test_live_collect_without_a_duration_runs_until_ctrl_c_and_keeps_its_window(sqlite_url, shared_reference: Path):
+    from planner.collect import collect
+    from telemetry.replay import ReplaySource
+    from telemetry.sources import GpuInfo
+
+    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    source = _LiveLike(ReplaySource.from_file(trace, [GpuInfo(0, "NVIDIA H200", None, 700.0)], speed=1.0))
+    waited: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waited.append(seconds)
+        time.sleep(seconds)
+        if len(waited) == 2:
+            raise KeyboardInterrupt
+
+    store = Store(sqlite_url)
+    store.migrate()
+    result = collect(store, source, rate_hz=20, duration_s=None, record=None, min_window_s=1.0, wait=wait)
+    assert waited == [1.0, 1.0]
+    (window,) = result.windows
+    assert window.label == "collect" and window.usable and window.duration_s >= 2.0
+    assert result.samples_written >= 30
