@@ -27,26 +27,26 @@ from telemetry.windows import WindowMeasurement
 REFERENCE_COLUMNS = (
     "t_s", "label", "power_mW", "power_instant_mW", "energy_mJ", "sm_MHz", "mem_MHz", "temp_C", "util_gpu", "util_mem",
 )  # fmt: skip
-"""Reference layout column -> (SampleRecord field, scale to SI)."""
+"""Reference layout column -> (SampleRecord field, divisor to SI; None: taken as is)."""
 _REFERENCE_FIELDS = {
     "gpu_index": ("gpu_index", None),
-    "t_s": ("t_s", 1.0),
+    "t_s": ("t_s", 1),
     "label": ("label", None),
-    "power_mW": ("power_w", 1e-3),
-    "power_instant_mW": ("power_instant_w", 1e-3),
+    "power_mW": ("power_w", 1000),
+    "power_instant_mW": ("power_instant_w", 1000),
     "energy_mJ": ("energy_mj", None),
-    "sm_MHz": ("sm_mhz", 1.0),
-    "mem_MHz": ("mem_mhz", 1.0),
-    "temp_C": ("temp_c", 1.0),
-    "util_gpu": ("util_gpu_pct", 1.0),
-    "util_mem": ("util_mem_pct", 1.0),
+    "sm_MHz": ("sm_mhz", 1),
+    "mem_MHz": ("mem_mhz", 1),
+    "temp_C": ("temp_c", 1),
+    "util_gpu": ("util_gpu_pct", 1),
+    "util_mem": ("util_mem_pct", 1),
 }
-_SAMPLE_FIELDS = {name: (name, None if name in ("gpu_index", "energy_mj", "label") else 1.0) for name in SampleRecord.__dataclass_fields__}
+_SAMPLE_FIELDS = {name: (name, None if name in ("gpu_index", "energy_mj", "label") else 1) for name in SampleRecord.__dataclass_fields__}
 GPU_LOST_AFTER_INTERVALS = 5
 """A GPU whose samples stop this many median intervals before the others' is taken as lost."""
 
 
-def _column_map(header: Sequence[str], where: str) -> dict[str, tuple[str, float | None]]:
+def _column_map(header: Sequence[str], where: str) -> dict[str, tuple[str, int | None]]:
     if "energy_mJ" in header or "power_mW" in header:
         layout, required = _REFERENCE_FIELDS, ("t_s", "energy_mJ")
         expected = ",".join(REFERENCE_COLUMNS)
@@ -61,13 +61,13 @@ def _column_map(header: Sequence[str], where: str) -> dict[str, tuple[str, float
     return {column: layout[column] for column in header if column in layout}
 
 
-def _cell(text: str, target: str, scale: float | None) -> object:
+def _cell(text: str, target: str, divisor: int | None) -> object:
     if target == "label":
         return text
     if target in ("gpu_index", "energy_mj"):
         return int(float(text))
-    assert scale is not None
-    return float(text) * scale
+    assert divisor is not None
+    return float(text) / divisor
 
 
 def parse_trace(text: str, where: str) -> list[SampleRecord]:
@@ -86,9 +86,9 @@ def parse_trace(text: str, where: str) -> list[SampleRecord]:
         values: dict[str, object] = {"gpu_index": 0}
         for column, text in zip(header, row, strict=True):
             if column.strip() in columns and text != "":
-                target, scale = columns[column.strip()]
+                target, divisor = columns[column.strip()]
                 try:
-                    values[target] = _cell(text, target, scale)
+                    values[target] = _cell(text, target, divisor)
                 except ValueError as error:
                     raise TelemetryError(f"{where}, line {line_number}, column {column}: {text!r} is not a number. To fix: correct the cell.") from error
         if "energy_mj" not in values or "t_s" not in values:

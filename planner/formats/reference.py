@@ -6,7 +6,6 @@ The layout is the one `../shared/reference/measure_decode.py` writes: one result
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,8 @@ from models import Catalog, RunRecord, SampleRecord
 from planner.errors import InputError
 from planner.formats.measurements_csv import parse_measurement_rows
 from planner.formats.run_bundle import RunBundle, write_run_bundle
+from telemetry.energy_window import TelemetryError
+from telemetry.replay import parse_trace
 
 HF_RUNTIME = "hf-eager"
 """Its `generate` window covers the prefill too, so its energy is whole-request."""
@@ -76,8 +77,8 @@ def convert_reference_run(
     """The run metadata, measurement CSV rows and samples of one reference folder."""
     try:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        trace_lines = (folder / "trace.csv").read_text(encoding="utf-8").splitlines()
-    except (OSError, json.JSONDecodeError) as error:
+        samples = parse_trace((folder / "trace.csv").read_text(encoding="utf-8"), str(folder / "trace.csv"))
+    except (OSError, json.JSONDecodeError, TelemetryError) as error:
         raise InputError(f"cannot read reference run {folder}: {error}") from error
     meta = results["meta"]
     probe = meta["probe_start"]
@@ -105,22 +106,6 @@ def convert_reference_run(
         ),
     )
     rows = [_measurement_row(result, meta, source, hardware) for result in results["results"]]
-    samples = [
-        SampleRecord(
-            gpu_index=0,
-            t_s=float(raw["t_s"]),
-            energy_mj=int(raw["energy_mJ"]),
-            power_w=int(raw["power_mW"]) / 1000,
-            power_instant_w=int(raw["power_instant_mW"]) / 1000,
-            sm_mhz=float(raw["sm_MHz"]),
-            mem_mhz=float(raw["mem_MHz"]),
-            temp_c=float(raw["temp_C"]),
-            util_gpu_pct=float(raw["util_gpu"]),
-            util_mem_pct=float(raw["util_mem"]),
-            label=raw["label"],
-        )
-        for raw in csv.DictReader(trace_lines)
-    ]
     return run, rows, samples
 
 
