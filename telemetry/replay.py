@@ -204,15 +204,15 @@ class ReplaySource:
 
     def read(self, gpu_index: int) -> GpuReading:
         times, rows = self._times[gpu_index], self._samples[gpu_index]
-        self._now_s = self.now_s()
-        if self._now_s > times[-1] + GPU_LOST_AFTER_INTERVALS * self.interval_s and self._now_s <= self.end_s:
+        now_s = self.now_s()
+        if times[-1] + GPU_LOST_AFTER_INTERVALS * self.interval_s < now_s <= self.end_s:
             raise GpuLostError(f"GPU {gpu_index}: the trace stops at {times[-1]:.2f} s while the others go on")
-        position = max(0, bisect.bisect_right(times, self._now_s) - 1)
+        position = max(0, bisect.bisect_right(times, now_s) - 1)
         held = rows[position]
-        upper = rows[position + 1] if position + 1 < len(rows) and times[position] < self._now_s else held
+        upper = rows[position + 1] if position + 1 < len(rows) and times[position] < now_s else held
         return GpuReading(
             gpu_index=gpu_index,
-            t_s=self._now_s,
+            t_s=now_s,
             energy_mj=int(held.energy_mj or 0),
             energy_upper_mj=int(upper.energy_mj or 0),
             power_w=held.power_w,
@@ -252,10 +252,6 @@ class ReplaySource:
 
     def advance_to(self, t_s: float) -> None:
         self._now_s = max(self._now_s, t_s)
-
-    @property
-    def finished(self) -> bool:
-        return self._now_s >= self.end_s
 
     def close(self) -> None:
         pass
