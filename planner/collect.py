@@ -122,16 +122,21 @@ def collect(
     return CollectResult(run.source_key, collector.stats.samples_written, tuple(windows), tuple(collector.stats.errors))
 
 
+def _rounded(value: float | None, digits: int | None = None) -> float | None:
+    """`round` that lets a missing value through (no digits: a whole number, as `round` gives)."""
+    return None if value is None else round(value, digits)
+
+
 def windows_table(windows: tuple[WindowMeasurement, ...]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
                 "label": window.label,
                 "s": round(window.duration_s, 2),
-                "J": None if window.energy_j is None else round(window.energy_j, 1),
-                "+-J": None if window.uncertainty_j is None else round(window.uncertainty_j, 1),
-                "mean_W": None if window.mean_power_w is None else round(window.mean_power_w),
-                "peak_W": None if window.peak_power_w is None else round(window.peak_power_w),
+                "J": _rounded(window.energy_j, 1),
+                "+-J": _rounded(window.uncertainty_j, 1),
+                "mean_W": _rounded(window.mean_power_w),
+                "peak_W": _rounded(window.peak_power_w),
                 "flag": "; ".join(window.notes) or "",
             }
             for window in windows
@@ -178,18 +183,15 @@ def bench(
 
 
 def bench_table(outcomes: list[LevelOutcome]) -> pd.DataFrame:
-    def rounded(value: float | None, digits: int) -> float | None:
-        return None if value is None else round(value, digits)
-
     return pd.DataFrame(
         [
             {
                 "concurrency": outcome.concurrency,
-                "tok_s": rounded(outcome.output_tok_s, 1),
-                "tpot_p95_ms": rounded(outcome.tpot_p95_ms, 2),
-                "ttft_p95_ms": rounded(outcome.ttft_p95_ms, 1),
-                "W": rounded(outcome.window.mean_power_w if outcome.window else None, 0),
-                "mJ_per_tok": rounded(None if outcome.j_per_token is None else outcome.j_per_token * 1000, 2),
+                "tok_s": _rounded(outcome.output_tok_s, 1),
+                "tpot_p95_ms": _rounded(outcome.tpot_p95_ms, 2),
+                "ttft_p95_ms": _rounded(outcome.ttft_p95_ms, 1),
+                "W": _rounded(outcome.window.mean_power_w if outcome.window else None, 0),
+                "mJ_per_tok": _rounded(None if outcome.j_per_token is None else outcome.j_per_token * 1000, 2),
                 "stored": outcome.measurement is not None,
                 "flag": "; ".join(outcome.problems + tuple(outcome.window.notes if outcome.window else ())),
             }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from models.records import MeasurementRecord, WindowEnergy
 from telemetry.collector import Collector, OpenWindow
@@ -152,8 +152,8 @@ def run_level(collector: Collector, workload: Workload, settings: BenchSettings,
     if failures:
         problems.append(f"{len(failures)} of {len(run.requests)} request(s) failed, e.g. {failures[0]}")
     outcome = LevelOutcome(concurrency, windows[0], run, None, ())
-    measurement = _measurement(settings, outcome, problems)
-    return LevelOutcome(concurrency, windows[0], run, measurement, tuple(problems))
+    measurement = _measurement(settings, outcome, problems)  # appends to problems
+    return replace(outcome, measurement=measurement, problems=tuple(problems))
 
 
 def run_bench(
