@@ -1,4 +1,4 @@
-"""Plain-text rendering of plans for the terminal (the dashboard draws its own)."""
+"""Plans as tables: numbers for the dashboard, plain text for the terminal."""
 
 from __future__ import annotations
 
@@ -18,6 +18,48 @@ def _table(frame: pd.DataFrame) -> str:
         return frame.to_string(index=False, na_rep="-")
 
 
+def placement_table(placement: Placement) -> pd.DataFrame:
+    """One row per placed configuration, in numbers (the terminal and the dashboard format them)."""
+    return pd.DataFrame(
+        [
+            {
+                "site": r.site,
+                "workload": r.workload,
+                "hardware": r.hardware,
+                "runtime": r.config["runtime"],
+                "batch": r.config["batch"],
+                "replicas": r.replicas,
+                "gpus": r.gpus,
+                "tok/s": round(r.tokens_per_s),
+                "util": r.utilization,
+                "kW": round(r.power_w / 1000, 2),
+                "peak kW": round(r.peak_power_w / 1000, 2),
+                "mJ/tok": round(r.joules_per_token * 1000, 1),
+                "TPOT ms": r.tpot_ms,
+                "TPOT stat": r.tpot_statistic,
+                "flags": len(r.flags),
+                "source": r.source,
+            }
+            for r in placement.placements
+        ]
+    )
+
+
+def site_power_table(placement: Placement) -> pd.DataFrame:
+    """Each site's peak facility power (PUE included) against its budget."""
+    peak_kw: dict[str, float] = defaultdict(float)
+    pue = {s.name: s.pue for s in placement.sites}
+    for r in placement.placements:
+        peak_kw[r.site] += pue[r.site] * r.peak_power_w / 1000
+    return pd.DataFrame(
+        [
+            {"site": s.name, "peak kW": peak_kw[s.name], "budget kW": s.power_budget_kw,
+             "budget used": peak_kw[s.name] / s.power_budget_kw}
+            for s in placement.sites
+        ]
+    )  # fmt: skip
+
+
 def render_plan(placement: Placement) -> str:
     lines = [f"scenario {placement.scenario.name}: objective {placement.objective}, {placement.solver}, status {placement.status}"
              + (f" (gap {placement.gap:.2%})" if placement.status == "feasible" and placement.gap is not None else "")]
@@ -25,36 +67,14 @@ def render_plan(placement: Placement) -> str:
         lines.append("infeasible:")
         lines.extend(f"  - {reason}" for reason in placement.reasons)
         return "\n".join(lines)
-    rows = [
-        {
-            "site": r.site,
-            "workload": r.workload,
-            "hardware": r.hardware,
-            "runtime": r.config["runtime"],
-            "batch": r.config["batch"],
-            "replicas": r.replicas,
-            "gpus": r.gpus,
-            "tok/s": round(r.tokens_per_s),
-            "util": f"{r.utilization:.0%}",
-            "kW": round(r.power_w / 1000, 2),
-            "peak kW": round(r.peak_power_w / 1000, 2),
-            "mJ/tok": round(r.joules_per_token * 1000, 1),
-            f"TPOT ms": f"{r.tpot_ms:.1f} {r.tpot_statistic}",
-            "flags": len(r.flags),
-        }
-        for r in placement.placements
-    ]
-    lines += ["", _table(pd.DataFrame(rows))]
-    peak: dict[str, float] = defaultdict(float)
-    for r in placement.placements:
-        pue = next(s.pue for s in placement.sites if s.name == r.site)
-        peak[r.site] += pue * r.peak_power_w / 1000
-    site_rows = [
-        {"site": s.name, "peak kW (PUE incl.)": round(peak[s.name], 2), "budget kW": s.power_budget_kw,
-         "budget used": f"{peak[s.name] / s.power_budget_kw:.0%}"}
-        for s in placement.sites
-    ]
-    lines += ["", _table(pd.DataFrame(site_rows))]
+    rows = placement_table(placement)
+    rows["util"] = [f"{share:.0%}" for share in rows["util"]]
+    rows["TPOT ms"] = [f"{ms:.1f} {stat}" for ms, stat in zip(rows["TPOT ms"], rows["TPOT stat"], strict=True)]
+    lines += ["", _table(rows.drop(columns=["TPOT stat", "source"]))]
+    sites = site_power_table(placement)
+    sites["peak kW"] = sites["peak kW"].round(2)
+    sites["budget used"] = [f"{share:.0%}" for share in sites["budget used"]]
+    lines += ["", _table(sites.rename(columns={"peak kW": "peak kW (PUE incl.)"}))]
     summary = placement.summary
     if summary is not None:
         lines += [

@@ -13,6 +13,7 @@ from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_scenarios
 from planner.formats.placement import placement_text
 from planner.plan import plan
+from planner.render import placement_table, site_power_table
 
 UPLOAD = "upload a file..."
 
@@ -105,21 +106,14 @@ def show(result) -> None:  # noqa: ANN001  (a planner.plan.Plan)
         )  # fmt: skip
     st.subheader("Placement")
     st.dataframe(
-        pd.DataFrame(
-            [{"site": r.site, "workload": r.workload, "hardware": r.hardware, "runtime": r.config["runtime"],
-              "batch": r.config["batch"], "replicas": r.replicas, "gpus": r.gpus, "tok/s": round(r.tokens_per_s),
-              "util": round(r.utilization, 2), "kW": round(r.power_w / 1000, 2), "mJ/tok": round(r.joules_per_token * 1000, 1),
-              "TPOT ms": round(r.tpot_ms, 1), "source": r.source} for r in placement.placements]
-        ),
+        placement_table(placement),
+        column_config={"util": st.column_config.NumberColumn(format="percent"), "TPOT ms": st.column_config.NumberColumn(format="%.1f")},
         hide_index=True,
-    )  # fmt: skip
+    )
     st.subheader("Power per site against its budget")
-    pue = {s.name: s.pue for s in placement.sites}
-    peak = pd.DataFrame([{"site": r.site, "peak kW": pue[r.site] * r.peak_power_w / 1000} for r in placement.placements])
-    peak = peak.groupby("site", as_index=False).sum() if not peak.empty else pd.DataFrame(columns=["site", "peak kW"])
-    budgets = pd.DataFrame([{"site": s.name, "budget kW": s.power_budget_kw} for s in placement.sites])
-    bars = alt.Chart(peak).mark_bar().encode(x=alt.X("site:N"), y=alt.Y("peak kW:Q", title="peak facility kW"))
-    ticks = alt.Chart(budgets).mark_tick(color="red", thickness=3, size=40).encode(x="site:N", y="budget kW:Q")
+    sites = site_power_table(placement)
+    bars = alt.Chart(sites).mark_bar().encode(x=alt.X("site:N"), y=alt.Y("peak kW:Q", title="peak facility kW"))
+    ticks = alt.Chart(sites).mark_tick(color="red", thickness=3, size=40).encode(x="site:N", y="budget kW:Q")
     st.altair_chart(bars + ticks, width="stretch")
     st.caption("Bars: peak facility power of the placement (PUE included); red ticks: each site's budget.")
     if placement.shadow_prices:
