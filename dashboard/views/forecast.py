@@ -8,7 +8,6 @@ import io
 import altair as alt
 import pandas as pd
 import streamlit as st
-import yaml
 
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_histories, bundled_scenarios
@@ -72,8 +71,8 @@ if result is not None:
         st.altair_chart(alt.layer(*layers), width="stretch")
 
         st.subheader("Peak facility kW against each site's budget")
-        scenario = yaml.safe_load(bundled_scenarios()[scenario_name].read_text(encoding="utf-8"))
-        budgets = pd.DataFrame([{"site": s["name"], "budget_kw": s["power_budget_kw"]} for s in scenario["sites"]])
+        sites = next(iter(result.plans.values())).problem.sites  # the scenario this forecast planned
+        budgets = pd.DataFrame([{"site": site.name, "budget_kw": site.power_budget_w / 1000} for site in sites])
         power = alt.Chart(planned).mark_line(point=True).encode(x=alt.X("period:O", title="month"), y=alt.Y("peak_kw:Q", title="kW"), color="site:N")
         limits = alt.Chart(budgets).mark_rule(strokeDash=[6, 3]).encode(y="budget_kw:Q", color="site:N")
         st.altair_chart(power + limits, width="stretch")
