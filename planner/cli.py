@@ -71,6 +71,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from planner.formats.reference import read_reference_run
     from planner.store_setup import store_bundle
 
+    if args.format in ("dcgm", "prometheus"):
+        return _import_fleet(args)
+    if args.start or args.end:
+        raise InputError(f"--start/--end apply to --format dcgm and prometheus, not {args.format}. To fix: drop them.")
     source = Path(args.source)
     if not source.exists():
         raise InputError(f"{source} does not exist. To fix: pass the path of the file or folder to import.")
@@ -90,6 +94,59 @@ def cmd_import(args: argparse.Namespace) -> int:
     bundle = read_reference_run(source, catalog)
     added, samples_added = store_bundle(_store(args), bundle)
     print(f"{source}: {len(bundle.measurements)} measurements read, {added} added; {samples_added} samples added.")
+    return 0
+
+
+def _import_fleet(args: argparse.Namespace) -> int:
+    from planner.formats.fleet import parse_time, read_fleet
+    from telemetry.exposition import fetch_prometheus, parse_exposition
+
+    start_s = parse_time(args.start, "--start") if args.start else None
+    end_s = parse_time(args.end, "--end") if args.end else None
+    if args.format == "prometheus":
+        if start_s is None or end_s is None:
+            raise InputError("--format prometheus needs --start and --end. To fix: pass the window, e.g. --start 2026-11-20T10:00Z --end 2026-11-20T11:00Z.")
+        if end_s <= start_s:
+            raise InputError("--end is not after --start. To fix: swap them or widen the window.")
+        series = fetch_prometheus(args.source, start_s, end_s)
+        origin = f"prometheus {args.source}"
+    else:
+        path = Path(args.source)
+        if not path.is_file():
+            raise InputError(f"{path} is not a file. To fix: pass an exporter text dump (--format dcgm).")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read {path}: {error}. To fix: pass a UTF-8 text dump.") from error
+        try:
+            series = parse_exposition(text, str(path))
+        except TelemetryError as error:
+            raise InputError(str(error)) from error
+        origin = f"dcgm {path.name}"
+    found = read_fleet(series, origin, start_s, end_s, load_catalog())
+    store = _store(args)
+    rows = []
+    for bundle in found.bundles:
+        _, counts, samples_added = store.add_run(bundle.run, [bundle.measurement], bundle.samples)
+        window, m = bundle.measurement.decode, bundle.measurement
+        rows.append(
+            {
+                "host": bundle.run.host or "-",
+                "model": m.model,
+                "hardware": f"{m.hardware} x{m.gpus_per_replica}",
+                "window_s": round(window.window_s, 1),
+                "tok_s": round(m.output_tok_s, 1),
+                "W": round(m.busy_power_w or 0),
+                "mJ_per_tok": round(window.energy_j / m.decode_tokens * 1000, 2),
+                "+-mJ": round(window.uncertainty_j / m.decode_tokens * 1000, 2),
+                "tpot_p95_ms": round(m.tpot_ms, 1),
+                "added": counts.added,
+                "samples": samples_added,
+            }
+        )
+    _print_table(pd.DataFrame(rows))
+    for host in found.skipped:
+        print(f"planner: note: skipped {host}", file=sys.stderr)
     return 0
 
 
@@ -317,10 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="measurements from a file into the Store",
         description="Import measurements. csv: the layout documented in README.md (units in column names); "
         "reference: a folder written by measure_decode.py (results.json + trace.csv); mlenergy-v2 / mlenergy-v3: "
-        "a folder of ML.ENERGY leaderboard JSON files (whole requests on the leaderboard's tasks).",
+        "a folder of ML.ENERGY leaderboard JSON files (whole requests on the leaderboard's tasks); dcgm: a text dump of "
+        "dcgm-exporter and vLLM /metrics scrapes with timestamps; prometheus: a Prometheus server's raw samples of both "
+        "over --start..--end. The last two join DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION with vllm:generation_tokens_total "
+        "per host into J/token.",
     )
-    importer.add_argument("source", help="the file or folder to import")
-    importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3"], default="csv")
+    importer.add_argument("source", help="the file or folder to import (a Prometheus base URL with --format prometheus)")
+    importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3", "dcgm", "prometheus"], default="csv")
+    importer.add_argument("--start", metavar="TIME", help="dcgm/prometheus: window start, ISO 8601 or unix seconds")
+    importer.add_argument("--end", metavar="TIME", help="dcgm/prometheus: window end, ISO 8601 or unix seconds")
     importer.set_defaults(handler=cmd_import)
 
     def add_source_arguments(command: argparse.ArgumentParser) -> None:
