@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from models import Catalog, Store, StoreError, load_catalog
+from models.catalog import LlmSpec
+from telemetry.loadgen import Workload
 from optimizer.model import OptimizerError
 from planner.errors import InputError, PlannerError
 from telemetry.energy_window import TelemetryError
@@ -200,6 +202,30 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_RUNTIMES = {"openai": "vllm", "torch-decode": "torch-decode"}
+
+
+def _bench_workload(args: argparse.Namespace, llm: LlmSpec) -> Workload:
+    """The load generator `--workload` names, from its own options."""
+    if args.workload == "torch-decode":
+        from telemetry.loadgen.torch_decode import TorchDecodeWorkload, decoder_shape
+
+        if args.url is not None:
+            raise InputError("--url is for --workload openai; torch-decode runs its own decoder. To fix: drop --url.")
+        return TorchDecodeWorkload(
+            decoder_shape(llm), prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
+            device=args.device, dtype_name=args.dtype, cuda_graphs=not args.no_cuda_graphs,
+        )  # fmt: skip
+    from telemetry.loadgen.openai import OpenAiWorkload
+
+    if args.url is None:
+        raise InputError("--workload openai needs --url. To fix: pass the server's base URL, e.g. http://127.0.0.1:8000.")
+    return OpenAiWorkload(
+        url=args.url, model=args.served_model or args.model, prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens, api=args.api, sample_lengths=args.sample_lengths,
+    )  # fmt: skip
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import socket
     from datetime import UTC, datetime
@@ -209,21 +235,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from planner.collect import bench, bench_table, open_source, resolve_bench_names
     from telemetry.bench import BenchSettings
     from telemetry.loadgen import check_concurrency
-    from telemetry.loadgen.openai import OpenAiWorkload
 
     try:
         levels = check_concurrency([int(part) for part in args.concurrency.split(",") if part.strip()])
     except ValueError as error:
         raise InputError(f"--concurrency {args.concurrency!r} is not a list of whole numbers. To fix: pass e.g. 1,4,16,64.") from error
-    if args.url is None:
-        raise InputError("--workload openai needs --url. To fix: pass the server's base URL, e.g. http://127.0.0.1:8000.")
     source = open_source(Path(args.replay) if args.replay else None, _gpu_list(args.gpus), args.power_limit, speed=1.0)
-    model, hardware = resolve_bench_names(load_catalog(), args.model, args.hardware, source)
+    catalog = load_catalog()
+    model, hardware = resolve_bench_names(catalog, args.model, args.hardware, source)
+    try:
+        workload = _bench_workload(args, catalog.llms[model])
+    except BaseException:
+        source.close()
+        raise
     settings = BenchSettings(
         model=model,
         hardware=hardware,
-        runtime=args.runtime,
-        runtime_version=args.runtime_version,
+        runtime=args.runtime or DEFAULT_RUNTIMES[args.workload],
+        runtime_version=args.runtime_version or getattr(workload, "runtime_version", None),
         concurrency=tuple(levels),
         source=f"bench/{socket.gethostname()}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
         prompt_tokens=args.prompt_tokens,
@@ -232,10 +261,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         warmup_s=args.warmup,
         window_s=args.window,
     )
-    workload = OpenAiWorkload(
-        url=args.url, model=args.served_model or args.model, prompt_tokens=args.prompt_tokens,
-        output_tokens=args.output_tokens, api=args.api, sample_lengths=args.sample_lengths,
-    )  # fmt: skip
     store = _store(args)
     with tqdm(total=len(levels), unit="level", desc="bench", file=sys.stderr) as progress:
 
@@ -412,7 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(benching)
     benching.add_argument("--model", required=True, help="the model served (any catalog alias)")
     benching.add_argument("--hardware", help="GPU type (default: the card's own name)")
-    benching.add_argument("--workload", choices=["openai"], default="openai", help="load generator (default openai)")
+    benching.add_argument(
+        "--workload", choices=["openai", "torch-decode"], default="openai",
+        help="openai: an OpenAI-compatible server at --url; torch-decode: the built-in Llama-shaped decoder "
+        "(random weights, static KV cache, CUDA graphs; prefill and decode windows per batch; extra 'torch')",
+    )  # fmt: skip
     benching.add_argument("--url", help="base URL of an OpenAI-compatible server")
     benching.add_argument("--api", choices=["completions", "chat"], default="completions")
     benching.add_argument("--served-model", help="the model name the server expects (default: --model)")
@@ -420,9 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     benching.add_argument("--prompt-tokens", type=int, default=512)
     benching.add_argument("--output-tokens", type=int, default=256)
     benching.add_argument("--sample-lengths", action="store_true", help="draw lengths from 0.5x to 1.5x the set ones")
-    benching.add_argument("--runtime", default="vllm", help="serving runtime name stored with each row (default vllm)")
+    benching.add_argument("--runtime", help="runtime name stored with each row (default: vllm, or torch-decode)")
     benching.add_argument("--runtime-version")
     benching.add_argument("--gpus-per-replica", type=int, default=1)
+    benching.add_argument("--device", default="cuda", help="torch-decode: the torch device (default cuda)")
+    benching.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="torch-decode: default bfloat16 on a GPU, float32 on a CPU")
+    benching.add_argument("--no-cuda-graphs", action="store_true", help="torch-decode: run decode steps eagerly")
     benching.add_argument("--warmup", type=float, default=5.0, metavar="S", help="warm-up per level (default 5)")
     benching.add_argument("--window", type=float, default=10.0, metavar="S", help="energy window per level (default 10)")
     benching.set_defaults(handler=cmd_bench)

@@ -189,7 +189,7 @@ def bench_table(outcomes: list[LevelOutcome]) -> pd.DataFrame:
                 "concurrency": outcome.concurrency,
                 "tok_s": _rounded(outcome.output_tok_s, 1),
                 "tpot_p95_ms": _rounded(outcome.tpot_p95_ms, 2),
-                "ttft_p95_ms": _rounded(outcome.ttft_p95_ms, 1),
+                "ttft_ms": _rounded(outcome.ttft_ms, 1),
                 "W": _rounded(outcome.window.mean_power_w if outcome.window else None, 0),
                 "mJ_per_tok": _rounded(None if outcome.j_per_token is None else outcome.j_per_token * 1000, 2),
                 "stored": outcome.measurement is not None,

@@ -1,7 +1,9 @@
 """The benchmark driver: a concurrency sweep, one energy window per level, one measurement each.
 
 A serving engine interleaves prefill and decode across requests, so a level's window is
-whole-request energy over the tokens that arrived inside it. The window lasts at least
+whole-request energy over the tokens that arrived inside it. A workload that can run prefill
+alone (`PhasedWorkload`: the built-in torch decoder) gets a prefill window and a decode window
+per batch size instead, stored with energy scope `phases`. The window lasts at least
 `min_window_s` (10 s by default: +-1 % from the counter's 100 ms tick); a level whose window
 came out shorter, lost a GPU, saw failed requests or produced no token is stored flagged, or
 not at all, and says why.
@@ -12,10 +14,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from models.records import MeasurementRecord, WindowEnergy
 from telemetry.collector import Collector, OpenWindow
-from telemetry.loadgen import LevelRun, LoadGeneratorError, WindowHooks, Workload, check_concurrency
+from telemetry.loadgen import LevelRun, LoadGeneratorError, PhasedWorkload, PrefillRun, WindowHooks, Workload, check_concurrency
 from telemetry.windows import WindowMeasurement
 
 DEFAULT_WARMUP_S = 5.0
@@ -54,10 +57,14 @@ def _percentile(values: Sequence[float], fraction: float) -> float | None:
 @dataclass(frozen=True)
 class LevelOutcome:
     concurrency: int
+    """Requests in flight, or the batch size of a phased workload."""
     window: WindowMeasurement | None
+    """The whole-request window, or the decode window of a phased workload."""
     run: LevelRun | None
     measurement: MeasurementRecord | None
     problems: tuple[str, ...]
+    prefill: PrefillRun | None = None
+    prefill_window: WindowMeasurement | None = None
 
     @property
     def output_tok_s(self) -> float | None:
@@ -72,7 +79,10 @@ class LevelOutcome:
         return None if p95 is None else p95 * 1000
 
     @property
-    def ttft_p95_ms(self) -> float | None:
+    def ttft_ms(self) -> float | None:
+        """p95 of the streamed first tokens; a phased workload's batch prefill time."""
+        if self.prefill is not None:
+            return self.prefill.seconds_per_prefill * 1000
         firsts = [r.ttft_s for r in (self.run.requests if self.run else ()) if r.ttft_s is not None and r.ok]
         p95 = _percentile(firsts, 0.95)
         return None if p95 is None else p95 * 1000
@@ -84,7 +94,39 @@ class LevelOutcome:
         return self.window.energy_j / self.run.window_tokens
 
 
-def _measurement(settings: BenchSettings, outcome: LevelOutcome, problems: list[str]) -> MeasurementRecord | None:
+def _window_energy(window: WindowMeasurement, problems: list[str]) -> WindowEnergy:
+    return WindowEnergy(
+        window_s=window.duration_s,
+        energy_j=window.energy_j,
+        ticks=min((gpu.energy.ticks for gpu in window.gpus), default=0),
+        uncertainty_j=window.uncertainty_j,
+        note="; ".join([*window.notes, *problems]) or None,
+    )
+
+
+def _phases(outcome: LevelOutcome, memory_peak_gb: float | None) -> dict[str, Any]:
+    """The columns that a separate prefill window adds to a decode-only measurement."""
+    prefill, window = outcome.prefill, outcome.prefill_window
+    assert prefill is not None and window is not None
+    peaks = [w.peak_power_w for w in (window, outcome.window) if w is not None and w.peak_power_w is not None]
+    return {
+        "energy_scope": "phases",
+        "batch": outcome.concurrency,
+        "concurrency": None,
+        "prompt_tokens": prefill.prompt_tokens,
+        "prefill": _window_energy(window, []),
+        "prefill_tokens": prefill.tokens,
+        "prefill_s": prefill.seconds_per_prefill,
+        "ttft_ms": prefill.seconds_per_prefill * 1000,
+        "ttft_stat": "mean",
+        "peak_power_w": max(peaks, default=None),
+        "gpu_memory_peak_gb": memory_peak_gb,
+    }
+
+
+def _measurement(
+    settings: BenchSettings, outcome: LevelOutcome, problems: list[str], memory_peak_gb: float | None = None
+) -> MeasurementRecord | None:
     window, run = outcome.window, outcome.run
     assert window is not None and run is not None
     tokens = run.window_tokens
@@ -98,17 +140,10 @@ def _measurement(settings: BenchSettings, outcome: LevelOutcome, problems: list[
     completed = run.completed
     prompts = [r.prompt_tokens for r in completed if r.prompt_tokens is not None]
     outputs = [r.output_tokens for r in completed]
-    flags = [*window.notes, *problems]
-    energy = WindowEnergy(
-        window_s=window.duration_s,
-        energy_j=window.energy_j,
-        ticks=min((gpu.energy.ticks for gpu in window.gpus), default=0),
-        uncertainty_j=window.uncertainty_j,
-        note="; ".join(flags) or None,
-    )
-    return MeasurementRecord(
+    phased = outcome.prefill is not None
+    record = MeasurementRecord(
         source=settings.source,
-        source_key=f"{settings.source}/c{outcome.concurrency}",
+        source_key=f"{settings.source}/{'b' if phased else 'c'}{outcome.concurrency}",
         model=settings.model,
         hardware=settings.hardware,
         runtime=settings.runtime,
@@ -121,38 +156,50 @@ def _measurement(settings: BenchSettings, outcome: LevelOutcome, problems: list[
         output_tok_s=tokens / window.duration_s,
         tpot_ms=tpot_ms,
         tpot_stat="p95",
-        ttft_ms=outcome.ttft_p95_ms,
-        ttft_stat="p95" if outcome.ttft_p95_ms is not None else None,
-        decode=energy,
+        ttft_ms=outcome.ttft_ms,
+        ttft_stat="p95" if outcome.ttft_ms is not None else None,
+        decode=_window_energy(window, problems),
         decode_tokens=round(tokens),
         busy_power_w=window.mean_power_w,
         peak_power_w=window.peak_power_w,
         run_key=settings.source,
     )
+    if phased:  # every pass runs output_tokens steps; the window cuts its last one short
+        return replace(record, output_tokens=settings.output_tokens or record.output_tokens, **_phases(outcome, memory_peak_gb))
+    return record
 
 
 def run_level(collector: Collector, workload: Workload, settings: BenchSettings, concurrency: int) -> LevelOutcome:
     opened: list[OpenWindow] = []
     windows: list[WindowMeasurement] = []
 
-    def begin() -> None:
-        opened.append(collector.begin_window(f"{settings.source}/c{concurrency}"))
+    def hooks(label: str) -> WindowHooks:
+        def begin() -> None:
+            opened.append(collector.begin_window(f"{settings.source}/{label}"))
 
-    def end() -> None:
-        windows.append(collector.end_window(opened.pop()))
+        def end() -> None:
+            windows.append(collector.end_window(opened.pop()))
 
+        return WindowHooks(begin, end)
+
+    phased = isinstance(workload, PhasedWorkload)
+    prefill: PrefillRun | None = None
     try:
-        run = workload.run_level(concurrency, settings.warmup_s, settings.window_s, WindowHooks(begin, end))
+        if phased:
+            prefill = workload.run_prefill(concurrency, settings.window_s, hooks(f"b{concurrency}/prefill"))
+        label = f"b{concurrency}/decode" if phased else f"c{concurrency}"
+        run = workload.run_level(concurrency, settings.warmup_s, settings.window_s, hooks(label))
     except LoadGeneratorError as error:
         if opened:
-            end()
-        return LevelOutcome(concurrency, windows[0] if windows else None, None, None, (str(error),))
+            windows.append(collector.end_window(opened.pop()))
+        return LevelOutcome(concurrency, windows[-1] if windows else None, None, None, (str(error),))
     problems: list[str] = []
     failures = run.failures
     if failures:
         problems.append(f"{len(failures)} of {len(run.requests)} request(s) failed, e.g. {failures[0]}")
-    outcome = LevelOutcome(concurrency, windows[0], run, None, ())
-    measurement = _measurement(settings, outcome, problems)  # appends to problems
+    outcome = LevelOutcome(concurrency, windows[-1], run, None, (), prefill, windows[0] if phased else None)
+    memory_peak_gb = workload.memory_peak_gb() if phased else None
+    measurement = _measurement(settings, outcome, problems, memory_peak_gb)  # appends to problems
     return replace(outcome, measurement=measurement, problems=tuple(problems))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from telemetry.energy_window import TelemetryError
 
@@ -86,10 +86,42 @@ class WindowHooks:
     end: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class PrefillRun:
+    """Whole-batch prefills repeated back to back inside one window."""
+
+    batch: int
+    prompt_tokens: int
+    repeats: int
+    window_start_s: float
+    window_end_s: float
+
+    @property
+    def tokens(self) -> int:
+        return self.batch * self.prompt_tokens * self.repeats
+
+    @property
+    def seconds_per_prefill(self) -> float:
+        """One batch's prefill: every sequence's time to first token under static batching."""
+        return (self.window_end_s - self.window_start_s) / self.repeats
+
+
 class Workload(Protocol):
     name: str
 
     def run_level(self, concurrency: int, warmup_s: float, window_s: float, hooks: WindowHooks) -> LevelRun: ...
+
+
+@runtime_checkable
+class PhasedWorkload(Workload, Protocol):
+    """A workload that can run prefill alone, so its energy is measured in a window of its own
+    and the decode window holds decode only (energy scope `phases`)."""
+
+    runtime_version: str
+
+    def run_prefill(self, batch: int, window_s: float, hooks: WindowHooks) -> PrefillRun: ...
+
+    def memory_peak_gb(self) -> float | None: ...
 
 
 def check_concurrency(levels: list[int]) -> list[int]:

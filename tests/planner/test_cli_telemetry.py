@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -123,3 +126,41 @@ def test_live_collect_without_a_duration_runs_until_ctrl_c_and_keeps_its_window(
     (window,) = result.windows
     assert window.label == "collect" and window.usable and window.duration_s >= 2.0
     assert result.samples_written >= 30
+
+
+def _torch_bench(sqlite_url: str, trace: Path, *extra: str):
+    return _planner(
+        "bench", "--workload", "torch-decode", "--model", "llama-3.2-1b", "--hardware", "h200", "--device", "cpu",
+        "--replay", str(trace), "--power-limit", "700", "--prompt-tokens", "16", "--output-tokens", "4",
+        "--warmup", "0", "--window", "1.0", *extra, env_db=sqlite_url,
+    )  # fmt: skip
+
+
+def test_bench_torch_decode_runs_the_real_1b_shape_on_the_cpu_into_a_phased_row(sqlite_url, shared_reference: Path):
+    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    result = _torch_bench(sqlite_url, trace, "--concurrency", "2")
+    assert result.returncode == 0, result.stderr
+    assert "1 of 1 level(s) stored" in result.stdout
+    rows = Store(sqlite_url).measurements(model="llama-3.2-1b", runtime="torch-decode")
+    (row,) = rows.itertuples()
+    assert (row.energy_scope, row.batch, row.prompt_tokens, row.output_tokens) == ("phases", 2, 16, 4)
+    assert row.prefill_tokens % (2 * 16) == 0 and row.prefill_j > 0 and row.decode_j > 0
+    assert row.runtime_version.startswith("torch ") and row.runtime_version.endswith("float32, eager")
+    listed = _planner("measurements", "--model", "llama-3.2-1b", env_db=sqlite_url)
+    assert "torch-decode" in listed.stdout
+
+
+def test_bench_torch_decode_refuses_a_url_and_names_a_missing_torch(sqlite_url, shared_reference: Path):
+    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    result = _torch_bench(sqlite_url, trace, "--url", "http://127.0.0.1:8000")
+    assert result.returncode == 2 and "--url is for --workload openai" in result.stderr
+    without_torch = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['torch'] = None; from planner.cli import main; sys.exit(main(sys.argv[1:]))",
+         "bench", "--workload", "torch-decode", "--model", "llama-3.2-1b", "--hardware", "h200", "--device", "cpu",
+         "--replay", str(trace)],
+        capture_output=True, text=True, env={**os.environ, "PLANNER_DB_URL": sqlite_url}, timeout=120, check=False,
+    )  # fmt: skip
+    assert without_torch.returncode == 2
+    assert without_torch.stderr.strip() == (
+        "planner: error: torch-decode needs PyTorch, which is not installed. To fix: pip install 'energy-planner[torch]'."
+    )
