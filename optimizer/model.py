@@ -32,9 +32,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 import pulp
 
 from optimizer.candidates import Candidate, WorkloadSpec, candidates_by_key
+from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, model_arrays, solve_in_child
 from optimizer.start import lp_rounding_start
 
 Objective = Literal["energy", "cost", "carbon", "gpus"]
@@ -197,21 +199,57 @@ def build_model(
 
 
 class _HighsFromStart(pulp.HiGHS):
-    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none)."""
+    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none), and
+    solving a large model in a child process when a time limit must hold (optimizer/child_solve)."""
 
-    def __init__(self, start: Mapping[str, float] | None = None, **options: object) -> None:
+    def __init__(self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, **options: object) -> None:
         super().__init__(**options)
         self.start = start
+        self.deadline_s = deadline_s
+        self.child_options = {
+            "mip_rel_gap": options.get("gapRel"),
+            "threads": options.get("threads"),
+            "random_seed": options.get("random_seed"),
+            "presolve": options.get("presolve"),
+            **({"time_limit": float(options["timeLimit"])} if options.get("timeLimit") is not None else {}),
+        }
+        self.child_result: ChildResult | None = None
+
+    def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.start:
+            return None
+        variables = [var for var in lp.variables() if var.name in self.start]
+        indices = np.array([var.index for var in variables], dtype=np.int32)
+        return indices, np.array([self.start[var.name] for var in variables], dtype=np.float64)
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
-        if self.start:
-            import numpy as np
-
-            variables = [var for var in lp.variables() if var.name in self.start]
-            indices = np.array([var.index for var in variables], dtype=np.int32)
-            values = np.array([self.start[var.name] for var in variables], dtype=np.float64)
-            lp.solverModel.setSolution(len(variables), indices, values)
+        start = self._start_arrays(lp)
+        if self.deadline_s is not None and lp.solverModel.getNumCol() >= CHILD_MIN_COLUMNS:
+            arrays = model_arrays(lp.solverModel)
+            start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
+            options = {name: value for name, value in self.child_options.items() if value is not None}
+            self.child_result = solve_in_child(arrays, options, start, start_objective, self.deadline_s)
+            return
+        if start is not None:
+            lp.solverModel.setSolution(len(start[0]), start[0], start[1])
         super().callSolver(lp)
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
+        result = self.child_result
+        if result is None:
+            return super().findSolutionValues(lp)
+        if result.values is not None:
+            for var in lp.variables():
+                var.varValue = float(result.values[var.index])
+        return {
+            "optimal": (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
+            "feasible": (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),
+            "infeasible": (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+            "no_solution": (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound),
+        }[result.status]
+
+    def proven_gap(self, lp: pulp.LpProblem) -> float | None:
+        return self.child_result.gap if self.child_result is not None else _gap(lp)
 
 
 def relaxation_solver() -> pulp.LpSolver:
@@ -234,6 +272,7 @@ def _solver(options: SolveOptions, time_limit_s: float | None, start: Mapping[st
     if name == "HiGHS":
         solver: pulp.LpSolver = _HighsFromStart(
             start,
+            None if time_limit_s is None else time.monotonic() + time_limit_s,
             msg=False,
             timeLimit=time_limit_s,
             gapRel=options.gap_rel,
@@ -284,12 +323,14 @@ def _run(
     model.prob.setObjective(objective)
     if solver_name(options.solver) == "HiGHS":
         _silence_highs_banner()
-    model.prob.solve(_solver(options, time_limit_s, start))
+    solver = _solver(options, time_limit_s, start)
+    model.prob.solve(solver)
+    gap = solver.proven_gap(model.prob) if isinstance(solver, _HighsFromStart) else None
     if model.prob.sol_status == pulp.LpSolutionOptimal:
         # "Optimal" means within the requested gap: report the gap HiGHS proved.
-        return "optimal", _gap(model.prob) or 0.0
+        return "optimal", gap or 0.0
     if model.prob.sol_status == pulp.LpSolutionIntegerFeasible:
-        return "feasible", _gap(model.prob)
+        return "feasible", gap
     if model.prob.sol_status == pulp.LpSolutionInfeasible:
         return "infeasible", None
     return "no_solution", None
@@ -356,7 +397,8 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions()) -> Solut
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
     warm = options.warm_start and solver_name(options.solver) == "HiGHS"
     start = lp_rounding_start(model, objective) if warm else None
-    remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - built), 0.5)
+    # the limit is on the wall clock from the call: building the model and the start count
+    remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
     status, gap = _run(model, objective, options, remaining, start)
     if status not in ("optimal", "feasible"):
         return Solution(

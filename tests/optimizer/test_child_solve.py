@@ -1,0 +1,68 @@
+"""Solving in a child process: the same optimum as in-process, and a deadline that holds."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import highspy
+import numpy as np
+import pytest
+
+import optimizer.model
+from optimizer.child_solve import model_arrays, solve_in_child
+from optimizer.model import SolveOptions, solve
+from tests.optimizer.factories import candidate, point, problem, site, workload
+
+
+def _random_problem(seed: int):
+    rng = random.Random(seed)
+    workloads = [workload(f"w{i}", demand=rng.uniform(2_000, 30_000)) for i in range(3)]
+    candidates = [
+        candidate(w.name, point(hw, tok_s=rng.uniform(800, 8000), power_w=rng.uniform(200, 700), peak_w=rng.uniform(700, 750), load=j, measurement_id=j))
+        for w in workloads for hw in "AB" for j in range(3)
+    ]  # fmt: skip
+    sites = [site(f"s{i}", budget_kw=rng.uniform(10, 40), inventory={hw: rng.randint(2, 20) for hw in "AB"}) for i in range(3)]
+    return problem(workloads, candidates, sites)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_solve_in_a_child_finds_the_in_process_optimum(seed: int, monkeypatch: pytest.MonkeyPatch):
+    p = _random_problem(seed)
+    in_process = solve(p, SolveOptions(gap_rel=0.0))
+    monkeypatch.setattr(optimizer.model, "CHILD_MIN_COLUMNS", 0)  # every timed solve goes to a child
+    in_child = solve(p, SolveOptions(gap_rel=0.0, time_limit_s=60))
+    assert in_child.status == in_process.status
+    if in_process.has_solution:
+        assert in_child.objective_value == pytest.approx(in_process.objective_value, rel=1e-9)
+        assert in_child.gap == pytest.approx(0.0, abs=1e-9)
+        assert sum(a.replicas for a in in_child.assignments) == sum(a.replicas for a in in_process.assignments)
+
+
+def _market_split(rows: int, columns: int, seed: int) -> tuple[highspy.Highs, np.ndarray]:
+    """Cornuéjols-Dawande market split: sum_j a_ij x_j = floor(sum_j a_ij / 2), x binary. Its LP
+    bound tells branch and bound nothing, so HiGHS runs far past any few seconds on it."""
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(0, 100, size=(rows, columns))
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    for _ in range(columns):
+        highs.addVar(0, 1)
+    highs.changeColsIntegrality(columns, np.arange(columns, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * columns))
+    for row in weights:
+        target = float(row.sum() // 2)
+        highs.addRow(target, target, columns, np.arange(columns, dtype=np.int32), row.astype(float))
+    return highs, weights
+
+
+def test_the_deadline_holds_on_the_wall_clock_whatever_the_solver_is_doing():
+    highs, weights = _market_split(rows=6, columns=60, seed=4)
+    arrays = model_arrays(highs)
+    started = time.monotonic()
+    result = solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=started + 2.0)
+    elapsed = time.monotonic() - started
+    assert result.stopped_at_deadline
+    assert result.status in ("feasible", "no_solution")
+    assert elapsed < 2.0 + 3.0  # killed at the deadline, not left to run for minutes
+    if result.status == "feasible":  # then the point it kept satisfies every row
+        assert np.array_equal(weights @ np.round(result.values), weights.sum(axis=1) // 2)
