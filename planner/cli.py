@@ -46,6 +46,10 @@ def cmd_db_info(args: argparse.Namespace) -> int:
         .reset_index()
     )
     _print_table(grouped)
+    runs = store.runs()
+    if not runs.empty:
+        print("\nruns (`planner export KEY FOLDER` writes one out):")
+        _print_table(runs[["source_key", "tool", "gpu_name", "started_at"]])
     return 0
 
 
@@ -178,6 +182,14 @@ def _gpu_list(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(part) for part in text.split(","))
     except ValueError as error:
         raise InputError(f"--gpus {text!r} is not a list of GPU indices. To fix: pass e.g. --gpus 0,1.") from error
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from planner.formats.run_bundle import export_run_bundle
+
+    measurements, samples = export_run_bundle(_store(args), args.run, Path(args.folder))
+    print(f"run {args.run}: {measurements} measurement(s) and {samples} sample(s) written to {args.folder}/")
+    return 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -409,6 +421,17 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--start", metavar="TIME", help="dcgm/prometheus: window start, ISO 8601 or unix seconds")
     importer.add_argument("--end", metavar="TIME", help="dcgm/prometheus: window end, ISO 8601 or unix seconds")
     importer.set_defaults(handler=cmd_import)
+
+    exporter = commands.add_parser(
+        "export",
+        help="a stored run as a run bundle folder (run.yaml, measurements.csv, samples.csv)",
+        description="Write one run of the Store (e.g. a `planner bench`) as a run bundle. Committed under "
+        "data/runs/, it ships with the package and seeds every new Store. Measurements whose energy "
+        "could not be trusted are left out.",
+    )
+    exporter.add_argument("run", help="the run's key (`planner db info` lists them)")
+    exporter.add_argument("folder", help="a new folder to write")
+    exporter.set_defaults(handler=cmd_export)
 
     def add_source_arguments(command: argparse.ArgumentParser) -> None:
         command.add_argument("--gpus", metavar="0,1,...", help="GPU indices to sample (default: all)")

@@ -10,15 +10,21 @@ from models.catalog import DATA_PACKAGE
 from planner.formats.mlenergy import V2_SOURCE, read_mlenergy_v2
 from planner.formats.run_bundle import RunBundle, bundled_run_key, read_run_bundle
 
-REFERENCE_FOLDER = "reference"
+RUN_FOLDERS = ("reference", "runs")
+"""data/reference: the shared reference runs, converted; data/runs: runs exported with
+`planner export` (e.g. a torch-decode bench on a GPU) and committed."""
 PUBLIC_V2_FOLDER = "public/ml-energy-leaderboard-v2"
 
 
 def bundled_run_folders() -> list[Traversable]:
-    """Every run bundle under data/reference/, in name order."""
-    root = resources.files(DATA_PACKAGE).joinpath(REFERENCE_FOLDER)
-    folders = [entry for entry in root.iterdir() if entry.is_dir() and entry.joinpath("run.yaml").is_file()]
-    return sorted(folders, key=lambda entry: entry.name)
+    """Every run bundle under data/reference/ and data/runs/, in name order within each."""
+    folders = []
+    for name in RUN_FOLDERS:
+        root = resources.files(DATA_PACKAGE).joinpath(name)
+        if root.is_dir():
+            bundles = [entry for entry in root.iterdir() if entry.is_dir() and entry.joinpath("run.yaml").is_file()]
+            folders += sorted(bundles, key=lambda entry: entry.name)
+    return folders
 
 
 def store_bundle(store: Store, bundle: RunBundle) -> tuple[int, int]:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from models import Catalog, MeasurementRecord, RunRecord, SampleRecord
+from models import Catalog, MeasurementRecord, RunRecord, SampleRecord, Store
 from planner.errors import InputError
-from planner.formats.measurements_csv import parse_measurement_rows, write_measurements_csv
+from planner.formats.measurements_csv import MeasurementRow, parse_measurement_rows, write_measurements_csv
 
 SAMPLE_COLUMNS = [field.name for field in fields(SampleRecord)]
 
@@ -117,3 +120,52 @@ def write_run_bundle(
         writer.writeheader()
         for sample in samples:
             writer.writerow(asdict(sample))
+
+
+def _cell(value: Any, whole: bool = False) -> Any:
+    """A Store value as a CSV cell: missing (NaN, NaT) as None, numpy scalars as Python, and a
+    whole-number column's floats (pandas widens an int column holding NULLs) as int."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite keeps the UTC times naive
+        return value.replace(tzinfo=UTC)
+    return int(value) if whole and isinstance(value, float) else value
+
+
+def _whole_fields(model_fields: dict[str, Any]) -> set[str]:
+    return {name for name, info in model_fields.items() if "int" in str(info.annotation) or info.annotation is int}
+
+
+def export_run_bundle(store: Store, run_key: str, folder: Path) -> tuple[int, int]:
+    """Write a stored run as a bundle (measurements, samples) into a new folder, through a
+    `.partial` folder so that a failure leaves nothing half-written. A bundle under
+    data/runs/ ships with the package and seeds every new Store. A measurement whose energy
+    the Store keeps as untrusted (None) is left out: the CSV layout has no place for it."""
+    runs = store.runs()
+    found = runs[runs.source_key == run_key]
+    if found.empty:
+        recent = ", ".join(runs.source_key.tail(3)) or "none"
+        raise InputError(f"no run {run_key!r} in the Store (latest: {recent}). To fix: pass a key from `planner db info`.")
+    if folder.exists():
+        raise InputError(f"{folder} already exists. To fix: pass a new folder; nothing was written.")
+    row = found.iloc[0]
+    run = parse_run_file({key: _cell(row[key]) for key in RUN_FIELDS if _cell(row[key]) is not None}, run_key)
+    frame = store.measurements()
+    measured = frame[frame.run_id == row["id"]]
+    usable = measured[measured.decode_j.notna() & (measured.energy_scope.ne("phases") | measured.prefill_j.notna())]
+    columns = [name for name in MeasurementRow.model_fields if name in measured.columns]
+    whole = _whole_fields(MeasurementRow.model_fields)
+    rows = [
+        {name: _cell(record[name], name in whole) for name in columns} | {"power_limit_w": run.power_limit_w, "run_key": run.source_key}
+        for _, record in usable.iterrows()
+    ]
+    samples = [
+        SampleRecord(**{field.name: _cell(sample[field.name], field.name in ("gpu_index", "energy_mj")) for field in fields(SampleRecord)})
+        for _, sample in store.samples(int(row["id"])).iterrows()
+    ]
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    write_run_bundle(partial, run, rows, samples)
+    partial.rename(folder)
+    return len(rows), len(samples)

@@ -3,6 +3,7 @@
 import csv
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from planner.formats.reference import convert_reference_run
 from planner.operating_points import operating_points_table
 from planner.formats.mlenergy import read_mlenergy_v2
 from planner.store_setup import PUBLIC_V2_FOLDER, bundled_run_folders, open_store, read_run_bundle
+from tests.planner.test_cli import _planner
 
 
 def test_new_store_is_seeded_once(store_url):
@@ -94,3 +96,31 @@ def test_catalog_upsert_updates_changed_rows(sqlite_url):
     store.upsert_catalog(changed)
     prices = store.hardware().set_index("name")["usd_per_gpu_hour"]
     assert prices["H200-SXM-141GB"] == 9.99 and len(prices) == len(catalog.gpus)
+
+
+def test_export_writes_a_stored_run_back_as_the_same_bundle(sqlite_url, tmp_path: Path):
+    from planner.formats.run_bundle import export_run_bundle
+
+    store = open_store(sqlite_url)
+    source = bundled_run_folders()[0]
+    bundled = read_run_bundle(source, load_catalog())
+    folder = tmp_path / "exported"
+    measurements, samples = export_run_bundle(store, bundled.run.source_key, folder)
+    usable = tuple(m for m in bundled.measurements if m.decode.usable and (m.prefill is None or m.prefill.usable))
+    assert 0 < len(usable) < len(bundled.measurements)  # the H100 run has windows under 1 s
+    assert (measurements, samples) == (len(usable), len(bundled.samples))
+    again = read_run_bundle(folder, load_catalog())
+    assert again.run == bundled.run
+    assert again.samples == bundled.samples
+    assert again.measurements == usable
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_export_refuses_an_unknown_run_or_an_existing_folder(sqlite_url, tmp_path: Path):
+    open_store(sqlite_url)
+    missing = _planner("export", "bench/nowhere", str(tmp_path / "x"), env_db=sqlite_url)
+    assert missing.returncode == 2 and "no run 'bench/nowhere' in the Store" in missing.stderr
+    listed = _planner("db", "info", env_db=sqlite_url)
+    assert "reference/h100-2026-11-26" in listed.stdout
+    taken = _planner("export", "reference/h100-2026-11-26", str(tmp_path), env_db=sqlite_url)
+    assert taken.returncode == 2 and "already exists" in taken.stderr

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one prepared GPU run of issue #3: `planner bench --workload torch-decode` on the lent card,
+# each run exported as a run bundle under $OUT/runs/ (commit them under data/runs/ with the card's
+# provenance, which run.yaml carries: host, GPU name, driver, power limit, tool version).
+# On the device, from the repository root: bash benchmarks/gpu/torch_decode.sh   (carry: .whl)
+# About 4 minutes on an H100 or H200: two models, four batch sizes, 10 s prefill + 10 s decode windows.
+# Checked here on the CPU with: MODELS=llama-3.2-1b BATCHES=1 WINDOW_S=1 WARMUP_S=0 \
+#   EXTRA_ARGS="--device cpu --hardware h200 --power-limit 700 --replay ../shared/reference/h200-2026-11-26/trace.csv"
+set -euo pipefail
+OUT=${OUT:-/tmp/torch-decode-out}
+mkdir -p "$OUT/runs"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1 PLANNER_DB_URL="sqlite:///$OUT/bench.db"
+PLANNER="python3 -m planner.cli"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/gpu.csv"
+fi
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/gpu.csv"
+for model in ${MODELS:-llama-3.1-8b llama-3.2-1b}; do
+  $PLANNER bench --workload torch-decode --model "$model" --concurrency "${BATCHES:-1,16,64,256}" \
+    --prompt-tokens 512 --output-tokens 128 --warmup "${WARMUP_S:-2}" --window "${WINDOW_S:-10}" ${EXTRA_ARGS:-} \
+    2>&1 | tee -a "$OUT/bench.log"
+done
+$PLANNER measurements 2>&1 | grep -E "^ *model|torch-decode" | tee "$OUT/measurements.txt" || true
+python3 - "$OUT" <<'PY'
+import subprocess, sys
+from models import Store
+out = sys.argv[1]
+runs = Store(f"sqlite:///{out}/bench.db").runs()
+for key in runs[runs.tool == "planner bench"].source_key:
+    folder = f"{out}/runs/" + key.replace("/", "-").replace(":", "")
+    subprocess.run([sys.executable, "-m", "planner.cli", "export", key, folder], check=True)
+PY
+ls -R "$OUT/runs"
