@@ -129,7 +129,8 @@ def _import_fleet(args: argparse.Namespace) -> int:
         except TelemetryError as error:
             raise InputError(str(error)) from error
         origin = f"dcgm {path.name}"
-    found = read_fleet(series, origin, start_s, end_s, load_catalog())
+    join_labels = tuple(label.strip() for label in (args.join_label or "").split(",") if label.strip())
+    found = read_fleet(series, origin, start_s, end_s, load_catalog(), join_labels)
     store = _store(args)
     rows = []
     for bundle in found.bundles:
@@ -420,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3", "dcgm", "prometheus"], default="csv")
     importer.add_argument("--start", metavar="TIME", help="dcgm/prometheus: window start, ISO 8601 or unix seconds")
     importer.add_argument("--end", metavar="TIME", help="dcgm/prometheus: window end, ISO 8601 or unix seconds")
+    importer.add_argument(
+        "--join-label", metavar="LABEL[,LABEL]",
+        help="dcgm/prometheus: the label pairing GPUs with engines, first found wins (default: the scraped host; "
+        "in Kubernetes e.g. exported_pod,pod)",
+    )  # fmt: skip
     importer.set_defaults(handler=cmd_import)
 
     exporter = commands.add_parser(

@@ -90,9 +90,15 @@ def histogram_quantile(buckets: dict[float, float], quantile: float) -> float | 
     return lower_bound
 
 
-def host_of(series: Series) -> str:
-    """The host a series was scraped from: Prometheus's `instance` without its port; a dump
-    without `instance` labels is one host ("")."""
+def host_of(series: Series, join_labels: Sequence[str] = ()) -> str:
+    """What pairs a GPU's energy with an engine's tokens: the first of `join_labels` the series
+    carries (in Kubernetes, where dcgm-exporter and vLLM are scraped as different pods, the
+    serving pod: `exported_pod` on the GPU's series, `pod` on vLLM's), else the host Prometheus
+    scraped it from (`instance` without its port); a dump without either is one host ("")."""
+    for label in join_labels:
+        value = series.label(label)
+        if value:
+            return value
     instance = series.label("instance")
     if not instance:
         return ""
@@ -257,13 +263,13 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
     )
 
 
-def fleet_windows(series: Sequence[Series], start_s: float, end_s: float) -> FleetReport:
-    """A window per host that has both energy counters and a token counter."""
+def fleet_windows(series: Sequence[Series], start_s: float, end_s: float, join_labels: Sequence[str] = ()) -> FleetReport:
+    """A window per host (see `host_of`) that has both energy counters and a token counter."""
     if end_s <= start_s:
         raise TelemetryError("the window ends before it starts. To fix: pass --start earlier than --end.")
     by_host: dict[str, list[Series]] = defaultdict(list)
     for s in series:
-        by_host[host_of(s)].append(s)
+        by_host[host_of(s, join_labels)].append(s)
     windows, skipped = [], []
     for host, host_series in sorted(by_host.items()):
         names = {s.name for s in host_series}

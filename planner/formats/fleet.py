@@ -60,7 +60,7 @@ def _samples(window: FleetWindow, power: list[Series]) -> tuple[SampleRecord, ..
     )
 
 
-def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog: Catalog) -> FleetBundle:
+def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog: Catalog, join_labels: tuple[str, ...] = ()) -> FleetBundle:
     """`origin` names where the series came from (the dump file or the Prometheus URL)."""
     where = f"{origin}, host {window.host or '(the dump)'}"
     try:
@@ -118,7 +118,7 @@ def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog
         peak_power_w=window.peak_power_w * per_replica,
         run_key=key,
     )
-    power = [s for s in series if s.name == POWER_METRIC and host_of(s) == window.host]
+    power = [s for s in series if s.name == POWER_METRIC and host_of(s, join_labels) == window.host]
     return FleetBundle(run, measurement, _samples(window, power))
 
 
@@ -128,7 +128,9 @@ class FleetImport:
     skipped: tuple[str, ...]
 
 
-def read_fleet(series: list[Series], origin: str, start_s: float | None, end_s: float | None, catalog: Catalog) -> FleetImport:
+def read_fleet(
+    series: list[Series], origin: str, start_s: float | None, end_s: float | None, catalog: Catalog, join_labels: tuple[str, ...] = ()
+) -> FleetImport:
     """Every host's bundle over [start_s, end_s] (default: the span the series cover); any
     host that cannot be read fails the whole import, so nothing is half-stored."""
     if not series:
@@ -136,7 +138,7 @@ def read_fleet(series: list[Series], origin: str, start_s: float | None, end_s: 
     first_s = min(s.points[0][0] for s in series if s.points)
     last_s = max(s.points[-1][0] for s in series if s.points)
     try:
-        report = fleet_windows(series, first_s if start_s is None else start_s, last_s if end_s is None else end_s)
+        report = fleet_windows(series, first_s if start_s is None else start_s, last_s if end_s is None else end_s, join_labels)
     except TelemetryError as error:
         raise InputError(f"{origin}: {error}") from error
-    return FleetImport(tuple(fleet_bundle(window, origin, series, catalog) for window in report.windows), report.skipped)
+    return FleetImport(tuple(fleet_bundle(window, origin, series, catalog, join_labels) for window in report.windows), report.skipped)

@@ -149,3 +149,21 @@ def test_an_unreachable_prometheus_is_named():
         pass  # closed: nothing listens there now
     with pytest.raises(TelemetryError, match="cannot reach .*/api/v1/query"):
         fetch_prometheus(url, 0.0, 60.0, timeout_s=5.0)
+
+
+def test_a_join_label_pairs_gpus_with_engines_scraped_from_other_pods(window):
+    """Kubernetes: dcgm-exporter runs in its own pod and labels each GPU with the pod using it
+    (`exported_pod` once Prometheus adds its own `pod`); vLLM is scraped from the serving pod."""
+    dump = "\n".join(
+        line.replace('Hostname="node-a"', 'Hostname="node-a",exported_pod="vllm-0",pod="dcgm-xyz"')
+        if line.startswith("DCGM")
+        else line.replace('model_name="', 'pod="vllm-0",model_name="')
+        for line in exporter_dump(window).splitlines()
+    )
+    series = parse_exposition(dump, "dump")
+    span = (unix_s(window.start_s), unix_s(window.end_s))
+    [joined] = fleet_windows(series, *span, join_labels=("exported_pod", "pod")).windows
+    assert joined.host == "vllm-0"
+    assert abs(joined.j_per_token - window.j_per_token) <= joined.uncertainty_j / joined.tokens
+    with pytest.raises(TelemetryError, match="no host has both"):
+        fleet_windows(series, *span, join_labels=("pod",))  # GPUs under dcgm-xyz, tokens under vllm-0
