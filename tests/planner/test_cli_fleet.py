@@ -82,3 +82,19 @@ def test_a_dump_without_timestamps_or_of_an_unknown_model_stores_nothing(window,
     assert result.returncode == 2 and "acme/secret-model" in result.stderr and "data/aliases.csv" in result.stderr
     assert _fleet_rows(sqlite_url).empty
     assert not Store(sqlite_url).runs().tool.eq("planner import").any()
+
+
+def test_join_label_reaches_the_import(window, sqlite_url, tmp_path: Path):
+    dump = tmp_path / "k8s.prom"
+    dump.write_text(
+        "\n".join(
+            line.replace('Hostname="node-a"', 'Hostname="node-a",exported_pod="vllm-0"') if line.startswith("DCGM")
+            else line.replace('model_name="', 'pod="vllm-0",model_name="')
+            for line in exporter_dump(window).splitlines()
+        )
+    )  # fmt: skip
+    unjoined = _planner("import", "--format", "dcgm", str(dump), *_span(window), "--join-label", "pod", env_db=sqlite_url)
+    assert unjoined.returncode == 2 and "no host has both" in unjoined.stderr
+    joined = _planner("import", "--format", "dcgm", str(dump), *_span(window), "--join-label", "exported_pod,pod", env_db=sqlite_url)
+    assert joined.returncode == 0, joined.stderr
+    assert joined.stdout.splitlines()[1].split()[0] == "vllm-0"
