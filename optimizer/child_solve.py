@@ -9,7 +9,10 @@ received and ends the child, which frees its core at once (a thread could not be
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -117,6 +120,23 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     connection.close()
 
 
+def _start_child(arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None) -> tuple[subprocess.Popen, Connection]:
+    """`python -m optimizer.child_solve`, fed its model through stdin. Not multiprocessing's
+    spawn, which would re-run a user's unguarded script in the child; the child inherits this
+    process's import path."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    child = subprocess.Popen([sys.executable, "-m", "optimizer.child_solve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        pickle.dump((arrays, options, start), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        child.stdin.close()
+    except BrokenPipeError:
+        pass  # the child died at start-up; the receiver sees the end of its output
+    receiver = Connection(os.dup(child.stdout.fileno()), writable=False)
+    child.stdout.close()
+    return child, receiver
+
+
 def solve_in_child(
     arrays: dict[str, Any],
     options: dict[str, Any],
@@ -126,11 +146,7 @@ def solve_in_child(
 ) -> ChildResult:
     """Solve until the child finishes or `deadline_s` (time.monotonic()) passes, whichever is
     first; the start counts as the first incumbent."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, arrays, options, start), daemon=True)
-    child.start()
-    sender.close()
+    child, receiver = _start_child(arrays, options, start)
     values = None
     if start is not None and start_objective is not None:
         values = np.zeros(arrays["num_col"])
@@ -161,12 +177,20 @@ def solve_in_child(
                     status = "feasible"
                 break
     finally:
-        if child.is_alive():
+        if child.poll() is None:
             child.kill()
-        child.join()
+        child.wait()
         receiver.close()
     if not finished:
         status = "feasible" if values is not None else "no_solution"
     if status in ("infeasible", "no_solution"):
         return ChildResult(status, None, None, None, not finished)
     return ChildResult(status, values, objective, dual_bound, not finished)
+
+
+if __name__ == "__main__":
+    # stdout is the channel back; HiGHS prints a banner on its first solver object whatever its
+    # options say, so everything else written to stdout goes to /dev/null
+    channel = os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    _child(Connection(channel, readable=False), *pickle.load(sys.stdin.buffer))

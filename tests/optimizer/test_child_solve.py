@@ -66,3 +66,29 @@ def test_the_deadline_holds_on_the_wall_clock_whatever_the_solver_is_doing():
     assert elapsed < 2.0 + 3.0  # killed at the deadline, not left to run for minutes
     if result.status == "feasible":  # then the point it kept satisfies every row
         assert np.array_equal(weights @ np.round(result.values), weights.sum(axis=1) // 2)
+
+
+def test_an_unguarded_user_script_is_not_run_again_by_the_child(tmp_path):
+    """multiprocessing's spawn re-imports the parent's main script in the child; a user's
+    top-level `planner.plan(...)` would then run twice, or fail. The child is its own module."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "plan_it.py"
+    script.write_text(
+        "import optimizer.model\n"
+        "from optimizer.model import SolveOptions, solve\n"
+        "from tests.optimizer.test_child_solve import _random_problem\n"
+        "optimizer.model.CHILD_MIN_COLUMNS = 0\n"
+        "print('script ran', flush=True)\n"
+        "print(solve(_random_problem(1), SolveOptions(time_limit_s=60)).status)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["script ran", "optimal"]
