@@ -207,12 +207,13 @@ class _HighsFromStart(pulp.HiGHS):
         super().__init__(**options)
         self.start = start
         self.deadline_s = deadline_s
+        time_limit_s = options.get("timeLimit")
         self.child_options = {
             "mip_rel_gap": options.get("gapRel"),
             "threads": options.get("threads"),
             "random_seed": options.get("random_seed"),
             "presolve": options.get("presolve"),
-            **({"time_limit": float(options["timeLimit"])} if options.get("timeLimit") is not None else {}),
+            "time_limit": float(time_limit_s) if isinstance(time_limit_s, int | float) else None,
         }
         self.child_result: ChildResult | None = None
 

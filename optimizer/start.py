@@ -34,11 +34,11 @@ def lp_rounding_start(model: object, objective: pulp.LpAffineExpression) -> dict
     budget_w = {name: site.power_budget_w for name, site in sites.items()}
     gpus_left = {(name, hw): count for name, site in sites.items() for hw, count in site.inventory.items()}
     covered: dict[str, float] = defaultdict(float)
-    for (workload, candidate_id, site_name), count in counts.items():
-        candidate = candidates[(workload, candidate_id)]
+    for (workload_name, candidate_id, site_name), count in counts.items():
+        candidate = candidates[(workload_name, candidate_id)]
         budget_w[site_name] -= count * sites[site_name].pue * candidate.peak_power_w
         gpus_left[(site_name, candidate.hardware)] = gpus_left.get((site_name, candidate.hardware), 0) - count * candidate.gpus
-        covered[workload] += count * problem.max_utilization * candidate.tok_s
+        covered[workload_name] += count * problem.max_utilization * candidate.tok_s
     for workload in sorted(problem.workloads, key=lambda w: -(w.demand_tok_s - covered[w.name])):
         while covered[workload.name] < workload.demand_tok_s - 1e-6:
             residual = workload.demand_tok_s - covered[workload.name]

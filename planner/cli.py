@@ -135,17 +135,18 @@ def _import_fleet(args: argparse.Namespace) -> int:
     rows = []
     for bundle in found.bundles:
         _, counts, samples_added = store.add_run(bundle.run, [bundle.measurement], bundle.samples)
-        window, m = bundle.measurement.decode, bundle.measurement
+        m = bundle.measurement
+        energy_j, uncertainty_j = m.decode.energy_j or 0.0, m.decode.uncertainty_j or 0.0
         rows.append(
             {
                 "host": bundle.run.host or "-",
                 "model": m.model,
                 "hardware": f"{m.hardware} x{m.gpus_per_replica}",
-                "window_s": round(window.window_s, 1),
+                "window_s": round(m.decode.window_s, 1),
                 "tok_s": round(m.output_tok_s, 1),
                 "W": round(m.busy_power_w or 0),
-                "mJ_per_tok": round(window.energy_j / m.decode_tokens * 1000, 2),
-                "+-mJ": round(window.uncertainty_j / m.decode_tokens * 1000, 2),
+                "mJ_per_tok": round(energy_j / m.decode_tokens * 1000, 2),
+                "+-mJ": round(uncertainty_j / m.decode_tokens * 1000, 2),
                 "tpot_p95_ms": round(m.tpot_ms, 1),
                 "added": counts.added,
                 "samples": samples_added,

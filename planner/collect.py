@@ -8,7 +8,7 @@ stay stored.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -68,8 +68,8 @@ def start_run(store: Store, source: EnergySource, tool: str, runtime: str | None
     return run_id, run
 
 
-def sample_writer(store: Store, run_id: int, also: list[SampleRecord] | None = None) -> Callable[[list[SampleRecord]], None]:
-    def write(batch: list[SampleRecord]) -> None:
+def sample_writer(store: Store, run_id: int, also: list[SampleRecord] | None = None) -> Callable[[Sequence[SampleRecord]], None]:
+    def write(batch: Sequence[SampleRecord]) -> None:
         store.add_samples(run_id, batch)
         if also is not None:
             also.extend(batch)

@@ -247,7 +247,7 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
         if result.status == "infeasible":
             rows.append({**row, "fleet_demand_tok_s": float(demand["planned_tok_s"].sum())})
             continue
-        gpus = defaultdict(int)
+        gpus: dict[str, int] = defaultdict(int)
         for r in placed:
             gpus[r.hardware] += r.gpus
         mean_tok_s = sum(r.tokens_per_s * mean_share[r.workload] for r in placed)

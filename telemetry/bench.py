@@ -135,8 +135,8 @@ def _measurement(
         return None
     tpot_ms = outcome.tpot_p95_ms
     if tpot_ms is None:  # a callable workload reports totals only: one token's share of a call
-        per_token_s = [(r.e2e_s or 0) / r.output_tokens for r in run.completed if r.output_tokens]
-        tpot_ms = _percentile(per_token_s, 0.95) * 1000 if per_token_s else window.duration_s / tokens * 1000
+        per_token_p95_s = _percentile([(r.e2e_s or 0) / r.output_tokens for r in run.completed if r.output_tokens], 0.95)
+        tpot_ms = per_token_p95_s * 1000 if per_token_p95_s is not None else window.duration_s / tokens * 1000
     completed = run.completed
     prompts = [r.prompt_tokens for r in completed if r.prompt_tokens is not None]
     outputs = [r.output_tokens for r in completed]
@@ -185,7 +185,7 @@ def run_level(collector: Collector, workload: Workload, settings: BenchSettings,
     phased = isinstance(workload, PhasedWorkload)
     prefill: PrefillRun | None = None
     try:
-        if phased:
+        if isinstance(workload, PhasedWorkload):
             prefill = workload.run_prefill(concurrency, settings.window_s, hooks(f"b{concurrency}/prefill"))
         label = f"b{concurrency}/decode" if phased else f"c{concurrency}"
         run = workload.run_level(concurrency, settings.warmup_s, settings.window_s, hooks(label))
@@ -198,7 +198,7 @@ def run_level(collector: Collector, workload: Workload, settings: BenchSettings,
     if failures:
         problems.append(f"{len(failures)} of {len(run.requests)} request(s) failed, e.g. {failures[0]}")
     outcome = LevelOutcome(concurrency, windows[-1], run, None, (), prefill, windows[0] if phased else None)
-    memory_peak_gb = workload.memory_peak_gb() if phased else None
+    memory_peak_gb = workload.memory_peak_gb() if isinstance(workload, PhasedWorkload) else None
     measurement = _measurement(settings, outcome, problems, memory_peak_gb)  # appends to problems
     return replace(outcome, measurement=measurement, problems=tuple(problems))
 

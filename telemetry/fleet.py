@@ -164,7 +164,7 @@ def _gpu_counters(energy: list[Series], start_s: float, end_s: float, where: str
             gpu = s.label("gpu") or s.label("UUID") or ""
             if s.name == name and gpu not in chosen:
                 chosen[gpu] = s
-    counters = []
+    counters: list[GpuCounter] = []
     for gpu, s in sorted(chosen.items()):
         increase = counter_increase(s.points, start_s, end_s)
         if increase is None:

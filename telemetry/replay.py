@@ -47,6 +47,7 @@ GPU_LOST_AFTER_INTERVALS = 5
 
 
 def _column_map(header: Sequence[str], where: str) -> dict[str, tuple[str, int | None]]:
+    required: tuple[str, ...]
     if "energy_mJ" in header or "power_mW" in header:
         layout, required = _REFERENCE_FIELDS, ("t_s", "energy_mJ")
         expected = ",".join(REFERENCE_COLUMNS)

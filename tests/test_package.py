@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_holds_data_and_migrations(tmp_path):
     # Build from a clean copy: a stale build/ folder in the checkout would hide missing packages.
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", "dist", ".venv", "*.egg-info", ".git"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", "dist", ".venv", "*.egg-info", ".git", ".mypy_cache", ".whl"))
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)],
         capture_output=True,
@@ -31,6 +31,7 @@ def test_wheel_holds_data_and_migrations(tmp_path):
         "planner_data/aliases.csv",
         "planner_data/carbon_intensity.csv",
         "planner_data/reference/README.md",
+        "planner_data/runs/README.md",
         "planner_data/reference/h200-2026-11-26/measurements.csv",
         "planner_data/reference/h200-2026-11-26/samples.csv",
         "planner_data/reference/h100-2026-11-26/run.yaml",

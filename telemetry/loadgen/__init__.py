@@ -107,7 +107,8 @@ class PrefillRun:
 
 
 class Workload(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def run_level(self, concurrency: int, warmup_s: float, window_s: float, hooks: WindowHooks) -> LevelRun: ...
 

@@ -97,7 +97,7 @@ class Decoder:
         generator = torch.Generator(device=device).manual_seed(seed)
         pool = torch.empty(WEIGHT_POOL, device=device, dtype=dtype).normal_(0.0, INIT_STD, generator=generator)
 
-        def weight(*dims: int) -> torch.Tensor:
+        def weight(*dims: int) -> Any:
             """Tiled from one random pool, so billions of weights take a copy's time, not a
             random generator's (22 s for the 1B shape on a 2-core CPU); a tile shifts by a
             prime each row of tiles, so no two matrices repeat in step."""
