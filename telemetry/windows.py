@@ -106,7 +106,9 @@ def gpu_window(readings: Sequence[GpuReading], power_limit_w: float) -> GpuWindo
         energy = WindowEnergy(window_s=duration_s, energy_j=energy_j, ticks=assessed.ticks, uncertainty_j=uncertainty_j)
     else:
         energy = assessed
-    powers = [reading.power_instant_w or reading.power_w for reading in readings]
+    # the start edge is read as the window opens, before its workload draws anything (and a
+    # replayed one holds the sample before the window): the peak comes from the readings after it
+    powers = [reading.power_instant_w or reading.power_w for reading in readings[1:]]
     known = [power for power in powers if power is not None]
     return GpuWindow(
         gpu_index=start.gpu_index,

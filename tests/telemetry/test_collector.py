@@ -142,3 +142,17 @@ def test_out_of_range_rate_is_refused(shared_reference: Path):
     source = ReplaySource(_reference_samples(shared_reference), [H200])
     with pytest.raises(TelemetryError, match="0 < rate <= 1000 Hz"):
         Collector(source, rate_hz=0)
+
+
+def test_a_windows_peak_power_is_drawn_inside_it_not_by_what_ran_before(shared_reference: Path):
+    """The start edge is read as the window opens (replayed: it holds the sample before), so a
+    decode window right after a hungrier prefill must not inherit the prefill's peak."""
+    samples = _reference_samples(shared_reference)
+    windows = _replayed(samples)
+    inherited = 0
+    for label, window in windows.items():
+        inside = [s.power_instant_w or s.power_w for s in samples if s.label == label]
+        before = max((s for s in samples if s.t_s < min(x.t_s for x in samples if x.label == label)), key=lambda s: s.t_s)
+        assert window.peak_power_w == pytest.approx(max(inside)), label
+        inherited += (before.power_instant_w or before.power_w) > max(inside)
+    assert inherited >= 1  # the trace has such windows: the check above can fail
