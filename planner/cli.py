@@ -279,7 +279,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with tqdm(total=len(levels), unit="level", desc="bench", file=sys.stderr) as progress:
 
         def advance(outcome) -> None:  # noqa: ANN001
-            progress.set_postfix_str(f"concurrency {outcome.concurrency} done")
+            progress.set_postfix_str(f"{'batch' if outcome.prefill is not None else 'concurrency'} {outcome.concurrency} done")
             progress.update()
 
         outcomes = bench(store, source, workload, settings, args.rate, advance)

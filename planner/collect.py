@@ -186,7 +186,8 @@ def bench_table(outcomes: list[LevelOutcome]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "concurrency": outcome.concurrency,
+                # a phased workload (torch-decode) runs static batches, not requests in flight
+                ("batch" if outcome.prefill is not None else "concurrency"): outcome.concurrency,
                 "tok_s": _rounded(outcome.output_tok_s, 1),
                 "tpot_p95_ms": _rounded(outcome.tpot_p95_ms, 2),
                 "ttft_ms": _rounded(outcome.ttft_ms, 1),

@@ -141,6 +141,7 @@ def test_bench_torch_decode_runs_the_real_1b_shape_on_the_cpu_into_a_phased_row(
     result = _torch_bench(sqlite_url, trace, "--concurrency", "2")
     assert result.returncode == 0, result.stderr
     assert "1 of 1 level(s) stored" in result.stdout
+    assert result.stdout.split()[0] == "batch"
     rows = Store(sqlite_url).measurements(model="llama-3.2-1b", runtime="torch-decode")
     (row,) = rows.itertuples()
     assert (row.energy_scope, row.batch, row.prompt_tokens, row.output_tokens) == ("phases", 2, 16, 4)
