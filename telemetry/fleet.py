@@ -129,7 +129,7 @@ class FleetWindow:
     uncertainty_j: float
     tokens: float
     requests: float
-    prompt_tokens: float | None
+    prompt_tokens: float
     tpot_p95_s: float | None
     ttft_p95_s: float | None
     running_mean: float | None
@@ -240,6 +240,11 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
             "To fix: widen the window or scrape vLLM's /metrics with its request counters."
         )
     prompts = _increases(_named(series, PROMPT_TOKENS_METRIC), start_s, end_s, PROMPT_TOKENS_METRIC, where)
+    if not prompts:
+        raise TelemetryError(
+            f"{where}: no {PROMPT_TOKENS_METRIC}, so the prompt length the energy was spent on is unknown. "
+            "To fix: scrape vLLM's /metrics whole."
+        )
     tpot_buckets = next((found for name in TPOT_HISTOGRAMS if (found := _named(series, name))), [])
     running = [v for s in _named(series, RUNNING_METRIC) for t, v in s.points if common_start_s <= t <= common_end_s]
     return FleetWindow(
@@ -254,7 +259,7 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
         uncertainty_j=edge_error_j + energy_j * token_error / tokens,
         tokens=tokens,
         requests=requests,
-        prompt_tokens=sum(p.over(common_start_s, common_end_s)[0] for p in prompts) if prompts else None,
+        prompt_tokens=sum(p.over(common_start_s, common_end_s)[0] for p in prompts),
         tpot_p95_s=_histogram_p95(tpot_buckets, start_s, end_s),
         ttft_p95_s=_histogram_p95(_named(series, TTFT_HISTOGRAM), start_s, end_s),
         running_mean=statistics.fmean(running) * len(_named(series, RUNNING_METRIC)) if running else None,

@@ -98,7 +98,7 @@ def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog
         runtime=RUNTIME,
         gpus_per_replica=gpus_per_replica,
         concurrency=max(1, round(window.running_mean * per_replica)) if window.running_mean is not None else None,
-        prompt_tokens=round(window.prompt_tokens / window.requests) if window.prompt_tokens is not None else None,
+        prompt_tokens=max(1, round(window.prompt_tokens / window.requests)),
         output_tokens=max(1, round(window.tokens / window.requests)),
         energy_scope="whole_request",
         output_tok_s=window.tokens * per_replica / window.duration_s,

@@ -111,12 +111,15 @@ def test_hosts_are_told_apart_by_instance_and_a_host_with_two_models_is_refused(
         fleet_windows(parse_exposition(two_models, "dump"), unix_s(window.start_s), unix_s(window.end_s))
 
 
-def test_a_window_without_traffic_or_with_one_scrape_is_refused(window):
+def test_a_window_without_traffic_prompts_or_two_scrapes_is_refused(window):
     series = parse_exposition(exporter_dump(window), "dump")
     with pytest.raises(TelemetryError, match="produced no token inside the window"):
         fleet_windows(series, unix_s(window.end_s + 3), unix_s(window.end_s + 12))
     with pytest.raises(TelemetryError, match="fewer than two energy-counter scrapes"):
         fleet_windows(series, unix_s(window.start_s), unix_s(window.start_s + 0.9))
+    without_prompts = [s for s in series if s.name != "vllm:prompt_tokens_total"]
+    with pytest.raises(TelemetryError, match="no vllm:prompt_tokens_total"):
+        fleet_windows(without_prompts, unix_s(window.start_s), unix_s(window.end_s))
     energy_only = [s for s in series if not s.name.startswith("vllm:")]
     with pytest.raises(TelemetryError, match="no host has both .* no vllm:generation_tokens_total"):
         fleet_windows(energy_only, unix_s(window.start_s), unix_s(window.end_s))
