@@ -212,7 +212,14 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
             "To fix: import windows of hosts that serve one model each (vLLM labels it model_name)."
         )
     model = models[0]
-    gpus = _gpu_counters(_named(series, *ENERGY_METRICS), start_s, end_s, where)
+    energy_series = _named(series, *ENERGY_METRICS)
+    nodes = sorted({s.label("Hostname") for s in energy_series} - {None})
+    if len(nodes) > 1:
+        raise TelemetryError(
+            f"{where} holds the GPUs of {len(nodes)} hosts ({', '.join(nodes)}) with nothing pairing them with their engines. "
+            "To fix: dump one host per file, or keep Prometheus's instance label (or name one with --join-label)."
+        )
+    gpus = _gpu_counters(energy_series, start_s, end_s, where)
     tokens_found = _increases(token_series, start_s, end_s, TOKENS_METRIC, where)
     replicas = len(token_series)
     if len(gpus) % replicas:

@@ -102,6 +102,9 @@ def test_hosts_are_told_apart_by_instance_and_a_host_with_two_models_is_refused(
     report = fleet_windows(parse_exposition(two_hosts, "dump"), unix_s(window.start_s), unix_s(window.end_s))
     assert [w.host for w in report.windows] == ["node-a", "node-b"]
     assert report.windows[0].energy_j == report.windows[1].energy_j
+    unpaired = exporter_dump(window) + exporter_dump(window).replace('Hostname="node-a"', 'Hostname="node-b"')
+    with pytest.raises(TelemetryError, match="holds the GPUs of 2 hosts \\(node-a, node-b\\)"):
+        fleet_windows(parse_exposition(unpaired, "dump"), unix_s(window.start_s), unix_s(window.end_s))
     two_models = exporter_dump(window) + "\n".join(
         line.replace("Qwen/Qwen2.5-32B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")
         for line in exporter_dump(window).splitlines()
