@@ -213,7 +213,7 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
         )
     model = models[0]
     energy_series = _named(series, *ENERGY_METRICS)
-    nodes = sorted({s.label("Hostname") for s in energy_series} - {None})
+    nodes = sorted({node for s in energy_series if (node := s.label("Hostname"))})
     if len(nodes) > 1:
         raise TelemetryError(
             f"{where} holds the GPUs of {len(nodes)} hosts ({', '.join(nodes)}) with nothing pairing them with their engines. "
