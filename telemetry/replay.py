@@ -100,7 +100,8 @@ def parse_trace(text: str, where: str) -> list[SampleRecord]:
     return sorted(samples, key=lambda sample: (sample.gpu_index, sample.t_s))
 
 
-def read_trace(path: Path) -> list[SampleRecord]:
+def read_trace(path: Path | str) -> list[SampleRecord]:
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -194,7 +195,7 @@ class ReplaySource:
         self._wall_start_s = time.perf_counter()
 
     @classmethod
-    def from_file(cls, path: Path, infos: Sequence[GpuInfo] = (), speed: float | None = None) -> ReplaySource:
+    def from_file(cls, path: Path | str, infos: Sequence[GpuInfo] = (), speed: float | None = None) -> ReplaySource:
         return cls(read_trace(path), infos, speed)
 
     def gpus(self) -> tuple[GpuInfo, ...]:
