@@ -258,6 +258,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     model, hardware = resolve_bench_names(catalog, args.model, args.hardware, source)
     try:
+        if args.workload == "torch-decode" and len(source.gpus()) > 1:
+            raise InputError(
+                f"torch-decode runs on one GPU but {len(source.gpus())} are sampled, whose idle power would be charged to it. "
+                "To fix: pass --gpus with the NVML index of --device (nvidia-smi lists them)."
+            )
         workload = _bench_workload(args, catalog.llms[model])
     except BaseException:
         source.close()

@@ -165,3 +165,10 @@ def test_bench_torch_decode_refuses_a_url_and_names_a_missing_torch(sqlite_url, 
     assert without_torch.stderr.strip() == (
         "planner: error: torch-decode needs PyTorch, which is not installed. To fix: pip install 'energy-planner[torch]'."
     )
+
+
+def test_bench_torch_decode_refuses_to_charge_several_gpus_to_one(sqlite_url, tmp_path: Path):
+    two_gpus = tmp_path / "two.csv"
+    two_gpus.write_text("gpu_index,t_s,energy_mj\n0,0.0,1000\n1,0.0,2000\n0,0.1,1070\n1,0.1,2070\n")
+    result = _torch_bench(sqlite_url, two_gpus)
+    assert result.returncode == 2 and "torch-decode runs on one GPU but 2 are sampled" in result.stderr
