@@ -20,7 +20,7 @@ if command -v nvidia-smi >/dev/null; then
 fi
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/gpu.csv"
 for model in ${MODELS:-llama-3.1-8b llama-3.2-1b}; do
-  $PLANNER bench --workload torch-decode --model "$model" --concurrency "${BATCHES:-1,16,64,256}" \
+  $PLANNER bench --workload torch-decode --model "$model" --gpus "${GPU_INDEX:-0}" --concurrency "${BATCHES:-1,16,64,256}" \
     --prompt-tokens 512 --output-tokens 128 --warmup "${WARMUP_S:-2}" --window "${WINDOW_S:-10}" ${EXTRA_ARGS:-} \
     2>&1 | tee -a "$OUT/bench.log"
 done
