@@ -105,6 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _import_fleet(args: argparse.Namespace) -> int:
     from planner.formats.fleet import parse_time, read_fleet
+    from planner.store_setup import store_bundle
     from telemetry.exposition import fetch_prometheus, parse_exposition
 
     start_s = parse_time(args.start, "--start") if args.start else None
@@ -134,8 +135,8 @@ def _import_fleet(args: argparse.Namespace) -> int:
     store = _store(args)
     rows = []
     for bundle in found.bundles:
-        _, counts, samples_added = store.add_run(bundle.run, [bundle.measurement], bundle.samples)
-        m = bundle.measurement
+        added, samples_added = store_bundle(store, bundle)
+        (m,) = bundle.measurements
         energy_j, uncertainty_j = m.decode.energy_j or 0.0, m.decode.uncertainty_j or 0.0
         rows.append(
             {
@@ -148,7 +149,7 @@ def _import_fleet(args: argparse.Namespace) -> int:
                 "mJ_per_tok": round(energy_j / m.decode_tokens * 1000, 2),
                 "+-mJ": round(uncertainty_j / m.decode_tokens * 1000, 2),
                 "tpot_p95_ms": round(m.tpot_ms, 1),
-                "added": counts.added,
+                "added": added,
                 "samples": samples_added,
             }
         )

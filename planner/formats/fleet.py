@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from models import Catalog, CatalogError, MeasurementRecord, RunRecord, SampleRecord
 from models.records import WindowEnergy
 from planner.errors import InputError
+from planner.formats.run_bundle import RunBundle
 from telemetry.energy_window import TelemetryError
 from telemetry.exposition import DUMP_RECIPE, Series
 from telemetry.fleet import POWER_METRIC, FleetWindow, fleet_windows, host_of
@@ -17,13 +18,6 @@ SPARSE_SCRAPES = 0.1
 """An uncertainty above this share of the energy is noted on the row."""
 RUNTIME = "vllm"
 """The token counters read are vLLM's (vllm:generation_tokens_total)."""
-
-
-@dataclass(frozen=True)
-class FleetBundle:
-    run: RunRecord
-    measurement: MeasurementRecord
-    samples: tuple[SampleRecord, ...]
 
 
 def parse_time(text: str, option: str) -> float:
@@ -60,7 +54,8 @@ def _samples(window: FleetWindow, power: list[Series]) -> tuple[SampleRecord, ..
     )
 
 
-def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog: Catalog, join_labels: tuple[str, ...] = ()) -> FleetBundle:
+def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog: Catalog, join_labels: tuple[str, ...] = ()) -> RunBundle:
+    """One run (the host's window) with its one measurement and the GPUs' counter scrapes."""
     """`origin` names where the series came from (the dump file or the Prometheus URL)."""
     where = f"{origin}, host {window.host or '(the dump)'}"
     try:
@@ -119,12 +114,12 @@ def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog
         run_key=key,
     )
     power = [s for s in series if s.name == POWER_METRIC and host_of(s, join_labels) == window.host]
-    return FleetBundle(run, measurement, _samples(window, power))
+    return RunBundle(run, (measurement,), _samples(window, power))
 
 
 @dataclass(frozen=True)
 class FleetImport:
-    bundles: tuple[FleetBundle, ...]
+    bundles: tuple[RunBundle, ...]
     skipped: tuple[str, ...]
 
 
