@@ -66,6 +66,16 @@ def model_arrays(highs: Any) -> dict[str, Any]:
     }
 
 
+SOLVE_OPTIONS = ("mip_rel_gap", "threads", "random_seed", "presolve", "time_limit")
+"""What the child must solve with as the parent would have."""
+
+
+def configured_options(highs: Any) -> dict[str, Any]:
+    """The parent's solve settings as PuLP configured them on its HiGHS object."""
+    configured = highs.getOptions()
+    return {name: getattr(configured, name) for name in SOLVE_OPTIONS}
+
+
 def _rebuilt(highspy: Any, arrays: dict[str, Any]) -> Any:
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = arrays["num_col"], arrays["num_row"]
@@ -108,7 +118,7 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     if status == highspy.HighsModelStatus.kOptimal:
         outcome = "optimal"
     elif status == highspy.HighsModelStatus.kInfeasible:

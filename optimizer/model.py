@@ -36,7 +36,7 @@ import numpy as np
 import pulp
 
 from optimizer.candidates import Candidate, WorkloadSpec, candidates_by_key
-from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, model_arrays, solve_in_child
+from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_options, model_arrays, solve_in_child
 from optimizer.start import lp_rounding_start
 
 Objective = Literal["energy", "cost", "carbon", "gpus"]
@@ -207,14 +207,6 @@ class _HighsFromStart(pulp.HiGHS):
         super().__init__(**options)
         self.start = start
         self.deadline_s = deadline_s
-        time_limit_s = options.get("timeLimit")
-        self.child_options = {
-            "mip_rel_gap": options.get("gapRel"),
-            "threads": options.get("threads"),
-            "random_seed": options.get("random_seed"),
-            "presolve": options.get("presolve"),
-            "time_limit": float(time_limit_s) if isinstance(time_limit_s, int | float) else None,
-        }
         self.child_result: ChildResult | None = None
 
     def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
@@ -229,11 +221,10 @@ class _HighsFromStart(pulp.HiGHS):
         if self.deadline_s is not None and lp.solverModel.getNumCol() >= CHILD_MIN_COLUMNS:
             arrays = model_arrays(lp.solverModel)
             start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
-            options = {name: value for name, value in self.child_options.items() if value is not None}
             # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
             # 228,000 columns on the 2-core dev machine) inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            self.child_result = solve_in_child(arrays, options, start, start_objective, deadline_s)
+            self.child_result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
             return
         if start is not None:
             lp.solverModel.setSolution(len(start[0]), start[0], start[1])
