@@ -182,12 +182,12 @@ def run_level(collector: Collector, workload: Workload, settings: BenchSettings,
 
         return WindowHooks(begin, end)
 
-    phased = isinstance(workload, PhasedWorkload)
+    phased = workload if isinstance(workload, PhasedWorkload) else None
     prefill: PrefillRun | None = None
     try:
-        if isinstance(workload, PhasedWorkload):
-            prefill = workload.run_prefill(concurrency, settings.window_s, hooks(f"b{concurrency}/prefill"))
-        label = f"b{concurrency}/decode" if phased else f"c{concurrency}"
+        if phased is not None:
+            prefill = phased.run_prefill(concurrency, settings.window_s, hooks(f"b{concurrency}/prefill"))
+        label = f"b{concurrency}/decode" if phased is not None else f"c{concurrency}"
         run = workload.run_level(concurrency, settings.warmup_s, settings.window_s, hooks(label))
     except LoadGeneratorError as error:
         if opened:
@@ -197,8 +197,8 @@ def run_level(collector: Collector, workload: Workload, settings: BenchSettings,
     failures = run.failures
     if failures:
         problems.append(f"{len(failures)} of {len(run.requests)} request(s) failed, e.g. {failures[0]}")
-    outcome = LevelOutcome(concurrency, windows[-1], run, None, (), prefill, windows[0] if phased else None)
-    memory_peak_gb = workload.memory_peak_gb() if isinstance(workload, PhasedWorkload) else None
+    outcome = LevelOutcome(concurrency, windows[-1], run, None, (), prefill, windows[0] if phased is not None else None)
+    memory_peak_gb = phased.memory_peak_gb() if phased is not None else None
     measurement = _measurement(settings, outcome, problems, memory_peak_gb)  # appends to problems
     return replace(outcome, measurement=measurement, problems=tuple(problems))
 

@@ -253,7 +253,8 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
             "To fix: scrape vLLM's /metrics whole."
         )
     tpot_buckets = next((found for name in TPOT_HISTOGRAMS if (found := _named(series, name))), [])
-    running = [v for s in _named(series, RUNNING_METRIC) for t, v in s.points if common_start_s <= t <= common_end_s]
+    running_series = _named(series, RUNNING_METRIC)
+    running = [v for s in running_series for t, v in s.points if common_start_s <= t <= common_end_s]
     return FleetWindow(
         host=host,
         model=model,
@@ -269,7 +270,7 @@ def _host_window(host: str, series: list[Series], start_s: float, end_s: float) 
         prompt_tokens=sum(p.over(common_start_s, common_end_s)[0] for p in prompts),
         tpot_p95_s=_histogram_p95(tpot_buckets, start_s, end_s),
         ttft_p95_s=_histogram_p95(_named(series, TTFT_HISTOGRAM), start_s, end_s),
-        running_mean=statistics.fmean(running) * len(_named(series, RUNNING_METRIC)) if running else None,
+        running_mean=statistics.fmean(running) * len(running_series) if running else None,
         peak_power_w=sum(_peak_power_w(g.series, start_s, end_s) for g in gpus),
         counter_resets=sum(g.increase.resets for g in gpus) + sum(t.resets for t in tokens_found),
     )

@@ -228,7 +228,7 @@ class TorchDecodeWorkload:
     cuda_graphs: bool = True
     seed: int = 0
     name: str = "torch-decode"
-    _decoders: dict[int, tuple[Decoder, _Stepper]] = field(default_factory=dict, repr=False)
+    _decoders: dict[int, tuple[Decoder, _Stepper, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.prompt_tokens < 1 or self.output_tokens < 1:
@@ -255,8 +255,9 @@ class TorchDecodeWorkload:
         if self.device.startswith("cuda"):
             _torch().cuda.synchronize()
 
-    def _prepared(self, batch: int) -> tuple[Decoder, _Stepper]:
-        """One decoder per batch size at a time: a new batch frees the previous cache first."""
+    def _prepared(self, batch: int) -> tuple[Decoder, _Stepper, torch.Tensor]:
+        """One decoder per batch size at a time (a new batch frees the previous cache first),
+        warmed up by the prefill of its prompt, which also fills the cache decode starts from."""
         if batch in self._decoders:
             return self._decoders[batch]
         torch = _torch()
@@ -266,19 +267,15 @@ class TorchDecodeWorkload:
             torch.cuda.reset_peak_memory_stats()
         try:
             decoder = Decoder(self.shape, batch, self.prompt_tokens + self.output_tokens, self.device, self._dtype(torch), self.seed)
-            first = decoder.prefill(self._prompt(decoder, batch))
-            stepper = _Stepper(decoder, first, self.uses_graphs)
+            generator = torch.Generator(device=self.device).manual_seed(self.seed)
+            prompt = torch.randint(0, self.shape.vocab, (batch, self.prompt_tokens), device=self.device, generator=generator)
+            stepper = _Stepper(decoder, decoder.prefill(prompt), self.uses_graphs)
         except torch.OutOfMemoryError as error:
             self._decoders.clear()
             raise LoadGeneratorError(f"batch {batch} does not fit in {self.device} memory: {str(error).splitlines()[0]}") from error
         self._sync()
-        self._decoders[batch] = (decoder, stepper)
-        return decoder, stepper
-
-    def _prompt(self, decoder: Decoder, batch: int) -> torch.Tensor:
-        torch = decoder.torch
-        generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        return torch.randint(0, self.shape.vocab, (batch, self.prompt_tokens), device=self.device, generator=generator)
+        self._decoders[batch] = (decoder, stepper, prompt)
+        return decoder, stepper, prompt
 
     def memory_peak_gb(self) -> float | None:
         torch = _torch()
@@ -286,10 +283,7 @@ class TorchDecodeWorkload:
 
     def run_prefill(self, batch: int, window_s: float, hooks: WindowHooks) -> PrefillRun:
         """Whole-batch prefills back to back for at least `window_s` (at least one)."""
-        decoder, _ = self._prepared(batch)
-        prompt = self._prompt(decoder, batch)
-        decoder.prefill(prompt)
-        self._sync()
+        decoder, _, prompt = self._prepared(batch)
         hooks.begin()
         start_s = time.perf_counter()
         repeats = 0
@@ -315,7 +309,7 @@ class TorchDecodeWorkload:
         return [RequestResult(started_s, token_times, len(token_times), self.prompt_tokens, ended_s=token_times[-1])] * batch
 
     def run_level(self, concurrency: int, warmup_s: float, window_s: float, hooks: WindowHooks) -> LevelRun:
-        _, stepper = self._prepared(concurrency)
+        _, stepper, _ = self._prepared(concurrency)
         warm_until_s = time.perf_counter() + warmup_s
         while time.perf_counter() < warm_until_s:
             self._pass(stepper, 1, warm_until_s)
