@@ -8,7 +8,6 @@ one TPOT per step), scraped `vllm_offset_s` later, as a second exporter would be
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import threading
@@ -19,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
-from models import SampleRecord
+from models import SampleRecord, load_catalog
+from planner.formats.run_bundle import read_run_bundle
 from telemetry.exposition import Series, parse_exposition
-from telemetry.replay import parse_trace
 
 RUN = "reference/h200-2026-11-26"
 LABEL = "qwen-32b/graph/b1/decode"
@@ -50,21 +49,20 @@ class RecordedWindow:
 
 
 def recorded_window() -> RecordedWindow:
-    folder = resources.files("planner_data").joinpath("reference", RUN.split("/")[1])
-    samples = parse_trace(folder.joinpath("samples.csv").read_text(encoding="utf-8"), RUN)
-    rows = {row["source_key"]: row for row in csv.DictReader(folder.joinpath("measurements.csv").read_text(encoding="utf-8").splitlines())}
-    row = rows[SOURCE_KEY]
-    inside = [s.t_s for s in samples if s.label == LABEL]
+    bundle = read_run_bundle(resources.files("planner_data").joinpath("reference", RUN.split("/")[1]), load_catalog())
+    (measured,) = [m for m in bundle.measurements if m.source_key == SOURCE_KEY]
+    inside = [s.t_s for s in bundle.samples if s.label == LABEL]
+    assert measured.decode.energy_j is not None and measured.batch is not None and measured.prompt_tokens is not None
     return RecordedWindow(
-        samples=tuple(samples),
+        samples=bundle.samples,
         start_s=min(inside),
         end_s=max(inside),
-        decode_j=float(row["decode_j"]),
-        decode_tokens=int(row["decode_tokens"]),
-        batch=int(row["batch"]),
-        output_tokens=int(row["output_tokens"]),
-        prompt_tokens=int(row["prompt_tokens"]),
-        tpot_s=float(row["tpot_ms"]) / 1000,
+        decode_j=measured.decode.energy_j,
+        decode_tokens=measured.decode_tokens,
+        batch=measured.batch,
+        output_tokens=measured.output_tokens,
+        prompt_tokens=measured.prompt_tokens,
+        tpot_s=measured.tpot_ms / 1000,
     )
 
 

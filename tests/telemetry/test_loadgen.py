@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from models import SampleRecord
 from telemetry.bench import BenchSettings, run_bench
 from telemetry.collector import Collector
 from telemetry.loadgen import LoadGeneratorError, WindowHooks
@@ -69,10 +71,11 @@ def test_concurrency_must_be_positive(levels):
         BenchSettings(model="m", hardware="h", runtime="r", concurrency=tuple(levels), source="s")
 
 
-def _collector(shared_reference: Path) -> Collector:
+def _collector(shared_reference: Path, sink: Callable[[Sequence[SampleRecord]], None] = lambda batch: None) -> Collector:
+    """The H200 reference trace on the wall clock standing in for the GPU, sampled at 20 Hz."""
     trace = shared_reference / "h200-2026-11-26" / "trace.csv"
     source = ReplaySource.from_file(trace, [GpuInfo(0, "NVIDIA H200", None, 700.0)], speed=1.0)
-    return Collector(source, sink=lambda batch: None, rate_hz=20)
+    return Collector(source, sink=sink, rate_hz=20)
 
 
 def test_bench_sweeps_levels_into_flagged_or_clean_measurements(state: ServerState, shared_reference: Path):

@@ -10,11 +10,9 @@ import torch
 
 from models import load_catalog
 from telemetry.bench import BenchSettings, run_bench
-from telemetry.collector import Collector
 from telemetry.loadgen import LoadGeneratorError, PhasedWorkload
 from telemetry.loadgen.torch_decode import FFN_AND_VOCAB, TINY, Decoder, TorchDecodeWorkload, decoder_shape
-from telemetry.replay import ReplaySource
-from telemetry.sources import GpuInfo
+from tests.telemetry.test_loadgen import _collector
 
 
 def test_each_decode_step_over_the_static_cache_matches_recomputing_the_whole_sequence():
@@ -47,10 +45,8 @@ def test_a_missing_gpu_is_named():
 
 
 def test_a_phased_sweep_stores_prefill_and_decode_windows_per_batch(shared_reference: Path):
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
-    source = ReplaySource.from_file(trace, [GpuInfo(0, "NVIDIA H200", None, 700.0)], speed=1.0)
     labels: list[str] = []
-    collector = Collector(source, sink=lambda batch: labels.extend(s.label for s in batch if s.label), rate_hz=20)
+    collector = _collector(shared_reference, sink=lambda batch: labels.extend(s.label for s in batch if s.label))
     workload = TorchDecodeWorkload(TINY, prompt_tokens=24, output_tokens=12, device="cpu")
     assert isinstance(workload, PhasedWorkload)
     settings = BenchSettings(
