@@ -193,6 +193,7 @@ class Store:
         model: str | None = None,
         hardware: str | None = None,
         runtime: str | None = None,
+        run_id: int | None = None,
     ) -> pd.DataFrame:
         """Every stored operating point, with model and hardware by catalog name."""
         statement = (
@@ -213,6 +214,8 @@ class Store:
             statement = statement.where(Hardware.name == hardware)
         if runtime:
             statement = statement.where(Measurement.runtime == runtime)
+        if run_id is not None:
+            statement = statement.where(Measurement.run_id == run_id)
         return self._frame(statement)
 
     def runs(self) -> pd.DataFrame:

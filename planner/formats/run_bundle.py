@@ -151,8 +151,7 @@ def export_run_bundle(store: Store, run_key: str, folder: Path) -> tuple[int, in
         raise InputError(f"{folder} already exists. To fix: pass a new folder; nothing was written.")
     row = found.iloc[0]
     run = parse_run_file({key: _cell(row[key]) for key in RUN_FIELDS if _cell(row[key]) is not None}, run_key)
-    frame = store.measurements()
-    measured = frame[frame.run_id == row["id"]]
+    measured = store.measurements(run_id=int(row["id"]))
     usable = measured[measured.decode_j.notna() & (measured.energy_scope.ne("phases") | measured.prefill_j.notna())]
     columns = [name for name in MeasurementRow.model_fields if name in measured.columns]
     whole = _whole_fields(MeasurementRow.model_fields)
