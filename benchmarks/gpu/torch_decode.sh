@@ -3,7 +3,9 @@
 # each run exported as a run bundle under $OUT/runs/ (commit them under data/runs/ with the card's
 # provenance, which run.yaml carries: host, GPU name, driver, power limit, tool version).
 # On the device, from the repository root: bash benchmarks/gpu/torch_decode.sh   (carry: .whl)
-# About 4 minutes on an H100 or H200: two models, four batch sizes, 10 s prefill + 10 s decode windows.
+# The device tool brings back at most 8 files: $OUT/bench.db holds every run, so export the bundles
+# that did not come back here with `planner --db sqlite:///bench.db export KEY FOLDER`.
+# 221 s on an H100 (2026-11-27); about 4 minutes on an H100 or H200: two models, four batch sizes, 10 s prefill + 10 s decode windows.
 # Checked here on the CPU with: MODELS=llama-3.2-1b BATCHES=1 WINDOW_S=1 WARMUP_S=0 \
 #   EXTRA_ARGS="--device cpu --hardware h200 --power-limit 700 --replay ../shared/reference/h200-2026-11-26/trace.csv"
 set -euo pipefail
@@ -13,7 +15,9 @@ if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
-export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1 PLANNER_DB_URL="sqlite:///$OUT/bench.db"
+# From a checkout (no pip install), the bundled data/ folder is importable as planner_data by a link.
+mkdir -p /tmp/planner-src && ln -sfn "$PWD/data" /tmp/planner-src/planner_data
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD:/tmp/planner-src" PYTHONUNBUFFERED=1 PLANNER_DB_URL="sqlite:///$OUT/bench.db"
 PLANNER="python3 -m planner.cli"
 if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/gpu.csv"

@@ -20,9 +20,11 @@ def test_new_store_is_seeded_once(store_url):
     counts = store.row_counts()
     with resources.as_file(resources.files("planner_data").joinpath(PUBLIC_V2_FOLDER)) as folder:
         public = len(read_mlenergy_v2(folder, load_catalog()).records)
-    assert counts["run"] == 2 and counts["measurement"] == 30 + public and public > 100
+    bundles = [read_run_bundle(folder, load_catalog()) for folder in bundled_run_folders()]
+    assert counts["run"] == len(bundles) == 4  # two reference runs, two H100 torch-decode runs
+    assert counts["measurement"] == sum(len(b.measurements) for b in bundles) + public and public > 100
     assert counts["hardware"] == len(load_catalog().gpus)
-    trace_rows = sum(len(read_run_bundle(folder, load_catalog()).samples) for folder in bundled_run_folders())
+    trace_rows = sum(len(bundle.samples) for bundle in bundles)
     assert counts["sample"] == trace_rows > 2000
     open_store(store_url)
     assert store.row_counts() == counts
@@ -30,7 +32,9 @@ def test_new_store_is_seeded_once(store_url):
 
 def test_bundles_match_a_fresh_conversion_of_the_shared_reference(shared_reference, tmp_path):
     catalog = load_catalog()
-    for folder in bundled_run_folders():
+    converted = [folder for folder in bundled_run_folders() if (shared_reference / folder.name).is_dir()]
+    assert [folder.name for folder in converted] == ["h100-2026-11-26", "h200-2026-11-26"]
+    for folder in converted:
         bundle = read_run_bundle(folder, catalog)
         run, rows, samples = convert_reference_run(shared_reference / folder.name, catalog)
         assert run == bundle.run
