@@ -1,0 +1,45 @@
+"""Every bundled scenario plans as it did when its placement was recorded (tests/planner/recorded_plans/).
+
+The files were written by `planner plan SCENARIO -o FILE` on a fresh Store before the optimizer was
+split into its rooms; a refactoring that changes a placement or a figure fails here. Re-record only
+for a change that is meant to move plans (new bundled data, a model change), and say so in the commit.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner.formats.placement import Placement, read_placement
+
+RECORDED = Path(__file__).parent / "recorded_plans"
+SCENARIOS = sorted(path.stem for path in RECORDED.glob("*.yaml"))
+
+
+def _figures(placement: Placement) -> dict[str, object]:
+    """Everything a user reads in a placement file but the shadow prices (those carry the solvers' gaps)."""
+    content = placement.model_dump(mode="json")
+    content.pop("shadow_prices")
+    return content
+
+
+def test_every_bundled_scenario_has_a_recorded_plan() -> None:
+    bundled = sorted(Path(entry.name).stem for entry in resources.files("planner_data").joinpath("scenarios").iterdir())
+    assert SCENARIOS == bundled
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_bundled_scenario_plans_as_recorded(name: str, sqlite_url: str) -> None:
+    recorded = read_placement(RECORDED / f"{name}.yaml")
+    with resources.as_file(resources.files("planner_data").joinpath(f"scenarios/{name}.yaml")) as scenario:
+        fresh = planner.plan(scenario, planner.open_store(sqlite_url)).to_placement()
+    assert _figures(fresh) == _figures(recorded)
+    assert [p.resource for p in fresh.shadow_prices] == [p.resource for p in recorded.shadow_prices]
+    for new, old in zip(fresh.shadow_prices, recorded.shadow_prices):
+        assert (new.objective_change_per_unit is None) == (old.objective_change_per_unit is None)
+        if new.objective_change_per_unit is not None and old.objective_change_per_unit is not None:
+            tolerance = new.resolution + old.resolution + 1e-6 * abs(old.objective_change_per_unit)
+            assert abs(new.objective_change_per_unit - old.objective_change_per_unit) <= tolerance + 1e-9
