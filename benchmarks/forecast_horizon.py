@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from planner.forecast import forecast
+from planner.forecasting import forecast
 from planner.store_setup import open_store
 
 

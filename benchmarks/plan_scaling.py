@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from models import load_catalog
 from optimizer.candidates import WorkloadSpec, build_candidates
-from optimizer.model import PlanProblem, SiteSpec, SolveOptions, solve
+from optimizer.problem import PlanProblem, SiteSpec, SolveOptions
+from optimizer.solve import solve
 from optimizer.operating_point import OperatingPoint
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)

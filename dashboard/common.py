@@ -6,18 +6,16 @@ import os
 
 import streamlit as st
 
-from models import Store, StoreError
-from planner.errors import PlannerError
-from planner.store_setup import open_store
-from telemetry.energy_window import TelemetryError
+import planner
+from models import Store
 
-USER_ERRORS = (PlannerError, StoreError, TelemetryError)
+USER_ERRORS = planner.USER_ERRORS
 """Errors whose message is meant for the user: shown in the page, never as a traceback."""
 
 
 @st.cache_resource
 def _store(url: str | None) -> Store:
-    return open_store(url)
+    return planner.open_store(url)
 
 
 def store() -> Store:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 
 from optimizer.candidates import Candidate
 from optimizer.metrics import FleetSummary, summarize
-from optimizer.model import PlanProblem, SolveOptions, Status, solve
+from optimizer.problem import PlanProblem, SolveOptions, Status
+from optimizer.solve import solve
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def max_throughput(problem: PlanProblem, options: SolveOptions) -> Baseline:
     throughput-first operator runs."""
     fastest: dict[tuple[str, str, int], Candidate] = {}
     for candidate in problem.candidates:
-        key = (candidate.workload, candidate.hardware, candidate.gpus)
+        key = (candidate.workload, candidate.hardware, candidate.gpus_per_replica)
         held = fastest.get(key)
         if held is None or (candidate.tok_s, -candidate.power_w) > (held.tok_s, -held.power_w):
             fastest[key] = candidate

@@ -12,6 +12,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from optimizer.operating_point import OperatingPoint
 
@@ -36,6 +37,25 @@ class WorkloadSpec:
     output lengths, this workload accepts."""
 
 
+FlagKind = Literal[
+    "includes_prefill",
+    "ttft_unverified",
+    "slo_statistic_unverified",
+    "prefill_energy_estimated",
+    "peak_power_estimated",
+    "measured_on_task",
+    "measured_lengths",
+]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something a candidate's data does not show; `detail` says what was measured instead."""
+
+    kind: FlagKind
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One replica configuration for one workload, with what the data does not show."""
@@ -43,14 +63,14 @@ class Candidate:
     id: str
     workload: str
     point: OperatingPoint
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
 
     @property
     def hardware(self) -> str:
         return self.point.hardware
 
     @property
-    def gpus(self) -> int:
+    def gpus_per_replica(self) -> int:
         return self.point.gpus_per_replica
 
     @property
@@ -73,9 +93,6 @@ class CandidateSet:
     """How many operating points were left out, by reason."""
     unserved: Mapping[str, str] = field(default_factory=dict)
     """Workloads with no candidate left, and why (the closest miss)."""
-
-    def for_workload(self, workload: str) -> list[Candidate]:
-        return [candidate for candidate in self.candidates if candidate.workload == workload]
 
 
 def candidates_by_key(candidates: Sequence[Candidate]) -> dict[tuple[str, str], Candidate]:
@@ -117,25 +134,27 @@ def _closest_lengths(points: list[OperatingPoint], workload: WorkloadSpec) -> li
     return list(best.values())
 
 
-def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[str, ...]:
+def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[Flag, ...]:
     flags = []
     if not point.includes_prefill:
-        flags.append("includes_prefill: false")
+        flags.append(Flag("includes_prefill", "false"))
     if workload.ttft_slo_ms is not None and point.ttft_ms is None:
-        flags.append("ttft_unverified")
+        flags.append(Flag("ttft_unverified"))
     measured_strictness = min(
         STATISTIC_STRICTNESS[stat] for stat in (point.tpot_stat, point.ttft_stat or point.tpot_stat)
     )
     if measured_strictness < STATISTIC_STRICTNESS[workload.slo_statistic]:
-        flags.append(f"slo_statistic_unverified: measured {point.tpot_stat}, SLO is {workload.slo_statistic}")
+        flags.append(Flag("slo_statistic_unverified", f"measured {point.tpot_stat}, SLO is {workload.slo_statistic}"))
     if point.prefill_energy_estimated:
-        flags.append("prefill_energy_estimated")
+        flags.append(Flag("prefill_energy_estimated"))
     if point.peak_power_estimated:
-        flags.append("peak_power_estimated")
+        flags.append(Flag("peak_power_estimated"))
     if point.workload_profile is not None:
-        flags.append(f"measured_on_task: {point.workload_profile} (its own prompts, mean output {point.output_tokens} tokens)")
+        flags.append(
+            Flag("measured_on_task", f"{point.workload_profile} (its own prompts, mean output {point.output_tokens} tokens)")
+        )
     elif (point.prompt_tokens, point.output_tokens) != (workload.prompt_tokens, workload.output_tokens):
-        flags.append(f"measured_lengths: prompt {point.prompt_tokens}, output {point.output_tokens}")
+        flags.append(Flag("measured_lengths", f"prompt {point.prompt_tokens}, output {point.output_tokens}"))
     return tuple(flags)
 
 
@@ -155,7 +174,7 @@ def _dominates(better: Candidate, worse: Candidate) -> bool:
 def _prune_dominated(candidates: list[Candidate]) -> tuple[list[Candidate], int]:
     groups: dict[tuple[str, str, int], list[Candidate]] = defaultdict(list)
     for candidate in candidates:
-        groups[(candidate.workload, candidate.hardware, candidate.gpus)].append(candidate)
+        groups[(candidate.workload, candidate.hardware, candidate.gpus_per_replica)].append(candidate)
     kept: list[Candidate] = []
     for group in groups.values():
         kept.extend(c for c in group if not any(other is not c and _dominates(other, c) for other in group))

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from optimizer.candidates import Candidate, candidates_by_key
-from optimizer.model import Assignment, PlanProblem, objective_terms
+from optimizer.formulation import objective_terms
+from optimizer.problem import Assignment, PlanProblem
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -55,7 +56,7 @@ def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetS
         totals["usd"] += assignment.replicas * terms["cost"]
         totals["co2"] += assignment.replicas * terms["carbon"]
         replicas += assignment.replicas
-        gpus += assignment.replicas * candidate.gpus
+        gpus += assignment.replicas * candidate.gpus_per_replica
     return FleetSummary(
         tok_s=totals["tok_s"],
         replicas=replicas,

@@ -4,11 +4,23 @@
     store = planner.open_store()                 # SQLite in your data dir, seeded on first use
     table = planner.operating_points_table(store, model="llama-3.1-8b")
     result = planner.plan("data/scenarios/example.yaml", store)   # .placements, .summary, .to_file()
+    timeline = planner.forecast(None, "data/scenarios/example.yaml", horizon_months=6, store=store)
 """
 
-from planner.errors import InputError, PlannerError
-from planner.operating_points import operating_points_table
-from planner.plan import Plan, plan
+from planner.errors import USER_ERRORS, InputError, PlannerError
+from planner.forecasting import Forecast, forecast
+from planner.planning import Plan, plan
 from planner.store_setup import open_store
+from planner.stored_points import operating_points_table
 
-__all__ = ["InputError", "Plan", "PlannerError", "open_store", "operating_points_table", "plan"]
+__all__ = [
+    "USER_ERRORS",
+    "Forecast",
+    "InputError",
+    "Plan",
+    "PlannerError",
+    "forecast",
+    "open_store",
+    "operating_points_table",
+    "plan",
+]

@@ -15,11 +15,11 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
-from scipy.stats import norm
 
 GrowthCurve = Literal["linear", "exponential", "logistic"]
 CURVES: tuple[GrowthCurve, ...] = ("linear", "exponential", "logistic")
@@ -66,7 +66,7 @@ class GrowthFit:
         """The mean demand's `quantile` at `month`: wider the further past the history."""
         ahead = max(month - (self.months_observed - 1), 0.0)
         spread = self.log_sigma * math.sqrt(1.0 + ahead)
-        return self.mean_at(month) * math.exp(norm.ppf(quantile) * spread)
+        return self.mean_at(month) * math.exp(NormalDist().inv_cdf(quantile) * spread)
 
     @property
     def monthly_growth(self) -> float:

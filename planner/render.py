@@ -10,7 +10,7 @@ import pandas as pd
 from planner.formats.placement import Placement
 
 if TYPE_CHECKING:
-    from planner.forecast import Forecast
+    from planner.forecasting import Forecast
 
 
 def _table(frame: pd.DataFrame) -> str:

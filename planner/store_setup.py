@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
+
+import pandas as pd
 
 from models import Store, load_catalog
 from models.catalog import DATA_PACKAGE
@@ -58,3 +61,30 @@ def open_store(url: str | None = None) -> Store:
     ):
         seed(store)
     return store
+
+
+@dataclass(frozen=True)
+class StoreOverview:
+    """What `planner db info` shows: where the Store is, its rows, its measurements and runs."""
+
+    url: str
+    schema_revision: str | None
+    row_counts: dict[str, int]
+    measurements: pd.DataFrame
+    """Measurements grouped by source, task, model, GPU and runtime, with their batch sizes."""
+    runs: pd.DataFrame
+
+
+def store_overview(store: Store) -> StoreOverview:
+    measurements = store.measurements()
+    grouped = measurements
+    if not measurements.empty:
+        grouped = (
+            measurements.groupby(["source", "workload_profile", "model", "hardware", "runtime"], dropna=False)
+            .agg(points=("id", "count"), loads=("batch", lambda loads: ",".join(str(int(v)) for v in sorted(loads.dropna()))))
+            .reset_index()
+        )
+    runs = store.runs()
+    if not runs.empty:
+        runs = runs[["source_key", "tool", "gpu_name", "started_at"]]
+    return StoreOverview(store.display_url, store.schema_revision(), store.row_counts(), grouped, runs)

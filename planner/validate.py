@@ -13,8 +13,8 @@ from models import Store, load_catalog
 from optimizer.candidates import build_candidates, candidates_by_key
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
-from planner.operating_points import usable_operating_points
-from planner.plan import site_specs, workload_specs
+from planner.stored_points import usable_operating_points
+from planner.planning import site_specs, workload_specs
 
 RELATIVE_TOLERANCE = 1e-6
 
@@ -61,14 +61,14 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         ):
             if not _close(stated, actual):
                 problems.append(f"{where}: {name} {stated:g} differs from the Store's {actual:g}")
-        if row.gpus != row.replicas * candidate.gpus:
-            problems.append(f"{where}: gpus {row.gpus} != replicas {row.replicas} x {candidate.gpus}")
+        if row.gpus != row.replicas * candidate.gpus_per_replica:
+            problems.append(f"{where}: gpus {row.gpus} != replicas {row.replicas} x {candidate.gpus_per_replica}")
         capacity = placement.max_utilization * candidate.tok_s * row.replicas
         if row.tokens_per_s > capacity * (1 + RELATIVE_TOLERANCE):
             problems.append(f"{where}: serves {row.tokens_per_s:g} tok/s, above {capacity:g} at max_utilization")
         served[row.workload] += row.tokens_per_s
         sites_used[row.workload].add(row.site)
-        gpus_used[(row.site, candidate.hardware)] += row.replicas * candidate.gpus
+        gpus_used[(row.site, candidate.hardware)] += row.replicas * candidate.gpus_per_replica
         peak_w[row.site] += sites[row.site].pue * candidate.peak_power_w * row.replicas
     for name, workload in workloads.items():
         if not _close(served[name], workload.demand_tok_s, 1e-4):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
 from models.records import SampleRecord
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.sources import EnergySource, GpuLostError, GpuReading
 from telemetry.windows import GpuWindow, WindowMeasurement, gpu_window
 

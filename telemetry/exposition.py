@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 
 Labels = tuple[tuple[str, str], ...]
 ENERGY_METRICS = ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total")

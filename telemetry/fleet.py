@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from urllib.parse import urlsplit
 
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.exposition import ENERGY_METRICS, Series
 
 TOKENS_METRIC = "vllm:generation_tokens_total"

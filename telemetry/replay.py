@@ -20,7 +20,7 @@ from statistics import median
 
 from models.records import SampleRecord
 from telemetry.collector import Collector, OpenWindow
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.sources import GpuInfo, GpuLostError, GpuReading
 from telemetry.windows import WindowMeasurement
 

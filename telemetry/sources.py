@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 
 
 class GpuLostError(TelemetryError):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models.records import WindowEnergy
-from telemetry.energy_window import assess_window
+from telemetry.counter_delta import assess_window
 from telemetry.sources import GpuReading
 
 COUNTER_RESOLUTION_J = 0.001

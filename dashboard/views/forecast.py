@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_histories, bundled_scenarios
-from planner.forecast import BAND, forecast
+from planner.forecasting import BAND, forecast
 
 UPLOAD = "upload a CSV..."
 

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import USER_ERRORS, store
-from planner.operating_points import operating_points_table
+from planner.stored_points import operating_points_table
 
 
 def pareto_front(points: pd.DataFrame) -> pd.DataFrame:

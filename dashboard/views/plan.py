@@ -12,7 +12,7 @@ import yaml
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_scenarios
 from planner.formats.placement import placement_text
-from planner.plan import plan
+from planner.planning import plan
 from planner.render import placement_table, site_power_table
 
 UPLOAD = "upload a file..."

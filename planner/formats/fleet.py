@@ -10,7 +10,7 @@ from models import Catalog, CatalogError, MeasurementRecord, RunRecord, SampleRe
 from models.records import WindowEnergy
 from planner.errors import InputError
 from planner.formats.run_bundle import RunBundle
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.exposition import DUMP_RECIPE, Series
 from telemetry.fleet import POWER_METRIC, FleetWindow, fleet_windows, host_of
 

@@ -15,7 +15,7 @@ from models import Catalog, RunRecord, SampleRecord
 from planner.errors import InputError
 from planner.formats.measurements_csv import parse_measurement_rows
 from planner.formats.run_bundle import RunBundle, write_run_bundle
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.replay import parse_trace
 
 HF_RUNTIME = "hf-eager"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 
 
 class LoadGeneratorError(TelemetryError):

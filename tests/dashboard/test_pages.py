@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.plan import plan
+from planner.planning import plan
 from planner.store_setup import open_store
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

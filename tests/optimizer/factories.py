@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from optimizer.candidates import Candidate, WorkloadSpec
-from optimizer.model import PlanProblem, SiteSpec
+from optimizer.problem import PlanProblem, SiteSpec
 from optimizer.operating_point import OperatingPoint
 
 

@@ -9,9 +9,10 @@ import highspy
 import numpy as np
 import pytest
 
-import optimizer.model
+import optimizer.highs
 from optimizer.child_solve import model_arrays, solve_in_child
-from optimizer.model import SolveOptions, solve
+from optimizer.problem import SolveOptions
+from optimizer.solve import solve
 from tests.optimizer.factories import candidate, point, problem, site, workload
 
 
@@ -30,7 +31,7 @@ def _random_problem(seed: int):
 def test_a_solve_in_a_child_finds_the_in_process_optimum(seed: int, monkeypatch: pytest.MonkeyPatch):
     p = _random_problem(seed)
     in_process = solve(p, SolveOptions(gap_rel=0.0))
-    monkeypatch.setattr(optimizer.model, "CHILD_MIN_COLUMNS", 0)  # every timed solve goes to a child
+    monkeypatch.setattr(optimizer.highs, "CHILD_MIN_COLUMNS", 0)  # every timed solve goes to a child
     in_child = solve(p, SolveOptions(gap_rel=0.0, time_limit_s=60))
     assert in_child.status == in_process.status
     if in_process.has_solution:
@@ -78,10 +79,11 @@ def test_an_unguarded_user_script_is_not_run_again_by_the_child(tmp_path):
 
     script = tmp_path / "plan_it.py"
     script.write_text(
-        "import optimizer.model\n"
-        "from optimizer.model import SolveOptions, solve\n"
+        "import optimizer.highs\n"
+        "from optimizer.problem import SolveOptions\n"
+        "from optimizer.solve import solve\n"
         "from tests.optimizer.test_child_solve import _random_problem\n"
-        "optimizer.model.CHILD_MIN_COLUMNS = 0\n"
+        "optimizer.highs.CHILD_MIN_COLUMNS = 0\n"
         "print('script ran', flush=True)\n"
         "print(solve(_random_problem(1), SolveOptions(time_limit_s=60)).status)\n"
     )

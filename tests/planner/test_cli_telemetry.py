@@ -105,7 +105,7 @@ class _LiveLike:
 
 
 def test_live_collect_without_a_duration_runs_until_ctrl_c_and_keeps_its_window(sqlite_url, shared_reference: Path):
-    from planner.collect import collect
+    from planner.collecting import collect
     from telemetry.replay import ReplaySource
     from telemetry.sources import GpuInfo
 

@@ -12,10 +12,10 @@ import pytest
 import planner
 from planner.cli import main
 from planner.errors import InputError
-from planner.forecast import forecast
+from planner.forecasting import forecast
 from planner.growth import fit_growth
-from planner.plan import build_problem, resolve_scenario, scenario_yaml
-from planner.operating_points import usable_operating_points
+from planner.planning import build_problem, resolve_scenario, scenario_yaml
+from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
 from models import load_catalog
 
@@ -99,7 +99,7 @@ def test_every_period_plan_passes_validate(sqlite_url, tmp_path):
     assert len(result.plans) == 3
     for period, plan in result.plans.items():
         scenario_file = tmp_path / f"{period}.yaml"
-        scenario_file.write_text(scenario_yaml(result.period_scenarios[period]))
+        scenario_file.write_text(scenario_yaml(plan.scenario.model_dump(mode="json", exclude_none=True)))
         placement = plan.to_placement()
         assert placement.status in ("optimal", "feasible")
         assert check_placement(placement, scenario_file, store) == []

@@ -151,11 +151,3 @@ def test_objective_override(example, sqlite_url):
     assert carbon.problem.objective == "carbon"
     assert carbon.fleet.g_co2_per_hour <= energy.fleet.g_co2_per_hour + 1e-6
     assert energy.fleet.facility_power_w <= carbon.fleet.facility_power_w + 1e-6
-
-
-def test_cbc_fallback_plans_the_same_fleet(example, sqlite_url):
-    store = planner.open_store(sqlite_url)
-    highs = planner.plan(example, store=store, gap_rel=0.0, with_baselines=False, with_shadow_prices=False)
-    cbc = planner.plan(example, store=store, gap_rel=0.0, with_baselines=False, with_shadow_prices=False, solver="PULP_CBC_CMD")
-    assert cbc.to_placement().solver == "PULP_CBC_CMD" and highs.to_placement().solver == "HiGHS"
-    assert cbc.solution.objective_value == pytest.approx(highs.solution.objective_value, rel=1e-6)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from telemetry.energy_window import TelemetryError
+from telemetry.errors import TelemetryError
 from telemetry.exposition import fetch_prometheus, parse_exposition
 from telemetry.fleet import counter_increase, fleet_windows, histogram_quantile
 from tests.telemetry.fleet_dump import exporter_dump, prometheus_server, recorded_window, unix_s

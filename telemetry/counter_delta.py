@@ -8,16 +8,14 @@ window is about one tick of power: +-10 % at 1 s, +-1 % at 10 s.
 
 from __future__ import annotations
 
+from telemetry.errors import TelemetryError
+
 from models.records import WindowEnergy
 
 COUNTER_TICK_S = 0.1
 MIN_WINDOW_TICKS = 10
 POWER_HEADROOM = 1.1
 """Mean power above this multiple of the power limit is impossible: the window is too short."""
-
-
-class TelemetryError(Exception):
-    """A measurement problem the user can act on; the message says how."""
 
 
 def assess_window(

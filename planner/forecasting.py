@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from models import CatalogError, Store, load_catalog
-from optimizer.model import SolveOptions, cheapest_addition
+from optimizer.candidates import candidates_by_key
+from optimizer.diagnosis import cheapest_addition
+from optimizer.problem import SolveOptions, Solution
 from planner.errors import InputError
-from planner.growth import GrowthFit, fit_growth
-from planner.plan import Plan, plan, resolve_scenario
 from planner.formats.scenario import Scenario
+from planner.growth import GrowthFit, fit_growth
+from planner.planning import Plan, build_problem, plan_problem, resolve_scenario, scenario_sha256
+from planner.stored_points import usable_operating_points
+from planner.wording import describe_addition
 
 BAND = (0.1, 0.9)
 HOURS_PER_MONTH = 730.0
@@ -47,7 +51,7 @@ class Forecast:
     fits: tuple[GrowthFit, ...]
     quantile: float
     plans: Mapping[str, Plan] = field(repr=False, default_factory=dict)
-    period_scenarios: Mapping[str, dict[str, Any]] = field(repr=False, default_factory=dict)
+    """Each period's Plan; its `scenario` is the scenario with that period's planned demand."""
     additions: Mapping[str, list[str]] = field(default_factory=dict)
 
     def to_csv(self, path: str | Path) -> None:
@@ -209,59 +213,73 @@ def forecast(
     demand = pd.DataFrame(demand_rows)
     timeline_rows: list[dict[str, Any]] = []
     plans: dict[str, Plan] = {}
-    scenarios: dict[str, dict[str, Any]] = {}
     additions: dict[str, list[str]] = {}
-    base = scenario.model_dump(mode="json", exclude_none=True)
     gpu_types = sorted({gpu for site in scenario.sites for gpu in site.gpus} | set(scenario.purchasable))
+    # the candidates do not depend on demand: load and build them once, change demands per month
+    base_problem, candidate_set = build_problem(scenario, usable_operating_points(store), catalog)
+    options = SolveOptions(time_limit_s=time_limit_s)
+    previous: Solution | None = None
     for period in tqdm(periods, desc="forecast", unit="month", disable=not progress):
-        rows = demand[demand["period"] == str(period)].set_index("workload")
-        content = {**base, "name": f"{scenario.name} {period}", "growth": {}, "purchasable": {}, "extra_power": {}}
-        content["workloads"] = [
-            {**{k: v for k, v in w.items() if k not in ("tokens_per_s", "requests_per_s")},
-             "tokens_per_s": max(float(rows.loc[w.get("name") or w["model"], "planned_tok_s"]), 1e-6)}
-            for w in base["workloads"]
-        ]
-        result = plan(content, store=store, time_limit_s=time_limit_s, with_baselines=False, with_shadow_prices=False)
         key = str(period)
-        plans[key], scenarios[key] = result, content
+        rows = demand[demand["period"] == key].set_index("workload")
+        planned_tok_s = {name: max(float(rows.loc[name, "planned_tok_s"]), 1e-6) for name in rows.index}
+        problem = replace(
+            base_problem, workloads=tuple(replace(w, demand_tok_s=planned_tok_s[w.name]) for w in base_problem.workloads)
+        )
+        period_scenario = scenario.model_copy(
+            update={
+                "name": f"{scenario.name} {period}",
+                "workloads": [
+                    w.model_copy(update={"tokens_per_s": planned_tok_s[w.label], "requests_per_s": None}) for w in scenario.workloads
+                ],
+                "growth": {},
+                "purchasable": {},
+                "extra_power": {},
+            }
+        )
+        result = plan_problem(period_scenario, scenario_sha256(period_scenario), problem, candidate_set, options, False, False, start_from=previous)
+        previous = result.solution if result.solution.has_solution else previous
+        plans[key] = result
         timeline_rows.extend(_site_rows(key, result, rows, gpu_types))
         if result.status == "infeasible" and not additions and (scenario.purchasable or scenario.extra_power):
             gpu_prices = {catalog.resolve("gpu", g): spec["usd_per_gpu_hour"] for g, spec in scenario.purchasable.items()}
             power_prices = {site: spec["usd_per_kw_month"] / HOURS_PER_MONTH for site, spec in scenario.extra_power.items()}
-            options = SolveOptions(time_limit_s=time_limit_s)
-            additions[key] = [a.describe() for a in cheapest_addition(result.problem, gpu_prices, power_prices, options)]
+            purchases = cheapest_addition(result.problem, gpu_prices, power_prices, options)
+            additions[key] = [describe_addition(a) for a in purchases]
     timeline = pd.DataFrame(timeline_rows)
-    return Forecast(timeline, demand, _exhaustion(plans, scenario), tuple(fits.values()), quantile, plans, scenarios, additions)
+    return Forecast(timeline, demand, _exhaustion(plans, scenario), tuple(fits.values()), quantile, plans, additions)
 
 
 def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[str]) -> list[dict[str, Any]]:
+    """Per site: GPUs, peak power at the planned demand, energy, money and CO2 at the mean demand."""
     year, month = (int(part) for part in period.split("-"))
     hours = calendar.monthrange(year, month)[1] * 24
-    sites = {site.name: site for site in result.problem.sites}
+    problem = result.problem
+    candidates = candidates_by_key(problem.candidates)
     mean_share = (demand["mean_tok_s"] / demand["planned_tok_s"]).to_dict()
-    placement = result.to_placement()
+    fleet_demand_tok_s = float(demand["planned_tok_s"].sum())
     rows = []
-    for site_name, site in sites.items():
-        row: dict[str, Any] = {"period": period, "site": site_name, "status": result.status}
-        placed = [r for r in placement.placements if r.site == site_name]
+    for site in problem.sites:
+        row: dict[str, Any] = {"period": period, "site": site.name, "status": result.status}
         if result.status == "infeasible":
-            rows.append({**row, "fleet_demand_tok_s": float(demand["planned_tok_s"].sum())})
+            rows.append({**row, "fleet_demand_tok_s": fleet_demand_tok_s})
             continue
+        placed = [(a, candidates[(a.workload, a.candidate_id)]) for a in result.solution.assignments if a.site == site.name]
         gpus: dict[str, int] = defaultdict(int)
-        for r in placed:
-            gpus[r.hardware] += r.gpus
-        mean_tok_s = sum(r.tokens_per_s * mean_share[r.workload] for r in placed)
-        avg_it_w = sum(r.tokens_per_s * mean_share[r.workload] * r.replica_power_w / r.replica_tokens_per_s for r in placed)
+        for a, c in placed:
+            gpus[c.hardware] += a.replicas * c.gpus_per_replica
+        mean_tok_s = sum(a.tok_s * mean_share[a.workload] for a, _ in placed)
+        avg_it_w = sum(a.tok_s * mean_share[a.workload] * c.power_w / c.tok_s for a, c in placed)
         avg_kw = site.pue * avg_it_w / 1000
-        peak_kw = sum(site.pue * r.peak_power_w for r in placed) / 1000
+        peak_kw = sum(site.pue * a.replicas * c.peak_power_w for a, c in placed) / 1000
         mwh = avg_kw * hours / 1000
-        gpu_usd = sum(count * result.problem.usd_per_gpu_hour.get(hw, 0.0) for hw, count in gpus.items()) * hours
+        gpu_usd = sum(count * problem.usd_per_gpu_hour.get(hw, 0.0) for hw, count in gpus.items()) * hours
         inventory = sum(site.inventory.values())
         row.update(
-            fleet_demand_tok_s=float(demand["planned_tok_s"].sum()),
-            site_tok_s=sum(r.tokens_per_s for r in placed),
+            fleet_demand_tok_s=fleet_demand_tok_s,
+            site_tok_s=sum(a.tok_s for a, _ in placed),
             **{f"gpus_{hw}": gpus.get(hw, 0) for hw in gpu_types},
-            replicas=sum(r.replicas for r in placed),
+            replicas=sum(a.replicas for a, _ in placed),
             peak_kw=peak_kw,
             avg_kw=avg_kw,
             mwh=mwh,
@@ -275,17 +293,18 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
     return rows
 
 
+CONSTRAINT_NAMES = {"power_budget": "power budget", "inventory": "inventory"}
+
+
 def _exhaustion(plans: Mapping[str, Plan], scenario: Scenario) -> pd.DataFrame:
-    """First infeasible period per site named in the reasons; workload-level reasons under '-'."""
+    """First infeasible period per site that lacks something; workload-level reasons under '-'."""
     found: dict[str, dict[str, str]] = {}
-    site_names = [site.name for site in scenario.sites]
     for period, result in plans.items():
         if result.status != "infeasible":
             continue
-        for reason in result.reasons:
-            named = [name for name in site_names if reason.startswith(f"site {name} ")]
-            site = named[0] if named else "-"
+        for shortfall, line in zip(result.reasons, result.reason_lines()):
+            site = shortfall.site or "-"
             if site not in found:
-                constraint = "power budget" if "kW more" in reason else "inventory" if "more " in reason else "no candidate"
-                found[site] = {"site": site, "period": period, "constraint": constraint, "reason": reason}
+                constraint = CONSTRAINT_NAMES.get(shortfall.constraint, "no candidate")
+                found[site] = {"site": site, "period": period, "constraint": constraint, "reason": line}
     return pd.DataFrame(list(found.values()), columns=["site", "period", "constraint", "reason"])

@@ -11,7 +11,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from optimizer.metrics import summarize
-from optimizer.model import PlanProblem, SolveOptions, explain_infeasibility, objective_terms, shadow_prices, solve
+from optimizer.diagnosis import Shortfall, explain_infeasibility, shadow_prices
+from optimizer.formulation import objective_terms
+from optimizer.problem import PlanProblem, SolveOptions
+from optimizer.solve import solve
+from planner.wording import describe_shortfall
 from tests.optimizer.factories import candidate, point, problem, site, workload
 
 EXACT = SolveOptions(gap_rel=0.0)
@@ -20,8 +24,8 @@ EXACT = SolveOptions(gap_rel=0.0)
 def brute_force(p: PlanProblem) -> float | None:
     """The least objective over every replica vector that fits inventories and budgets and
     has the capacity for each demand (load then splits continuously)."""
-    slots = [(c, s) for c in p.candidates for s in p.sites if s.inventory.get(c.hardware, 0) >= c.gpus]
-    ranges = [range(s.inventory[c.hardware] // c.gpus + 1) for c, s in slots]
+    slots = [(c, s) for c in p.candidates for s in p.sites if s.inventory.get(c.hardware, 0) >= c.gpus_per_replica]
+    ranges = [range(s.inventory[c.hardware] // c.gpus_per_replica + 1) for c, s in slots]
     best = None
     for counts in itertools.product(*ranges):
         gpus: dict[tuple[str, str], int] = defaultdict(int)
@@ -29,7 +33,7 @@ def brute_force(p: PlanProblem) -> float | None:
         capacity: dict[str, float] = defaultdict(float)
         value = 0.0
         for n, (c, s) in zip(counts, slots):
-            gpus[(s.name, c.hardware)] += n * c.gpus
+            gpus[(s.name, c.hardware)] += n * c.gpus_per_replica
             peak[s.name] += n * s.pue * c.peak_power_w
             capacity[c.workload] += n * p.max_utilization * c.tok_s
             value += n * objective_terms(p, c, s)[p.objective]
@@ -53,7 +57,7 @@ def check_constraints(p: PlanProblem, assignments) -> None:
         c = candidates[(a.workload, a.candidate_id)]
         assert a.tok_s <= p.max_utilization * c.tok_s * a.replicas * (1 + 1e-7) + 1e-6
         served[a.workload] += a.tok_s
-        gpus[(a.site, c.hardware)] += a.replicas * c.gpus
+        gpus[(a.site, c.hardware)] += a.replicas * c.gpus_per_replica
         peak[a.site] += sites[a.site].pue * c.peak_power_w * a.replicas
     for w in p.workloads:
         assert served[w.name] == pytest.approx(w.demand_tok_s, rel=1e-6)
@@ -172,17 +176,18 @@ def test_infeasible_power_names_the_site_and_the_shortfall():
     # 5,000 tok/s at 80 % needs 7 replicas x 700 W x PUE 1.2 = 5.88 kW; the budget is 3 kW.
     p = problem([workload(demand=5000)], [candidate("w", op)], [site("dc-east", 3, {"A": 10}, pue=1.2)])
     assert solve(p).status == "infeasible"
-    reasons = explain_infeasibility(p)
-    assert len(reasons) == 1
-    assert reasons[0].startswith("site dc-east needs 2.9 kW more")
-    assert "to serve w" in reasons[0]
+    (reason,) = explain_infeasibility(p)
+    assert (reason.constraint, reason.site, reason.workloads, reason.held) == ("power_budget", "dc-east", ("w",), 3.0)
+    assert reason.missing == pytest.approx(7 * 700 * 1.2 / 1000 - 3)  # 2.88 kW
+    assert describe_shortfall(reason, {"dc-east": 1.2}).startswith("site dc-east needs 2.9 kW more")
 
 
 def test_infeasible_inventory_names_the_gpus_missing():
     op = point("A", tok_s=1000, power_w=600)
     p = problem([workload(demand=5000)], [candidate("w", op)], [site("dc-west", 100, {"A": 4})])
     reasons = explain_infeasibility(p)
-    assert reasons == ["site dc-west needs 3 more A (has 4) to serve w"]
+    assert reasons == [Shortfall("inventory", "dc-west", "A", 3, 4, ("w",))]
+    assert describe_shortfall(reasons[0], {"dc-west": 1.0}) == "site dc-west needs 3 more A (has 4) to serve w"
 
 
 def test_time_limited_solve_reports_status_and_gap():
@@ -222,7 +227,7 @@ def test_shadow_price_of_a_binding_budget_is_positive_and_matches_a_resolve():
 def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
     import random
 
-    from optimizer.model import build_model
+    from optimizer.formulation import build_model
     from optimizer.start import lp_rounding_start
 
     rng = random.Random(seed)

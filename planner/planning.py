@@ -14,18 +14,10 @@ from models import Catalog, Store, load_catalog
 from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
 from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, candidates_by_key
 from optimizer.metrics import FleetSummary, summarize
-from optimizer.model import (
-    Objective,
-    PlanProblem,
-    ShadowPrice,
-    SiteSpec,
-    Solution,
-    SolveOptions,
-    explain_infeasibility,
-    shadow_prices,
-    solve,
-)
+from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility, shadow_prices
 from optimizer.operating_point import OperatingPoint
+from optimizer.problem import Objective, PlanProblem, SiteSpec, Solution, SolveOptions
+from optimizer.solve import solve
 from planner.errors import InputError
 from planner.formats.placement import (
     BaselineEntry,
@@ -39,7 +31,8 @@ from planner.formats.placement import (
     write_placement,
 )
 from planner.formats.scenario import Scenario, load_scenario, parse_scenario
-from planner.operating_points import usable_operating_points
+from planner.stored_points import usable_operating_points
+from planner.wording import describe_flag, describe_shortfall
 
 OBJECTIVE_UNITS = {"energy": "W (facility)", "cost": "USD/h", "carbon": "gCO2/h", "gpus": "GPUs"}
 UNASSIGNED_NOTE = "GPUs not placed are taken as released (powered off); their idle power is not counted."
@@ -97,7 +90,7 @@ def build_problem(
     candidate_set = build_candidates(workloads, points, prune=prune)
     sites = site_specs(scenario)
     for site in sites:
-        usable = [c for c in candidate_set.candidates if site.inventory.get(c.hardware, 0) >= c.gpus]
+        usable = [c for c in candidate_set.candidates if site.inventory.get(c.hardware, 0) >= c.gpus_per_replica]
         if usable:
             smallest = min(usable, key=lambda c: c.peak_power_w)
             need_kw = site.pue * smallest.peak_power_w / 1000
@@ -126,7 +119,7 @@ class Plan:
     problem: PlanProblem
     candidate_set: CandidateSet
     solution: Solution
-    reasons: tuple[str, ...]
+    reasons: tuple[Shortfall, ...]
     baselines: tuple[Baseline, ...]
     shadow_prices: tuple[ShadowPrice, ...]
 
@@ -161,9 +154,9 @@ class Plan:
                     model=models[a.workload],
                     hardware=c.hardware,
                     candidate=c.id,
-                    config={"runtime": point.runtime, "batch": point.load, "gpus_per_replica": c.gpus},
+                    config={"runtime": point.runtime, "batch": point.load, "gpus_per_replica": c.gpus_per_replica},
                     replicas=a.replicas,
-                    gpus=a.replicas * c.gpus,
+                    gpus=a.replicas * c.gpus_per_replica,
                     tokens_per_s=a.tok_s,
                     utilization=a.tok_s / (a.replicas * c.tok_s),
                     power_w=a.replicas * c.power_w,
@@ -177,7 +170,7 @@ class Plan:
                     tpot_ms=point.tpot_ms,
                     tpot_statistic=point.tpot_stat,
                     source=f"{point.source} [{point.source_key}]",
-                    flags=list(c.flags),
+                    flags=[describe_flag(flag) for flag in c.flags],
                 )
             )
         return rows
@@ -222,7 +215,8 @@ class Plan:
                 baselines=self._baseline_entries(fleet),
             )
         rows = self._rows()
-        flagged = sorted({flag.split(":")[0] for row in rows for flag in row.flags})
+        candidates = candidates_by_key(self.problem.candidates)
+        flagged = sorted({flag.kind for a in self.solution.assignments for flag in candidates[(a.workload, a.candidate_id)].flags})
         notes = [UNASSIGNED_NOTE]
         if flagged:
             notes.append(f"placed candidates carry flags the data could not verify: {', '.join(flagged)} (see each row)")
@@ -232,7 +226,7 @@ class Plan:
             solver=self.solution.solver,
             status=self.status,  # type: ignore[arg-type]
             gap=self.solution.gap,
-            reasons=list(self.reasons),
+            reasons=self.reason_lines(),
             max_utilization=self.problem.max_utilization,
             sites=[
                 SiteEcho(
@@ -275,6 +269,10 @@ class Plan:
             notes=notes,
         )
 
+    def reason_lines(self) -> list[str]:
+        pue = {site.name: site.pue for site in self.problem.sites}
+        return [describe_shortfall(reason, pue) for reason in self.reasons]
+
     def to_file(self, path: str | Path) -> None:
         write_placement(self.to_placement(), Path(path))
 
@@ -282,6 +280,11 @@ class Plan:
 def scenario_yaml(content: dict) -> str:
     """The YAML a scenario given as a dict is identified by (its sha256 goes in the placement)."""
     return yaml.safe_dump(content, sort_keys=False)
+
+
+def scenario_sha256(scenario: Scenario) -> str:
+    """The digest of the scenario as `scenario_yaml` writes it (a forecast's month, say)."""
+    return hashlib.sha256(scenario_yaml(scenario.model_dump(mode="json", exclude_none=True)).encode()).hexdigest()
 
 
 def resolve_scenario(scenario_or_path: Scenario | str | Path | dict, catalog: Catalog) -> tuple[Scenario, str]:
@@ -301,7 +304,6 @@ def plan(
     gap_rel: float = 1e-3,
     with_baselines: bool = True,
     with_shadow_prices: bool = True,
-    solver: str = "HiGHS",
 ) -> Plan:
     """The placement of a scenario on the Store's measurements; never raises for infeasible
     demand (the Plan says why), raises InputError for input no solve could use."""
@@ -311,18 +313,35 @@ def plan(
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
     points = usable_operating_points(store or open_store())
     problem, candidate_set = build_problem(scenario, points, catalog, objective)
-    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel, solver=solver)
+    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
+    return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
+
+
+def plan_problem(
+    scenario: Scenario,
+    digest: str,
+    problem: PlanProblem,
+    candidate_set: CandidateSet,
+    options: SolveOptions,
+    with_baselines: bool = True,
+    with_shadow_prices: bool = True,
+    start_from: Solution | None = None,
+) -> Plan:
+    """The Plan of a built problem: solved, explained when infeasible, compared with baselines.
+    A forecast calls it month after month on one set of candidates, starting from the last month."""
     if candidate_set.unserved:
-        solution = Solution(status="infeasible", solver=solver)
-        reasons = tuple(f"workload {name}: {why}" for name, why in candidate_set.unserved.items())
+        solution = Solution(status="infeasible")
+        reasons = tuple(Shortfall("no_candidate", workloads=(name,), detail=why) for name, why in candidate_set.unserved.items())
         return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
-    solution = solve(problem, options)
+    solution = solve(problem, options, start_from)
     if not solution.has_solution:
-        reasons = tuple(explain_infeasibility(problem, options)) if solution.status == "infeasible" else (
-            f"no solution found within the time limit of {time_limit_s} s: allow more time (--time-limit)",
-        )
+        if solution.status == "infeasible":
+            reasons = tuple(explain_infeasibility(problem, options))
+        else:
+            reasons = (Shortfall("time_limit", held=options.time_limit_s),)
         return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
-    baseline_options = replace(options, time_limit_s=None if time_limit_s is None else time_limit_s / 2)
+    limit_s = options.time_limit_s
+    baseline_options = replace(options, time_limit_s=None if limit_s is None else limit_s / 2)
     baselines = (
         (best_single_gpu_type(problem, baseline_options), max_throughput(problem, baseline_options))
         if with_baselines

@@ -1,0 +1,159 @@
+"""The solver adapter: PuLP's HiGHS given a starting solution, a wall-clock limit that holds
+(large models solve in optimizer/child_solve), one thread and a seed, and its banner kept quiet."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+
+from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_options, model_arrays, solve_in_child
+from optimizer.errors import OptimizerError
+from optimizer.problem import SolveOptions, Status
+
+READ_BACK_S_PER_COLUMN = 6e-6
+SOLVER_NAME = "HiGHS"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: Status
+    gap: float | None
+    """The relative gap HiGHS proved; 0 when it proved the requested gap."""
+
+
+class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
+    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none), and
+    solving a large model in a child process when a time limit must hold."""
+
+    def __init__(self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, **options: object) -> None:
+        super().__init__(**options)
+        self.start = start
+        self.deadline_s = deadline_s
+        self.child_result: ChildResult | None = None
+
+    def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.start:
+            return None
+        variables = [var for var in lp.variables() if var.name in self.start]
+        indices = np.array([var.index for var in variables], dtype=np.int32)
+        return indices, np.array([self.start[var.name] for var in variables], dtype=np.float64)
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+        start = self._start_arrays(lp)
+        if self.deadline_s is not None and lp.solverModel.getNumCol() >= CHILD_MIN_COLUMNS:
+            arrays = model_arrays(lp.solverModel)
+            start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
+            # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
+            # 228,000 columns on the 2-core dev machine) inside the limit
+            deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
+            self.child_result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
+            return
+        if start is not None:
+            lp.solverModel.setSolution(len(start[0]), start[0], start[1])
+        super().callSolver(lp)
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
+        result = self.child_result
+        if result is None:
+            values: tuple[int, int] = super().findSolutionValues(lp)
+            return values
+        if result.values is not None:
+            for var in lp.variables():
+                var.varValue = float(result.values[var.index])
+        return {
+            "optimal": (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
+            "feasible": (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),
+            "infeasible": (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+            "no_solution": (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound),
+        }[result.status]
+
+    def proven_gap(self, lp: pulp.LpProblem) -> float | None:
+        return self.child_result.gap if self.child_result is not None else _gap(lp)
+
+
+@functools.cache
+def _quiet_banner() -> None:
+    """HiGHS prints a banner to the process's stdout when its first solver object is made,
+    whatever `output_flag` says. Where this process is single-threaded (the CLI), make that first
+    object with file descriptor 1 pointed at /dev/null. In a multi-threaded process (the
+    dashboard's server) other threads write through that descriptor too, so the banner is let
+    through to its log instead."""
+    import highspy  # noqa: PLC0415 - a dependency; imported where HiGHS is first made
+
+    if threading.active_count() > 1:
+        highspy.Highs()
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _checked(solver: pulp.LpSolver) -> pulp.LpSolver:
+    if not solver.available():
+        raise OptimizerError("the HiGHS solver is not available. To fix: `pip install highspy` (a dependency of this package).")
+    return solver
+
+
+def relaxation_solver() -> pulp.LpSolver:
+    """HiGHS for the LP relaxation: one thread, no output."""
+    _quiet_banner()
+    return _checked(pulp.getSolver("HiGHS", msg=False, mip=False, threads=1))
+
+
+def run(
+    prob: pulp.LpProblem,
+    objective: pulp.LpAffineExpression,
+    options: SolveOptions,
+    time_limit_s: float | None,
+    start: Mapping[str, float] | None = None,
+) -> RunResult:
+    """Solve `prob` for `objective`; the status is HiGHS's solution status, never only PuLP's
+    "Optimal" (which a time-limited incumbent also reports)."""
+    prob.setObjective(objective)
+    _quiet_banner()
+    solver = _HighsFromStart(
+        start,
+        None if time_limit_s is None else time.monotonic() + time_limit_s,
+        msg=False,
+        timeLimit=time_limit_s,
+        gapRel=options.gap_rel,
+        threads=1,
+        random_seed=options.seed,
+        # HiGHS 1.16 presolve with a user solution declared a worse point optimal on a random
+        # test problem (tests/optimizer/test_solve.py); MIP presolve has open wrong-optimum
+        # reports upstream. A solve that starts from a solution runs without presolve.
+        presolve="on" if options.presolve and not start else "off",
+    )
+    prob.solve(_checked(solver))
+    gap = solver.proven_gap(prob)
+    if prob.sol_status == pulp.LpSolutionOptimal:
+        # "Optimal" means within the requested gap: report the gap HiGHS proved.
+        return RunResult("optimal", gap or 0.0)
+    if prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        return RunResult("feasible", gap)
+    if prob.sol_status == pulp.LpSolutionInfeasible:
+        return RunResult("infeasible", None)
+    return RunResult("no_solution", None)
+
+
+def _gap(prob: pulp.LpProblem) -> float | None:
+    """The proven relative gap of a time-limited incumbent, where the solver reports one."""
+    highs = getattr(prob, "solverModel", None)
+    if highs is None or not hasattr(highs, "getInfo"):
+        return None
+    gap = highs.getInfo().mip_gap
+    return None if gap is None or gap != gap or gap > 1e20 else float(gap)

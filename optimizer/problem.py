@@ -1,0 +1,74 @@
+"""The optimizer's records: what a placement problem holds, how to solve it, and what comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from optimizer.candidates import Candidate, WorkloadSpec
+
+Objective = Literal["energy", "cost", "carbon", "gpus"]
+OBJECTIVE_ORDER: tuple[Objective, ...] = ("energy", "cost", "carbon")
+Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    name: str
+    power_budget_w: float
+    pue: float
+    carbon_g_per_kwh: float
+    usd_per_kwh: float
+    inventory: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    workloads: tuple[WorkloadSpec, ...]
+    candidates: tuple[Candidate, ...]
+    sites: tuple[SiteSpec, ...]
+    usd_per_gpu_hour: Mapping[str, float]
+    max_utilization: float = 0.8
+    objective: Objective = "energy"
+
+    def restricted(self, keep: Sequence[Candidate]) -> PlanProblem:
+        return replace(self, candidates=tuple(keep))
+
+    def with_site(self, site: SiteSpec) -> PlanProblem:
+        """The same problem with one site (matched by name) replaced."""
+        return replace(self, sites=tuple(site if s.name == site.name else s for s in self.sites))
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit_s: float | None = None
+    gap_rel: float = 1e-3
+    tie_break: bool = True
+    seed: int = 0
+    warm_start: bool = True
+    presolve: bool = True
+
+
+@dataclass(frozen=True)
+class Assignment:
+    site: str
+    workload: str
+    candidate_id: str
+    replicas: int
+    tok_s: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    status: Status
+    assignments: tuple[Assignment, ...] = ()
+    objective_value: float | None = None
+    gap: float | None = None
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    solver: str = "HiGHS"
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")

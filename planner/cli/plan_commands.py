@@ -1,0 +1,145 @@
+"""`planner plan | validate | forecast | dashboard`: placements, their checks, timelines and the pages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from planner.cli.common import open_store_of
+from planner.errors import InputError, PlannerError
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    if not app.is_file():
+        raise PlannerError(f"the dashboard is not installed at {app}. To fix: reinstall the package.")
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port} is not a TCP port. To fix: pick 1..65535.")
+    environment = dict(os.environ)
+    if args.db:
+        environment["PLANNER_DB_URL"] = args.db
+    open_store_of(args)  # migrate and seed before the first page asks, and fail here in one line if the URL is bad
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    print(f"planner dashboard: http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
+    return subprocess.call(command, env=environment)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from planner.formats.placement import check_output_path, read_placement
+    from planner.planning import plan
+    from planner.render import render_moves, render_plan
+
+    scenario = Path(args.scenario)
+    current = read_placement(Path(args.current)) if args.current else None
+    if args.output:
+        check_output_path(Path(args.output))
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise InputError(f"--time-limit {args.time_limit} must be positive. To fix: give seconds, e.g. --time-limit 30.")
+    if not 0 <= args.gap < 1:
+        raise InputError(f"--gap {args.gap} must be a fraction in [0, 1). To fix: e.g. --gap 0.001 for 0.1 %.")
+    result = plan(
+        scenario,
+        store=open_store_of(args),
+        objective=args.objective,
+        time_limit_s=args.time_limit,
+        gap_rel=args.gap,
+        with_baselines=not args.no_baselines,
+    )
+    placement = result.to_placement()
+    print(render_plan(placement))
+    if current is not None:
+        print()
+        print(render_moves(current, placement))
+    if args.output:
+        result.to_file(args.output)
+        print(f"\nplacement written to {args.output}")
+    return 0 if placement.status != "infeasible" else 3
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from planner.forecasting import forecast
+    from planner.render import render_forecast
+
+    if args.output and not Path(args.output).parent.is_dir():
+        raise InputError(f"folder {Path(args.output).parent} does not exist. To fix: create it or write elsewhere.")
+    result = forecast(
+        args.history,
+        Path(args.scenario),
+        horizon_months=args.horizon,
+        quantile=args.quantile,
+        store=open_store_of(args),
+        start=args.start,
+        time_limit_s=args.time_limit,
+        progress=sys.stderr.isatty(),
+    )
+    print(render_forecast(result))
+    if args.output:
+        result.to_csv(args.output)
+        print(f"\ntimeline written to {args.output}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from planner.validate import validate_file
+
+    problems = validate_file(Path(args.placement), Path(args.scenario), open_store_of(args))
+    if problems:
+        for problem in problems:
+            print(f"violated: {problem}")
+        print(f"{args.placement}: {len(problems)} problem(s) against {args.scenario}")
+        return 1
+    print(f"{args.placement}: valid against {args.scenario} (demand, SLOs, inventory, power budgets, Store figures)")
+    return 0
+
+
+
+
+def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
+    planning = commands.add_parser(
+        "plan",
+        help="the placement with the fewest joules per token under SLOs, inventory and power budgets",
+        description="Plan a scenario on the Store's measurements. Exit 0: planned; 3: infeasible (reasons "
+        "printed); 2: invalid input.",
+    )
+    planning.add_argument("scenario", help="scenario YAML (see data/scenarios/example.yaml)")
+    planning.add_argument("-o", "--output", help="write the placement file (.yaml, .yml or .json)")
+    planning.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
+    planning.add_argument("--time-limit", type=float, metavar="S", help="wall-clock limit per solve in seconds, model build included")
+    planning.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative MIP gap to stop at (default 0.001)")
+    planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
+    planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
+    planning.set_defaults(handler=cmd_plan)
+
+    forecasting = commands.add_parser(
+        "forecast",
+        help="month-by-month capacity timeline: GPUs, kW, MWh, $, tCO2, and when a site runs out",
+        description="Fit growth to a demand history (or use the scenario's growth:) and plan every month "
+        "of the horizon for its peak demand at --quantile.",
+    )
+    forecasting.add_argument("scenario", help="scenario YAML (sites, SLOs; demand comes from the history or growth:)")
+    forecasting.add_argument("--history", help="CSV: timestamp, workload (or model), tokens_per_s (or requests_per_s)")
+    forecasting.add_argument("--horizon", type=int, default=12, metavar="MONTHS", help="months to plan (default 12)")
+    forecasting.add_argument("--quantile", type=float, default=0.9, help="plan capacity for this quantile of peak demand (default 0.9)")
+    forecasting.add_argument("--start", metavar="YYYY-MM", help="first month (default: the month after the history, or next month)")
+    forecasting.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per month (default 20)")
+    forecasting.add_argument("-o", "--output", help="write the timeline CSV")
+    forecasting.set_defaults(handler=cmd_forecast)
+
+    dashboard = commands.add_parser("dashboard", help="the Streamlit dashboard on the same Store")
+    dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dashboard.set_defaults(handler=cmd_dashboard)
+
+    validate = commands.add_parser(
+        "validate",
+        help="re-check a placement file against a scenario and the Store",
+        description="Exit 0: valid; 1: violations listed; 2: invalid input.",
+    )
+    validate.add_argument("placement")
+    validate.add_argument("scenario")
+    validate.set_defaults(handler=cmd_validate)

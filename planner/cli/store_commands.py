@@ -1,0 +1,125 @@
+"""`planner db info | measurements | import | export`: what the Store holds, and what goes in and out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from models import load_catalog
+from planner.cli.common import open_store_of, print_table
+from planner.errors import InputError
+
+
+def cmd_db_info(args: argparse.Namespace) -> int:
+    from planner.store_setup import store_overview  # noqa: PLC0415
+
+    overview = store_overview(open_store_of(args))
+    print(f"store: {overview.url} (schema {overview.schema_revision})")
+    print("rows: " + ", ".join(f"{table} {count}" for table, count in overview.row_counts.items()))
+    if overview.measurements.empty:
+        print("no measurements yet: `planner import FILE.csv` adds some.")
+        return 0
+    print_table(overview.measurements)
+    if not overview.runs.empty:
+        print("\nruns (`planner export KEY FOLDER` writes one out):")
+        print_table(overview.runs)
+    return 0
+
+
+def cmd_measurements(args: argparse.Namespace) -> int:
+    from planner.stored_points import operating_points_table  # noqa: PLC0415
+
+    catalog = load_catalog()
+    model = catalog.resolve("llm", args.model) if args.model else None
+    hardware = catalog.resolve("gpu", args.hardware) if args.hardware else None
+    table = operating_points_table(open_store_of(args), model=model, hardware=hardware)
+    if table.empty:
+        print("no measurements match.")
+        return 0
+    print_table(table)
+    print(
+        "\ndecode_mj_per_tok: decode window alone; mj_per_tok: whole requests (prefill + decode) "
+        "at the measured prompt/output lengths, what the optimizer plans with."
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from planner.formats.fleet import parse_time  # noqa: PLC0415
+    from planner.importing import import_file, import_fleet  # noqa: PLC0415
+
+    catalog = load_catalog()
+    if args.format in ("dcgm", "prometheus"):
+        start_s = parse_time(args.start, "--start") if args.start else None
+        end_s = parse_time(args.end, "--end") if args.end else None
+        join_labels = tuple(label.strip() for label in (args.join_label or "").split(",") if label.strip())
+        report = import_fleet(open_store_of(args), args.format, args.source, start_s, end_s, join_labels, catalog)
+    else:
+        if args.start or args.end:
+            raise InputError(f"--start/--end apply to --format dcgm and prometheus, not {args.format}. To fix: drop them.")
+        source = Path(args.source)
+        if not source.exists():
+            raise InputError(f"{source} does not exist. To fix: pass the path of the file or folder to import.")
+        report = import_file(open_store_of(args), args.format, source, catalog)
+    for line in report.lines:
+        print(line)
+    if report.table is not None:
+        print_table(report.table)
+    for note in report.notes:
+        print(f"planner: note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from planner.formats.run_bundle import export_run_bundle  # noqa: PLC0415
+
+    measurements, samples = export_run_bundle(open_store_of(args), args.run, Path(args.folder))
+    print(f"run {args.run}: {measurements} measurement(s) and {samples} sample(s) written to {args.folder}/")
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
+    db = commands.add_parser("db", help="what the Store holds")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND", parser_class=parser_class)
+    info = db_commands.add_parser("info", help="row counts and the measurements by source, model and GPU")
+    info.set_defaults(handler=cmd_db_info)
+
+    measurements = commands.add_parser(
+        "measurements", help="stored operating points with decode-only and end-to-end J/token"
+    )
+    measurements.add_argument("--model", help="only this model (any alias)")
+    measurements.add_argument("--hardware", help="only this GPU type (any alias)")
+    measurements.set_defaults(handler=cmd_measurements)
+
+    importer = commands.add_parser(
+        "import",
+        help="measurements from a file into the Store",
+        description="Import measurements. csv: the layout documented in README.md (units in column names); "
+        "reference: a folder written by measure_decode.py (results.json + trace.csv); mlenergy-v2 / mlenergy-v3: "
+        "a folder of ML.ENERGY leaderboard JSON files (whole requests on the leaderboard's tasks); dcgm: a text dump of "
+        "dcgm-exporter and vLLM /metrics scrapes with timestamps; prometheus: a Prometheus server's raw samples of both "
+        "over --start..--end. The last two join DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION with vllm:generation_tokens_total "
+        "per host into J/token.",
+    )
+    importer.add_argument("source", help="the file or folder to import (a Prometheus base URL with --format prometheus)")
+    importer.add_argument("--format", choices=["csv", "reference", "mlenergy-v2", "mlenergy-v3", "dcgm", "prometheus"], default="csv")
+    importer.add_argument("--start", metavar="TIME", help="dcgm/prometheus: window start, ISO 8601 or unix seconds")
+    importer.add_argument("--end", metavar="TIME", help="dcgm/prometheus: window end, ISO 8601 or unix seconds")
+    importer.add_argument(
+        "--join-label", metavar="LABEL[,LABEL]",
+        help="dcgm/prometheus: the label pairing GPUs with engines, first found wins (default: the scraped host; "
+        "in Kubernetes e.g. exported_pod,pod)",
+    )  # fmt: skip
+    importer.set_defaults(handler=cmd_import)
+
+    exporter = commands.add_parser(
+        "export",
+        help="a stored run as a run bundle folder (run.yaml, measurements.csv, samples.csv)",
+        description="Write one run of the Store (e.g. a `planner bench`) as a run bundle. Committed under "
+        "data/runs/, it ships with the package and seeds every new Store. Measurements whose energy "
+        "could not be trusted are left out.",
+    )
+    exporter.add_argument("run", help="the run's key (`planner db info` lists them)")
+    exporter.add_argument("folder", help="a new folder to write")
+    exporter.set_defaults(handler=cmd_export)
