@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from models import load_catalog
 from optimizer.candidates import WorkloadSpec, build_candidates
+from optimizer.operating_point import OperatingPoint
 from optimizer.problem import PlanProblem, SiteSpec, SolveOptions
 from optimizer.solve import solve
-from optimizer.operating_point import OperatingPoint
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 BANDWIDTH_EFFICIENCY = 0.65  # share of datasheet bandwidth decode reached on the reference runs (57-76 %)

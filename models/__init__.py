@@ -3,7 +3,7 @@
 Imports no other package of the project; everything else reads and writes through here.
 """
 
-from models.catalog import Catalog, CarbonIntensity, GpuSpec, LlmSpec, load_catalog
+from models.catalog import CarbonIntensity, Catalog, GpuSpec, LlmSpec, load_catalog
 from models.errors import CatalogError, StoreError
 from models.records import MeasurementRecord, RunRecord, SampleRecord
 from models.store import Store, default_store_url

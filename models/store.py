@@ -18,9 +18,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from models.catalog import Catalog
 from models.errors import StoreError
@@ -94,10 +94,6 @@ class Store:
     def display_url(self) -> str:
         """The URL with any password masked: safe to print."""
         return self.url.render_as_string(hide_password=True)
-
-    @property
-    def backend(self) -> str:
-        return self.url.get_backend_name()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -239,13 +235,6 @@ class Store:
                 table.__tablename__: connection.scalar(select(func.count()).select_from(table)) or 0
                 for table in (Hardware, Llm, Run, Measurement, Sample)
             }
-
-    def ping(self) -> None:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
-            raise StoreError(f"cannot reach the Store at {self.display_url}: {error}") from error
 
 
 def _catalog_row(spec: object, table: type[Hardware] | type[Llm], **overrides: Any) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     finally ("done", status, objective, dual, values)."""
     import highspy
 
-    highs = highspy.Highs()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
     highs.setOptionValue("output_flag", False)
     highs.passModel(_rebuilt(highspy, arrays))
     for name, value in options.items():
@@ -130,7 +130,7 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     connection.close()
 
 
-def _start_child(arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None) -> tuple[subprocess.Popen, Connection]:
+def _start_child(arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None) -> tuple[subprocess.Popen[bytes], Connection]:
     """`python -m optimizer.child_solve`, fed its model through stdin. Not multiprocessing's
     spawn, which would re-run a user's unguarded script in the child; the child inherits this
     process's import path."""

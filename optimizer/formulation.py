@@ -141,7 +141,7 @@ def tie_broken_objective(model: PlacementModel, objective: Objective) -> pulp.Lp
     order = [objective, *(o for o in OBJECTIVE_ORDER if o != objective)]
     combined = pulp.LpAffineExpression(model.objectives[objective])
     weight = 1.0
-    for earlier, later in zip(order, order[1:]):
+    for earlier, later in zip(order, order[1:], strict=False):
         smallest = min((abs(c) for c in model.objectives[earlier].values() if c), default=1.0)
         largest = max((abs(c) for c in model.objectives[later].values() if c), default=1.0)
         weight *= TIE_WEIGHT * smallest / largest

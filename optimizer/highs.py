@@ -82,21 +82,21 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
 @functools.cache
 def _quiet_banner() -> None:
     """HiGHS prints a banner to the process's stdout when its first solver object is made,
-    whatever `output_flag` says. Where this process is single-threaded (the CLI), make that first
-    object with file descriptor 1 pointed at /dev/null. In a multi-threaded process (the
-    dashboard's server) other threads write through that descriptor too, so the banner is let
-    through to its log instead."""
-    import highspy  # noqa: PLC0415 - a dependency; imported where HiGHS is first made
+    whatever `output_flag` says. Where no other thread but daemons (tqdm's monitor) runs, as in
+    the CLI, make that first object with file descriptor 1 pointed at /dev/null. In a
+    multi-threaded process (the dashboard's server) other threads write through that descriptor
+    too, so the banner is let through to its log instead."""
+    import highspy
 
-    if threading.active_count() > 1:
-        highspy.Highs()
+    if sum(not thread.daemon for thread in threading.enumerate()) > 1:
+        highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
         return
     sys.stdout.flush()
     saved = os.dup(1)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
-            highspy.Highs()
+            highspy.Highs()  # type: ignore[no-untyped-call]
     finally:
         os.dup2(saved, 1)
         os.close(saved)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from models import CatalogError, Store, load_catalog
 from optimizer.candidates import candidates_by_key
 from optimizer.diagnosis import cheapest_addition
-from optimizer.problem import SolveOptions, Solution
+from optimizer.problem import Solution, SolveOptions
 from planner.errors import InputError
 from planner.formats.scenario import Scenario
 from planner.growth import GrowthFit, fit_growth
@@ -99,7 +99,7 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
     for w in scenario.workloads:
         by_model[w.model].append(w.label)
     names = []
-    for index, (raw_time, name, value) in enumerate(zip(frame["timestamp"], frame[name_column], frame[value_column])):
+    for index, (raw_time, name, value) in enumerate(zip(frame["timestamp"], frame[name_column], frame[value_column], strict=True)):
         line = index + 2
         if pd.isna(raw_time) or pd.isna(name) or pd.isna(value):
             raise InputError(f"{label} line {line}: a value is missing. To fix: fill in timestamp, {name_column} and {value_column}.")
@@ -302,7 +302,7 @@ def _exhaustion(plans: Mapping[str, Plan], scenario: Scenario) -> pd.DataFrame:
     for period, result in plans.items():
         if result.status != "infeasible":
             continue
-        for shortfall, line in zip(result.reasons, result.reason_lines()):
+        for shortfall, line in zip(result.reasons, result.reason_lines(), strict=True):
             site = shortfall.site or "-"
             if site not in found:
                 constraint = CONSTRAINT_NAMES.get(shortfall.constraint, "no candidate")

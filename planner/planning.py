@@ -13,8 +13,8 @@ import yaml
 from models import Catalog, Store, load_catalog
 from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
 from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, candidates_by_key
-from optimizer.metrics import FleetSummary, summarize
 from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility, shadow_prices
+from optimizer.metrics import FleetSummary, summarize
 from optimizer.operating_point import OperatingPoint
 from optimizer.problem import Objective, PlanProblem, SiteSpec, Solution, SolveOptions
 from optimizer.solve import solve

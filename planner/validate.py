@@ -13,8 +13,8 @@ from models import Store, load_catalog
 from optimizer.candidates import build_candidates, candidates_by_key
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
-from planner.stored_points import usable_operating_points
 from planner.planning import site_specs, workload_specs
+from planner.stored_points import usable_operating_points
 
 RELATIVE_TOLERANCE = 1e-6
 

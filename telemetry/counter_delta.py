@@ -8,9 +8,8 @@ window is about one tick of power: +-10 % at 1 s, +-1 % at 10 s.
 
 from __future__ import annotations
 
-from telemetry.errors import TelemetryError
-
 from models.records import WindowEnergy
+from telemetry.errors import TelemetryError
 
 COUNTER_TICK_S = 0.1
 MIN_WINDOW_TICKS = 10

@@ -64,7 +64,12 @@ if result is not None:
     else:
         gpus = planned.melt(id_vars=["period", "site"], value_vars=gpu_columns, var_name="gpu", value_name="count")
         gpus["gpu"] = gpus["gpu"].str.removeprefix("gpus_")
-        stacked = alt.Chart(gpus).mark_bar().encode(x=alt.X("period:O", title="month"), y=alt.Y("sum(count):Q", title="GPUs"), color="gpu:N", tooltip=["period", "site", "gpu", "count"])
+        stacked = alt.Chart(gpus).mark_bar().encode(
+            x=alt.X("period:O", title="month"),
+            y=alt.Y("sum(count):Q", title="GPUs"),
+            color="gpu:N",
+            tooltip=["period", "site", "gpu", "count"],
+        )
         layers = [stacked]
         if not marks.empty:
             layers.append(alt.Chart(marks).mark_rule(color="red", strokeWidth=2).encode(x="period:O", tooltip=["site", "constraint", "reason"]))

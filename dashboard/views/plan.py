@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+import planner
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_scenarios
 from planner.formats.placement import placement_text
@@ -79,7 +80,7 @@ def edited(content: dict) -> dict:
     return result
 
 
-def show(result) -> None:  # noqa: ANN001  (a planner.plan.Plan)
+def show(result: planner.Plan) -> None:
     placement = result.to_placement()
     if placement.status == "infeasible":
         st.error("No placement meets this scenario:\n\n" + "\n".join(f"- {reason}" for reason in placement.reasons))

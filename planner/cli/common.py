@@ -11,7 +11,7 @@ from planner.errors import InputError
 
 
 def open_store_of(args: argparse.Namespace) -> Store:
-    from planner.store_setup import open_store  # noqa: PLC0415 - migrations load only when a command needs the Store
+    from planner.store_setup import open_store
 
     return open_store(args.db)
 

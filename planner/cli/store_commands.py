@@ -12,7 +12,7 @@ from planner.errors import InputError
 
 
 def cmd_db_info(args: argparse.Namespace) -> int:
-    from planner.store_setup import store_overview  # noqa: PLC0415
+    from planner.store_setup import store_overview
 
     overview = store_overview(open_store_of(args))
     print(f"store: {overview.url} (schema {overview.schema_revision})")
@@ -28,7 +28,7 @@ def cmd_db_info(args: argparse.Namespace) -> int:
 
 
 def cmd_measurements(args: argparse.Namespace) -> int:
-    from planner.stored_points import operating_points_table  # noqa: PLC0415
+    from planner.stored_points import operating_points_table
 
     catalog = load_catalog()
     model = catalog.resolve("llm", args.model) if args.model else None
@@ -46,8 +46,8 @@ def cmd_measurements(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from planner.formats.fleet import parse_time  # noqa: PLC0415
-    from planner.importing import import_file, import_fleet  # noqa: PLC0415
+    from planner.formats.fleet import parse_time
+    from planner.importing import import_file, import_fleet
 
     catalog = load_catalog()
     if args.format in ("dcgm", "prometheus"):
@@ -72,7 +72,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from planner.formats.run_bundle import export_run_bundle  # noqa: PLC0415
+    from planner.formats.run_bundle import export_run_bundle
 
     measurements, samples = export_run_bundle(open_store_of(args), args.run, Path(args.folder))
     print(f"run {args.run}: {measurements} measurement(s) and {samples} sample(s) written to {args.folder}/")

@@ -10,16 +10,17 @@ from models import load_catalog
 from models.catalog import LlmSpec
 from planner.cli.common import gpu_list, open_store_of, print_table
 from planner.errors import InputError, PlannerError
+from telemetry.bench import LevelOutcome
 from telemetry.loadgen import Workload
 
 DEFAULT_RUNTIMES = {"openai": "vllm", "torch-decode": "torch-decode"}
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    import time  # noqa: PLC0415
+    import time
 
-    from planner.collecting import collect, windows_table  # noqa: PLC0415
-    from planner.runs import open_source  # noqa: PLC0415
+    from planner.collecting import collect, windows_table
+    from planner.runs import open_source
 
     replay = Path(args.replay) if args.replay else None
     record = Path(args.record) if args.record else None
@@ -66,8 +67,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from planner.benching import bench, bench_table, resolve_bench_names  # noqa: PLC0415
-    from planner.runs import open_source  # noqa: PLC0415
+    from planner.benching import bench, bench_table, resolve_bench_names
+    from planner.runs import open_source
     from telemetry.bench import BenchSettings
     from telemetry.loadgen import check_concurrency
 
@@ -104,7 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = open_store_of(args)
     with tqdm(total=len(levels), unit="level", desc="bench", file=sys.stderr) as progress:
 
-        def advance(outcome) -> None:  # noqa: ANN001
+        def advance(outcome: LevelOutcome) -> None:
             progress.set_postfix_str(f"{'batch' if outcome.prefill is not None else 'concurrency'} {outcome.concurrency} done")
             progress.update()
 

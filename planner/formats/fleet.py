@@ -55,8 +55,8 @@ def _samples(window: FleetWindow, power: list[Series]) -> tuple[SampleRecord, ..
 
 
 def fleet_bundle(window: FleetWindow, origin: str, series: list[Series], catalog: Catalog, join_labels: tuple[str, ...] = ()) -> RunBundle:
-    """One run (the host's window) with its one measurement and the GPUs' counter scrapes."""
-    """`origin` names where the series came from (the dump file or the Prometheus URL)."""
+    """One run (the host's window) with its one measurement and the GPUs' counter scrapes;
+    `origin` names where the series came from (the dump file or the Prometheus URL)."""
     where = f"{origin}, host {window.host or '(the dump)'}"
     try:
         model = catalog.resolve("llm", window.model)

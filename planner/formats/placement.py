@@ -18,8 +18,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from planner.errors import InputError
 
-PLACEMENT_VERSION = 1
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -19,7 +19,6 @@ from models import Catalog, CatalogError
 from models.records import LatencyStatistic
 from planner.errors import InputError
 
-SCENARIO_VERSION = 1
 Objective = Literal["energy", "cost", "carbon"]
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from optimizer.candidates import Candidate, WorkloadSpec
-from optimizer.problem import PlanProblem, SiteSpec
 from optimizer.operating_point import OperatingPoint
+from optimizer.problem import PlanProblem, SiteSpec
 
 
 def point(

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from optimizer.metrics import summarize
 from optimizer.diagnosis import Shortfall, explain_infeasibility, shadow_prices
 from optimizer.formulation import objective_terms
+from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
 from planner.wording import describe_shortfall
@@ -32,7 +32,7 @@ def brute_force(p: PlanProblem) -> float | None:
         peak: dict[str, float] = defaultdict(float)
         capacity: dict[str, float] = defaultdict(float)
         value = 0.0
-        for n, (c, s) in zip(counts, slots):
+        for n, (c, s) in zip(counts, slots, strict=True):
             gpus[(s.name, c.hardware)] += n * c.gpus_per_replica
             peak[s.name] += n * s.pue * c.peak_power_w
             capacity[c.workload] += n * p.max_utilization * c.tok_s

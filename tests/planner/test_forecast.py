@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import planner
+from models import load_catalog
 from planner.cli import main
 from planner.errors import InputError
 from planner.forecasting import forecast
@@ -17,7 +18,6 @@ from planner.growth import fit_growth
 from planner.planning import build_problem, resolve_scenario, scenario_yaml
 from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
-from models import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "data" / "scenarios" / "example.yaml"

@@ -38,7 +38,7 @@ def test_bundled_scenario_plans_as_recorded(name: str, sqlite_url: str) -> None:
         fresh = planner.plan(scenario, planner.open_store(sqlite_url)).to_placement()
     assert _figures(fresh) == _figures(recorded)
     assert [p.resource for p in fresh.shadow_prices] == [p.resource for p in recorded.shadow_prices]
-    for new, old in zip(fresh.shadow_prices, recorded.shadow_prices):
+    for new, old in zip(fresh.shadow_prices, recorded.shadow_prices, strict=True):
         assert (new.objective_change_per_unit is None) == (old.objective_change_per_unit is None)
         if new.objective_change_per_unit is not None and old.objective_change_per_unit is not None:
             tolerance = new.resolution + old.resolution + 1e-6 * abs(old.objective_change_per_unit)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from models import load_catalog
-from planner.formats.reference import convert_reference_run
-from planner.stored_points import operating_points_table
 from planner.formats.mlenergy import read_mlenergy_v2
+from planner.formats.reference import convert_reference_run
 from planner.store_setup import PUBLIC_V2_FOLDER, bundled_run_folders, open_store, read_run_bundle
+from planner.stored_points import operating_points_table
 from tests.planner.test_cli import _planner
 
 
