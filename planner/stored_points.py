@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from models import Catalog, CatalogError, Store, load_catalog
+from models import Catalog, CatalogError, Store, StoreError, load_catalog
 from optimizer.operating_point import MeasuredPoint, OperatingPoint, end_to_end
 
 
@@ -27,6 +27,12 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
         prefill_j = _optional(row.prefill_j)
         decode_j = _optional(row.decode_j)
         load = _optional(row.batch) or _optional(row.concurrency)
+        if load is None:
+            # every importer requires one of them; a row without either was written around them
+            raise StoreError(
+                f"measurement {row.id} ({row.source_key}) has neither batch nor concurrency, so its operating point "
+                "is unknown. To fix: set one of them in the Store, or delete the row."
+            )
         points.append(
             MeasuredPoint(
                 measurement_id=int(row.id),
@@ -36,7 +42,7 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
                 hardware=row.hardware,
                 runtime=row.runtime,
                 gpus_per_replica=int(row.gpus_per_replica),
-                load=int(load or 1),
+                load=int(load),
                 prompt_tokens=None if _optional(row.prompt_tokens) is None else int(row.prompt_tokens),
                 output_tokens=int(row.output_tokens),
                 energy_scope=row.energy_scope,

@@ -9,9 +9,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import planner
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_histories, bundled_scenarios
-from planner.forecasting import BAND, forecast
+from planner.forecasting import BAND
 
 UPLOAD = "upload a CSV..."
 
@@ -37,7 +38,7 @@ if submitted:
         try:
             source = pd.read_csv(io.BytesIO(uploaded.getvalue())) if uploaded else str(bundled_histories()[history_choice])
             with st.spinner(f"Planning {horizon} months..."):
-                st.session_state["forecast_result"] = forecast(
+                st.session_state["forecast_result"] = planner.forecast(
                     source, str(bundled_scenarios()[scenario_name]), horizon_months=int(horizon),
                     quantile=float(quantile), store=store(), time_limit_s=float(month_limit_s),
                 )  # fmt: skip

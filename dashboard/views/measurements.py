@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import planner
 from dashboard.common import USER_ERRORS, store
-from planner.stored_points import operating_points_table
 
 
 def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
 
 st.title("Measurements")
 try:
-    table = operating_points_table(store())
+    table = planner.operating_points_table(store())
 except USER_ERRORS as error:
     st.error(str(error))
     st.stop()

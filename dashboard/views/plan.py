@@ -13,7 +13,6 @@ import planner
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_scenarios
 from planner.formats.placement import placement_text
-from planner.planning import plan
 from planner.render import placement_table, site_power_table
 
 UPLOAD = "upload a file..."
@@ -142,7 +141,7 @@ if content is not None:
     if submitted:
         try:
             with st.spinner("Solving..."):
-                st.session_state["plan_result"] = plan(scenario, store=store(), time_limit_s=time_limit_s, with_baselines=baselines)
+                st.session_state["plan_result"] = planner.plan(scenario, store=store(), time_limit_s=time_limit_s, with_baselines=baselines)
         except USER_ERRORS as error:
             st.session_state.pop("plan_result", None)
             st.error(str(error))

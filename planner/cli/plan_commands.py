@@ -76,6 +76,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         start=args.start,
         time_limit_s=args.time_limit,
         progress=sys.stderr.isatty(),
+        gap_rel=args.gap,
     )
     print(render_forecast(result))
     if args.output:
@@ -127,6 +128,9 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     forecasting.add_argument("--quantile", type=float, default=0.9, help="plan capacity for this quantile of peak demand (default 0.9)")
     forecasting.add_argument("--start", metavar="YYYY-MM", help="first month (default: the month after the history, or next month)")
     forecasting.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per month (default 20)")
+    forecasting.add_argument(
+        "--gap", type=float, default=0.01, metavar="FRACTION", help="relative MIP gap each month stops at (default 0.01)"
+    )
     forecasting.add_argument("-o", "--output", help="write the timeline CSV")
     forecasting.set_defaults(handler=cmd_forecast)
 

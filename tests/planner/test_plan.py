@@ -151,3 +151,11 @@ def test_objective_override(example, sqlite_url):
     assert carbon.problem.objective == "carbon"
     assert carbon.fleet.g_co2_per_hour <= energy.fleet.g_co2_per_hour + 1e-6
     assert energy.fleet.facility_power_w <= carbon.fleet.facility_power_w + 1e-6
+
+
+def test_a_stored_row_without_batch_or_concurrency_is_refused_not_planned_at_batch_1(example, sqlite_url):
+    store = planner.open_store(sqlite_url)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE measurement SET batch = NULL, concurrency = NULL WHERE id = 1"))
+    with pytest.raises(planner.USER_ERRORS, match="measurement 1 .* has neither batch nor concurrency"):
+        planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False)
