@@ -14,7 +14,6 @@ from sqlalchemy.exc import OperationalError
 
 POSTGRES_URL_ENV = "PLANNER_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SHARED_FOLDER = Path(__file__).resolve().parents[2] / "shared"
 
 
 def in_ci() -> bool:
@@ -68,7 +67,6 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def shared_reference() -> Path:
-    folder = SHARED_FOLDER / "reference"
-    require(folder.is_dir(), f"the shared reference data is not at {folder}")
-    return folder
+def raw_reference() -> Path:
+    """The reference runs' traces and live readings as recorded (tests/fixtures/reference/)."""
+    return Path(__file__).resolve().parent / "fixtures" / "reference"

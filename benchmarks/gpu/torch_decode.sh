@@ -7,7 +7,7 @@
 # that did not come back here with `planner --db sqlite:///bench.db export KEY FOLDER`.
 # 221 s on an H100 (2026-11-27); about 4 minutes on an H100 or H200: two models, four batch sizes, 10 s prefill + 10 s decode windows.
 # Checked here on the CPU with: MODELS=llama-3.2-1b BATCHES=1 WINDOW_S=1 WARMUP_S=0 \
-#   EXTRA_ARGS="--device cpu --hardware h200 --power-limit 700 --replay ../shared/reference/h200-2026-11-26/trace.csv"
+#   EXTRA_ARGS="--device cpu --hardware h200 --power-limit 700 --replay tests/fixtures/reference/h200-2026-11-26/trace.csv"
 set -euo pipefail
 OUT=${OUT:-/tmp/torch-decode-out}
 mkdir -p "$OUT/runs"

@@ -16,8 +16,8 @@ from tests.planner.test_cli import _planner
 from tests.telemetry.sse_server import ServerState, serving
 
 
-def test_collect_replays_a_trace_into_the_store_and_records_it_again(sqlite_url, shared_reference: Path, tmp_path: Path):
-    trace = shared_reference / "h100-2026-11-26" / "trace.csv"
+def test_collect_replays_a_trace_into_the_store_and_records_it_again(sqlite_url, raw_reference: Path, tmp_path: Path):
+    trace = raw_reference / "h100-2026-11-26" / "trace.csv"
     record = tmp_path / "again.csv"
     result = _planner("collect", "--replay", str(trace), "--power-limit", "700", "--record", str(record), env_db=sqlite_url)
     assert result.returncode == 0, result.stderr
@@ -61,8 +61,8 @@ def _bench(url: str, sqlite_url: str, trace: Path, *extra: str):
     )  # fmt: skip
 
 
-def test_bench_stores_one_measurement_per_level_with_its_samples(sqlite_url, shared_reference: Path):
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+def test_bench_stores_one_measurement_per_level_with_its_samples(sqlite_url, raw_reference: Path):
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     with serving(ServerState(token_interval_s=0.003)) as url:
         result = _bench(url, sqlite_url, trace, "--concurrency", "1,8")
     assert result.returncode == 0, result.stderr
@@ -85,8 +85,8 @@ def test_bench_stores_one_measurement_per_level_with_its_samples(sqlite_url, sha
         (("--concurrency", "2"), "http-500", 1, "no level gave a measurement; the first problem: every request failed"),
     ],
 )
-def test_bench_bad_levels_or_a_failing_server_end_in_one_line(sqlite_url, shared_reference: Path, extra, mode, code, fragment):
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+def test_bench_bad_levels_or_a_failing_server_end_in_one_line(sqlite_url, raw_reference: Path, extra, mode, code, fragment):
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     with serving(ServerState(mode=mode)) as url:
         result = _bench(url, sqlite_url, trace, *extra)
     assert result.returncode == code, result.stderr
@@ -104,12 +104,12 @@ class _LiveLike:
         return getattr(self._replay, name)
 
 
-def test_live_collect_without_a_duration_runs_until_ctrl_c_and_keeps_its_window(sqlite_url, shared_reference: Path):
+def test_live_collect_without_a_duration_runs_until_ctrl_c_and_keeps_its_window(sqlite_url, raw_reference: Path):
     from planner.collecting import collect
     from telemetry.replay import ReplaySource
     from telemetry.sources import GpuInfo
 
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     source = _LiveLike(ReplaySource.from_file(trace, [GpuInfo(0, "NVIDIA H200", None, 700.0)], speed=1.0))
     waited: list[float] = []
 
@@ -136,8 +136,8 @@ def _torch_bench(sqlite_url: str, trace: Path, *extra: str):
     )  # fmt: skip
 
 
-def test_bench_torch_decode_runs_the_real_1b_shape_on_the_cpu_into_a_phased_row(sqlite_url, shared_reference: Path):
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+def test_bench_torch_decode_runs_the_real_1b_shape_on_the_cpu_into_a_phased_row(sqlite_url, raw_reference: Path):
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     result = _torch_bench(sqlite_url, trace, "--concurrency", "2")
     assert result.returncode == 0, result.stderr
     assert "1 of 1 level(s) stored" in result.stdout
@@ -151,8 +151,8 @@ def test_bench_torch_decode_runs_the_real_1b_shape_on_the_cpu_into_a_phased_row(
     assert "torch-decode" in listed.stdout
 
 
-def test_bench_torch_decode_refuses_a_url_and_names_a_missing_torch(sqlite_url, shared_reference: Path):
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+def test_bench_torch_decode_refuses_a_url_and_names_a_missing_torch(sqlite_url, raw_reference: Path):
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     result = _torch_bench(sqlite_url, trace, "--url", "http://127.0.0.1:8000")
     assert result.returncode == 2 and "--url is for --workload openai" in result.stderr
     without_torch = subprocess.run(

@@ -101,7 +101,7 @@ def test_ragged_row_and_empty_file(tmp_path, sqlite_url, capsys):
     assert "is empty" in capsys.readouterr().err
 
 
-def test_reference_folder_import_is_idempotent(shared_reference, sqlite_url, capsys):
-    folder = shared_reference / "h100-2026-11-26"
+def test_reference_folder_import_is_idempotent(raw_reference, sqlite_url, capsys):
+    folder = raw_reference / "h100-2026-11-26"
     assert main(["--db", sqlite_url, "import", "--format", "reference", str(folder)]) == 0
     assert "12 measurements read, 0 added; 0 samples added" in capsys.readouterr().out  # seeded already

@@ -70,8 +70,8 @@ def test_v2_fixture_maps_names_and_is_idempotent(tmp_path, sqlite_url, capsys):
     assert len(store.measurements()) == before + 2
 
 
-def test_full_bundled_v2_import_reports_and_adds_nothing_twice(sqlite_url, shared_reference, capsys):
-    folder = shared_reference.parent / "public" / "ml-energy-leaderboard-v2"
+def test_full_bundled_v2_import_reports_and_adds_nothing_twice(sqlite_url, capsys):
+    folder = Path(__file__).resolve().parents[2] / "data" / "public" / "ml-energy-leaderboard-v2"
     assert main(["--db", sqlite_url, "import", "--format", "mlenergy-v2", str(folder)]) == 0
     printed = capsys.readouterr().out
     assert "314 configurations read, 134 mapped" in printed

@@ -30,21 +30,21 @@ def test_new_store_is_seeded_once(store_url):
     assert store.row_counts() == counts
 
 
-def test_bundles_match_a_fresh_conversion_of_the_shared_reference(shared_reference, tmp_path):
+def test_bundles_match_a_fresh_conversion_of_the_raw_reference(raw_reference, tmp_path):
     catalog = load_catalog()
-    converted = [folder for folder in bundled_run_folders() if (shared_reference / folder.name).is_dir()]
+    converted = [folder for folder in bundled_run_folders() if (raw_reference / folder.name).is_dir()]
     assert [folder.name for folder in converted] == ["h100-2026-11-26", "h200-2026-11-26"]
     for folder in converted:
         bundle = read_run_bundle(folder, catalog)
-        run, rows, samples = convert_reference_run(shared_reference / folder.name, catalog)
+        run, rows, samples = convert_reference_run(raw_reference / folder.name, catalog)
         assert run == bundle.run
         assert len(rows) == len(bundle.measurements)
         assert tuple(samples) == bundle.samples
-        results = json.loads((shared_reference / folder.name / "results.json").read_text())["results"]
+        results = json.loads((raw_reference / folder.name / "results.json").read_text())["results"]
         for result, record in zip(results, bundle.measurements, strict=True):
             assert record.decode_tokens == result["decode_tokens"]
             assert record.output_tok_s == pytest.approx(result["decode_tok_per_s"])
-        with (shared_reference / folder.name / "trace.csv").open() as handle:
+        with (raw_reference / folder.name / "trace.csv").open() as handle:
             assert len(list(csv.DictReader(handle))) == len(bundle.samples)
 
 
@@ -56,8 +56,8 @@ def test_short_prefill_windows_are_flagged_not_stored_as_exact(sqlite_url):
     assert first["ttft_ms"] == pytest.approx(28.17, abs=0.01)  # timings are kept
 
 
-def test_end_to_end_llama_8b_batch_256_on_h200_matches_design(sqlite_url, shared_reference):
-    results = json.loads((shared_reference / "h200-2026-11-26" / "results.json").read_text())["results"]
+def test_end_to_end_llama_8b_batch_256_on_h200_matches_design(sqlite_url, raw_reference):
+    results = json.loads((raw_reference / "h200-2026-11-26" / "results.json").read_text())["results"]
     raw = next(r for r in results if r["model"] == "llama-8b" and r["batch"] == 256 and r["runtime"] == "graph")
     cycle_s = raw["prefill_s"] + raw["gen_len"] * raw["tpot_ms"] / 1000
     tokens = raw["batch"] * raw["gen_len"]

@@ -27,8 +27,8 @@ def _label(run: str, result: dict, phase: str) -> str:
 
 
 @pytest.mark.parametrize("run", ["h200-2026-11-26", "h100-2026-11-26"])
-def test_replayed_trace_reproduces_every_window_within_its_uncertainty(shared_reference: Path, run: str):
-    folder = shared_reference / run
+def test_replayed_trace_reproduces_every_window_within_its_uncertainty(raw_reference: Path, run: str):
+    folder = raw_reference / run
     results = json.loads((folder / "results.json").read_text())["results"]
     source = ReplaySource.from_file(folder / "trace.csv", [dataclasses.replace(H200, name=run)])
     windows_by_label = defaultdict(list)
@@ -54,8 +54,8 @@ def test_replayed_trace_reproduces_every_window_within_its_uncertainty(shared_re
     assert compared >= 10 and flagged >= 5
 
 
-def _reference_samples(shared_reference: Path, run: str = "h100-2026-11-26") -> list[SampleRecord]:
-    return read_trace(shared_reference / run / "trace.csv")
+def _reference_samples(raw_reference: Path, run: str = "h100-2026-11-26") -> list[SampleRecord]:
+    return read_trace(raw_reference / run / "trace.csv")
 
 
 def _replayed(samples: list[SampleRecord]) -> dict:
@@ -63,8 +63,8 @@ def _replayed(samples: list[SampleRecord]) -> dict:
     return {window.label: window for window in replay_windows(source, Collector(source))}
 
 
-def test_a_counter_reset_mid_window_is_counted_across_and_flagged(shared_reference: Path):
-    samples = _reference_samples(shared_reference)
+def test_a_counter_reset_mid_window_is_counted_across_and_flagged(raw_reference: Path):
+    samples = _reference_samples(raw_reference)
     window_rows = [s for s in samples if s.label == "llama-8b/graph/b1/p512/decode/r0"]
     reset_s = window_rows[len(window_rows) // 2].t_s
     offset_mj = next(s.energy_mj for s in samples if s.t_s >= reset_s)
@@ -79,8 +79,8 @@ def test_a_counter_reset_mid_window_is_counted_across_and_flagged(shared_referen
     assert abs(reset[label].energy_j - 3164.5) <= reset[label].uncertainty_j  # results.json decode_J
 
 
-def test_a_gpu_lost_mid_run_fails_its_window_and_keeps_the_samples_taken(shared_reference: Path):
-    gpu0 = _reference_samples(shared_reference)
+def test_a_gpu_lost_mid_run_fails_its_window_and_keeps_the_samples_taken(raw_reference: Path):
+    gpu0 = _reference_samples(raw_reference)
     label = "llama-8b/graph/b16/p512/decode/r0"
     lost_at_s = [s.t_s for s in gpu0 if s.label == label][10]
     gpu1 = [dataclasses.replace(s, gpu_index=1) for s in gpu0 if s.t_s < lost_at_s]
@@ -105,8 +105,8 @@ def test_a_trace_missing_the_counter_column_is_refused_by_name():
         parse_trace("t_s,energy_mJ\n0.1,5\n0.2,x\n", "trace.csv")
 
 
-def test_a_recorded_trace_reads_back_the_same(shared_reference: Path, tmp_path: Path):
-    samples = _reference_samples(shared_reference)[:200]
+def test_a_recorded_trace_reads_back_the_same(raw_reference: Path, tmp_path: Path):
+    samples = _reference_samples(raw_reference)[:200]
     assert write_trace(samples, tmp_path / "copy.csv") == 200
     again = read_trace(tmp_path / "copy.csv")
     assert [(s.t_s, s.energy_mj, s.label) for s in again] == [(s.t_s, s.energy_mj, s.label) for s in samples]
@@ -114,9 +114,9 @@ def test_a_recorded_trace_reads_back_the_same(shared_reference: Path, tmp_path: 
     assert not (tmp_path / "copy.csv.partial").exists()
 
 
-def test_the_sampler_thread_samples_at_its_rate_and_writes_everything(shared_reference: Path):
+def test_the_sampler_thread_samples_at_its_rate_and_writes_everything(raw_reference: Path):
     written: list[SampleRecord] = []
-    source = ReplaySource(_reference_samples(shared_reference), [H200], speed=1.0)
+    source = ReplaySource(_reference_samples(raw_reference), [H200], speed=1.0)
     with Collector(source, sink=written.extend, rate_hz=50) as collector:
         with collector.window("a second of the trace") as window:
             time.sleep(1.2)
@@ -127,27 +127,27 @@ def test_the_sampler_thread_samples_at_its_rate_and_writes_everything(shared_ref
     assert window.result.gpus[0].mean_power_w == pytest.approx(window.result.energy_j / window.result.duration_s)
 
 
-def test_a_failing_store_does_not_stop_the_sampler(shared_reference: Path):
+def test_a_failing_store_does_not_stop_the_sampler(raw_reference: Path):
     def broken_sink(batch):
         raise OSError("disk full")
 
-    source = ReplaySource(_reference_samples(shared_reference), [H200], speed=1.0)
+    source = ReplaySource(_reference_samples(raw_reference), [H200], speed=1.0)
     with Collector(source, sink=broken_sink, rate_hz=50) as collector:
         time.sleep(0.3)
     assert collector.stats.samples_taken >= 10 and collector.stats.samples_written == 0
     assert "disk full" in collector.stats.errors[0]
 
 
-def test_out_of_range_rate_is_refused(shared_reference: Path):
-    source = ReplaySource(_reference_samples(shared_reference), [H200])
+def test_out_of_range_rate_is_refused(raw_reference: Path):
+    source = ReplaySource(_reference_samples(raw_reference), [H200])
     with pytest.raises(TelemetryError, match="0 < rate <= 1000 Hz"):
         Collector(source, rate_hz=0)
 
 
-def test_a_windows_peak_power_is_drawn_inside_it_not_by_what_ran_before(shared_reference: Path):
+def test_a_windows_peak_power_is_drawn_inside_it_not_by_what_ran_before(raw_reference: Path):
     """The start edge is read as the window opens (replayed: it holds the sample before), so a
     decode window right after a hungrier prefill must not inherit the prefill's peak."""
-    samples = _reference_samples(shared_reference)
+    samples = _reference_samples(raw_reference)
     windows = _replayed(samples)
     inherited = 0
     for label, window in windows.items():

@@ -71,19 +71,19 @@ def test_concurrency_must_be_positive(levels):
         BenchSettings(model="m", hardware="h", runtime="r", concurrency=tuple(levels), source="s")
 
 
-def _collector(shared_reference: Path, sink: Callable[[Sequence[SampleRecord]], None] = lambda batch: None) -> Collector:
+def _collector(raw_reference: Path, sink: Callable[[Sequence[SampleRecord]], None] = lambda batch: None) -> Collector:
     """The H200 reference trace on the wall clock standing in for the GPU, sampled at 20 Hz."""
-    trace = shared_reference / "h200-2026-11-26" / "trace.csv"
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
     source = ReplaySource.from_file(trace, [GpuInfo(0, "NVIDIA H200", None, 700.0)], speed=1.0)
     return Collector(source, sink=sink, rate_hz=20)
 
 
-def test_bench_sweeps_levels_into_flagged_or_clean_measurements(state: ServerState, shared_reference: Path):
+def test_bench_sweeps_levels_into_flagged_or_clean_measurements(state: ServerState, raw_reference: Path):
     settings = BenchSettings(
         model="llama-3.1-8b", hardware="h200-sxm", runtime="vllm", concurrency=(1, 4), source="bench/test",
         prompt_tokens=32, output_tokens=16, warmup_s=0.2, window_s=1.2,
     )  # fmt: skip
-    with serving(state) as url, _collector(shared_reference) as collector:
+    with serving(state) as url, _collector(raw_reference) as collector:
         workload = OpenAiWorkload(url=url, model="llama-8b", prompt_tokens=32, output_tokens=16)
         outcomes = run_bench(collector, workload, settings)
     assert [o.concurrency for o in outcomes] == [1, 4]
@@ -98,30 +98,30 @@ def test_bench_sweeps_levels_into_flagged_or_clean_measurements(state: ServerSta
     assert outcomes[1].output_tok_s > 2 * outcomes[0].output_tok_s
 
 
-def test_zero_tokens_store_nothing_and_say_why(state: ServerState, shared_reference: Path):
+def test_zero_tokens_store_nothing_and_say_why(state: ServerState, raw_reference: Path):
     state.mode = "zero-tokens"
     settings = BenchSettings(model="m", hardware="h", runtime="vllm", concurrency=(2,), source="s", warmup_s=0.1, window_s=0.3)
-    with serving(state) as url, _collector(shared_reference) as collector:
+    with serving(state) as url, _collector(raw_reference) as collector:
         (outcome,) = run_bench(collector, OpenAiWorkload(url=url, model="m", output_tokens=4), settings)
     assert outcome.measurement is None and outcome.window is not None
     assert "no token arrived inside the window" in outcome.problems[0]
 
 
-def test_a_python_callable_is_benchmarked_with_prorated_tokens(shared_reference: Path):
+def test_a_python_callable_is_benchmarked_with_prorated_tokens(raw_reference: Path):
     def produce() -> int:
         time.sleep(0.05)
         return 10
 
     settings = BenchSettings(model="m", hardware="h", runtime="python", concurrency=(2,), source="s", warmup_s=0.1, window_s=1.0)
-    with _collector(shared_reference) as collector:
+    with _collector(raw_reference) as collector:
         (outcome,) = run_bench(collector, CallableWorkload(produce), settings)
     assert outcome.measurement is not None
     assert outcome.output_tok_s == pytest.approx(2 * 10 / 0.05, rel=0.15)
     assert outcome.measurement.tpot_ms == pytest.approx(5.0, rel=0.3)
 
 
-def test_a_callable_returning_nonsense_is_refused(shared_reference: Path):
+def test_a_callable_returning_nonsense_is_refused(raw_reference: Path):
     settings = BenchSettings(model="m", hardware="h", runtime="python", concurrency=(1,), source="s", warmup_s=0.1, window_s=0.2)
-    with _collector(shared_reference) as collector:
+    with _collector(raw_reference) as collector:
         (outcome,) = run_bench(collector, CallableWorkload(lambda: "many"), settings)
     assert outcome.measurement is None and "return the number of tokens produced" in outcome.problems[0]

@@ -44,9 +44,9 @@ def test_a_missing_gpu_is_named():
         TorchDecodeWorkload(TINY, device="cuda")
 
 
-def test_a_phased_sweep_stores_prefill_and_decode_windows_per_batch(shared_reference: Path):
+def test_a_phased_sweep_stores_prefill_and_decode_windows_per_batch(raw_reference: Path):
     labels: list[str] = []
-    collector = _collector(shared_reference, sink=lambda batch: labels.extend(s.label for s in batch if s.label))
+    collector = _collector(raw_reference, sink=lambda batch: labels.extend(s.label for s in batch if s.label))
     workload = TorchDecodeWorkload(TINY, prompt_tokens=24, output_tokens=12, device="cpu")
     assert isinstance(workload, PhasedWorkload)
     settings = BenchSettings(
