@@ -1,30 +1,54 @@
 """`planner validate`: re-check a placement file against its scenario and the Store's data.
 
-Candidates are rebuilt from the Store without dominance pruning, so any measured configuration
-that meets the SLO is accepted, and each row's figures must match what the Store says.
+Nothing in the file is trusted. Candidates are rebuilt from the Store without dominance pruning
+(any measured configuration that meets the SLO is accepted), every row is rebuilt from the
+candidate it names and the replicas and tokens/s it states, and each field must match; the
+summary is recomputed from the rows, and the utilisation cap, sites and workloads come from the
+scenario, not from the file. Then demand, SLOs, inventories and budgets are checked.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from models import Store, load_catalog
 from optimizer.candidates import build_candidates, candidates_by_key
+from optimizer.metrics import summarize
+from optimizer.problem import Assignment, PlanProblem
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
-from planner.planning import site_specs, workload_specs
+from planner.planning import placement_rows, site_echoes, site_specs, summary_entry, workload_echoes, workload_specs
 from planner.stored_points import usable_operating_points
 
 RELATIVE_TOLERANCE = 1e-6
+SUMMARY_FIELDS_NOT_RECOMPUTED = ("gap", "baselines")
 
 
 def _close(a: float, b: float, tolerance: float = RELATIVE_TOLERANCE) -> bool:
     return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
 
 
+def _differences(stated: Mapping[str, object], actual: Mapping[str, object], skip: tuple[str, ...] = ()) -> list[str]:
+    """`field stated X, recomputed Y` for each field that disagrees beyond rounding."""
+    found = []
+    for name, value in actual.items():
+        if name in skip:
+            continue
+        given = stated.get(name)
+        if isinstance(value, float) and isinstance(given, int | float) and not isinstance(given, bool):
+            same = _close(float(given), value) or (math.isnan(value) and math.isnan(float(given)))
+        else:
+            same = given == value
+        if not same:
+            found.append(f"{name} stated {given!r}, recomputed {value!r}")
+    return found
+
+
 def check_placement(placement: Placement, scenario_path: Path, store: Store) -> list[str]:
-    """Every violated rule, in words; an empty list means the placement holds."""
+    """Every violated rule and every figure that disagrees, in words; empty means the placement holds."""
     catalog = load_catalog()
     scenario, digest = load_scenario(scenario_path, catalog)
     problems: list[str] = []
@@ -32,10 +56,27 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         problems.append(f"the placement was planned for another version of {scenario_path} (sha256 differs)")
     if placement.status == "infeasible":
         return problems + ["the placement is infeasible: " + "; ".join(placement.reasons)]
+    if not _close(placement.max_utilization, scenario.max_utilization):
+        problems.append(
+            f"max_utilization stated {placement.max_utilization:g}, the scenario's is {scenario.max_utilization:g} "
+            "(the scenario's is the one checked)"
+        )
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
     candidate_set = build_candidates(list(workloads.values()), usable_operating_points(store), prune=False)
+    problem = PlanProblem(
+        workloads=tuple(workloads.values()),
+        candidates=candidate_set.candidates,
+        sites=tuple(sites.values()),
+        usd_per_gpu_hour={name: gpu.usd_per_gpu_hour for name, gpu in catalog.gpus.items()},
+        max_utilization=scenario.max_utilization,
+    )
+    if [s.model_dump() for s in placement.sites] != [s.model_dump() for s in site_echoes(scenario)]:
+        problems.append("sites differ from the scenario's (budgets, PUE, prices or inventories)")
+    if [w.model_dump() for w in placement.workloads] != [w.model_dump() for w in workload_echoes(problem)]:
+        problems.append("workloads differ from the scenario's (demand, lengths, SLOs or min_sites)")
     candidates = candidates_by_key(candidate_set.candidates)
+    assignments: list[Assignment] = []
     served: dict[str, float] = defaultdict(float)
     sites_used: dict[str, set[str]] = defaultdict(set)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
@@ -54,18 +95,13 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
                 f"{where}: candidate {row.candidate} is not a measured configuration meeting this workload's SLO in the Store"
             )
             continue
-        for name, stated, actual in (
-            ("replica_tokens_per_s", row.replica_tokens_per_s, candidate.tok_s),
-            ("replica_power_w", row.replica_power_w, candidate.power_w),
-            ("replica_peak_power_w", row.replica_peak_power_w, candidate.peak_power_w),
-        ):
-            if not _close(stated, actual):
-                problems.append(f"{where}: {name} {stated:g} differs from the Store's {actual:g}")
-        if row.gpus != row.replicas * candidate.gpus_per_replica:
-            problems.append(f"{where}: gpus {row.gpus} != replicas {row.replicas} x {candidate.gpus_per_replica}")
-        capacity = placement.max_utilization * candidate.tok_s * row.replicas
+        assignment = Assignment(row.site, row.workload, candidate.id, row.replicas, row.tokens_per_s)
+        (expected,) = placement_rows(problem, [assignment])
+        problems.extend(f"{where}: {difference}" for difference in _differences(row.model_dump(), expected.model_dump()))
+        capacity = problem.max_utilization * candidate.tok_s * row.replicas
         if row.tokens_per_s > capacity * (1 + RELATIVE_TOLERANCE):
-            problems.append(f"{where}: serves {row.tokens_per_s:g} tok/s, above {capacity:g} at max_utilization")
+            problems.append(f"{where}: serves {row.tokens_per_s:g} tok/s, above {capacity:g} at the scenario's max_utilization")
+        assignments.append(assignment)
         served[row.workload] += row.tokens_per_s
         sites_used[row.workload].add(row.site)
         gpus_used[(row.site, candidate.hardware)] += row.replicas * candidate.gpus_per_replica
@@ -83,6 +119,27 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         budget_w = sites[site_name].power_budget_w
         if used_w > budget_w * (1 + RELATIVE_TOLERANCE):
             problems.append(f"site {site_name}: peak facility power {used_w / 1000:.2f} kW above its {budget_w / 1000:g} kW budget")
+    problems.extend(_summary_problems(placement, problem, assignments))
+    return problems
+
+
+def _summary_problems(placement: Placement, problem: PlanProblem, assignments: list[Assignment]) -> list[str]:
+    """The totals recomputed from the rows; each baseline's saving recomputed from its stated
+    J/token (the baselines themselves are other solves, not re-run here)."""
+    if placement.summary is None:
+        return ["the placement has rows but no summary"] if assignments else []
+    fleet = summarize(problem, assignments)
+    expected = summary_entry(fleet, placement.summary.gap, [])
+    stated = placement.summary.model_dump()
+    problems = [f"summary: {d}" for d in _differences(stated, expected.model_dump(), SUMMARY_FIELDS_NOT_RECOMPUTED)]
+    for baseline in placement.summary.baselines:
+        if baseline.joules_per_token is None or baseline.plan_saves_pct is None:
+            continue
+        saves_pct = round(100 * (1 - fleet.joules_per_token / baseline.joules_per_token), 2)
+        if abs(saves_pct - baseline.plan_saves_pct) > 0.01:
+            problems.append(
+                f"summary: baseline {baseline.name!r} plan_saves_pct stated {baseline.plan_saves_pct:g}, recomputed {saves_pct:g}"
+            )
     return problems
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
 
@@ -83,9 +83,9 @@ class PlacementRow(_Strict):
     hardware: str
     candidate: str
     config: dict[str, Any]
-    replicas: int
-    gpus: int
-    tokens_per_s: float
+    replicas: int = Field(ge=1)
+    gpus: int = Field(ge=1)
+    tokens_per_s: float = Field(ge=0)
     utilization: float
     power_w: float
     peak_power_w: float
