@@ -83,7 +83,7 @@ def _points(rng: random.Random, size: Size) -> tuple[list[OperatingPoint], list[
                         prompt_tokens=PROMPT_TOKENS, output_tokens=OUTPUT_TOKENS,
                         tok_s=batch * OUTPUT_TOKENS / cycle_s, power_w=energy_j / cycle_s,
                         peak_power_w=tp * gpu.tdp_w, ttft_ms=prefill_s * 1000, ttft_stat="p95",
-                        tpot_ms=step_s * 1000, tpot_stat="p95", includes_prefill=True,
+                        tpot_ms=step_s * 1000, tpot_stat="p95",
                         prefill_energy_estimated=True, peak_power_estimated=True,
                     )
                 )

@@ -38,7 +38,6 @@ class WorkloadSpec:
 
 
 FlagKind = Literal[
-    "includes_prefill",
     "ttft_unverified",
     "slo_statistic_unverified",
     "prefill_energy_estimated",
@@ -127,17 +126,22 @@ def _serves(point: OperatingPoint, workload: WorkloadSpec, tolerance: float) -> 
 
 
 def _closest_lengths(points: list[OperatingPoint], workload: WorkloadSpec) -> list[OperatingPoint]:
-    """Of several measurements of one configuration at different lengths, the closest one."""
-    best: dict[tuple[str, str, int, int], OperatingPoint] = {}
-    for point in sorted(points, key=lambda p: (_length_distance(p, workload), p.measurement_id)):
-        best.setdefault((point.hardware, point.runtime, point.gpus_per_replica, point.load), point)
-    return list(best.values())
+    """Of several measurements of one configuration at different lengths, those at the closest
+    lengths: every one of them (repeats, other sources, other energy scopes) stays a candidate,
+    and dominance pruning, which says so, decides between them."""
+    nearest: dict[tuple[str, str, int, int], float] = {}
+    for point in points:
+        key = (point.hardware, point.runtime, point.gpus_per_replica, point.load)
+        nearest[key] = min(nearest.get(key, float("inf")), _length_distance(point, workload))
+    return [
+        point
+        for point in points
+        if _length_distance(point, workload) <= nearest[(point.hardware, point.runtime, point.gpus_per_replica, point.load)]
+    ]
 
 
 def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[Flag, ...]:
     flags = []
-    if not point.includes_prefill:
-        flags.append(Flag("includes_prefill", "false"))
     if workload.ttft_slo_ms is not None and point.ttft_ms is None:
         flags.append(Flag("ttft_unverified"))
     measured_strictness = min(
@@ -193,8 +197,10 @@ def build_candidates(
     candidates: list[Candidate] = []
     for workload in workloads:
         of_model = [point for point in points if point.model == workload.model]
-        matched = _closest_lengths([p for p in of_model if _serves(p, workload, length_tolerance)], workload)
-        pruned["measured at other prompt/output lengths or on another task"] += len(of_model) - len(matched)
+        serving = [p for p in of_model if _serves(p, workload, length_tolerance)]
+        matched = _closest_lengths(serving, workload)
+        pruned["measured at other prompt/output lengths or on another task"] += len(of_model) - len(serving)
+        pruned["its configuration measured nearer to the workload's lengths"] += len(serving) - len(matched)
         passing = []
         for point in matched:
             if workload.tpot_slo_ms is not None and point.tpot_ms > workload.tpot_slo_ms:

@@ -97,7 +97,7 @@ def cheapest_addition(
     trials: list[tuple[str, PlacementModel, pulp.LpAffineExpression]] = []
     for hardware in sorted(usd_per_gpu_hour):
         if any(c.hardware == hardware for c in problem.candidates):
-            model = build_model(problem, relax_gpus=frozenset({hardware}))
+            model = build_model(problem, relax_gpus=frozenset({hardware}), gpus_at_new_sites=True)
             trials.append((hardware, model, pulp.lpSum(model.gpu_slack.values())))
     if usd_per_kw_hour:
         model = build_model(problem, relax_power=frozenset(usd_per_kw_hour))

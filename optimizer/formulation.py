@@ -65,11 +65,15 @@ def _safe(name: str) -> str:
 
 
 def build_model(
-    problem: PlanProblem, relax_power: frozenset[str] = frozenset(), relax_gpus: frozenset[str] = frozenset()
+    problem: PlanProblem,
+    relax_power: frozenset[str] = frozenset(),
+    relax_gpus: frozenset[str] = frozenset(),
+    gpus_at_new_sites: bool = False,
 ) -> PlacementModel:
     """The MILP. `relax_power` adds slack to those sites' power budgets and `relax_gpus` to the
-    inventories of those GPU types (at every site), so that an infeasible problem still solves
-    and the slack says what is missing."""
+    inventories of those GPU types (at every site that holds some, or at every site with
+    `gpus_at_new_sites`: a purchase), so that an infeasible problem still solves and the slack
+    says what is missing."""
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
     replicas: dict[ReplicaKey, pulp.LpVariable] = {}
     capacity: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
@@ -81,7 +85,9 @@ def build_model(
     for index, candidate in enumerate(problem.candidates):
         for site in problem.sites:
             available = site.inventory.get(candidate.hardware, 0)
-            relaxed = candidate.hardware in relax_gpus
+            # a site is offered more GPUs only of a type it holds: an explanation never tells a
+            # site to buy GPUs it has no place for
+            relaxed = candidate.hardware in relax_gpus and (available > 0 or gpus_at_new_sites)
             if not relaxed and available < candidate.gpus_per_replica:
                 continue
             key = (candidate.workload, candidate.id, site.name)

@@ -39,6 +39,18 @@ class MeasuredPoint:
     peak_power_w: float | None
     gpu_tdp_w: float
     workload_profile: str | None = None
+    prefill_estimate: PrefillEstimate | None = None
+    """For a decode-only measurement: what its prefill would cost (the planner supplies it)."""
+
+
+@dataclass(frozen=True)
+class PrefillEstimate:
+    """Prefill cost per prompt token of one replica, taken from elsewhere than the measurement."""
+
+    j_per_prompt_token: float
+    s_per_prompt_token: float
+    basis: str
+    """Where it comes from: measured prefill windows of the same model and GPU, or the roofline."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,6 @@ class OperatingPoint:
     ttft_stat: str | None
     tpot_ms: float
     tpot_stat: str
-    includes_prefill: bool
     prefill_energy_estimated: bool
     peak_power_estimated: bool
     workload_profile: str | None = None
@@ -83,36 +94,47 @@ class Unusable:
 
 
 def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
-    """The whole-request operating point of a measurement, or why it cannot give one."""
+    """The whole-request operating point of a measurement, or why it cannot give one. A decode
+    window alone is never planned as if prefill were free: its prefill is charged from the
+    measurement's own prefill window, else from the estimate the planner attached."""
     if point.decode_j_per_token is None:
         return Unusable(point.measurement_id, "decode energy unusable (window too short or implausible)")
     replica_tdp_w = point.gpus_per_replica * point.gpu_tdp_w
     prefill_estimated = False
     peak_estimated = point.peak_power_w is None
     peak_w = point.peak_power_w or 0.0
-    if point.energy_scope == "phases" and point.prefill_s is not None and point.prompt_tokens is not None:
-        tokens = point.load * point.output_tokens
-        cycle_s = point.prefill_s + point.output_tokens * point.tpot_ms / 1000
-        decode_j = point.decode_j_per_token * tokens
-        if point.prefill_j_per_prompt_token is not None:
-            prefill_j = point.prefill_j_per_prompt_token * point.load * point.prompt_tokens
-            peak_w = max(peak_w, prefill_j / point.prefill_s)
-            peak_estimated = False  # both phases measured: the higher one is the peak
-        else:
-            # Prefill is compute-bound and runs at the power limit: charge it at TDP.
-            prefill_j = point.prefill_s * replica_tdp_w
-            prefill_estimated = True
-            peak_w = max(peak_w, replica_tdp_w)
-            peak_estimated = True
-        tok_s = tokens / cycle_s
-        power_w = (prefill_j + decode_j) / cycle_s
-        includes_prefill = True
-    else:
+    if point.energy_scope == "whole_request":
         tok_s = point.output_tok_s
         power_w = point.decode_j_per_token * tok_s
-        includes_prefill = point.energy_scope == "whole_request"
         if peak_estimated:
             peak_w = replica_tdp_w
+    else:
+        if point.prompt_tokens is None:
+            return Unusable(point.measurement_id, "decode energy without a prompt length: its prefill cannot be charged")
+        prompt_tokens = point.load * point.prompt_tokens
+        if point.energy_scope == "phases" and point.prefill_s is not None:
+            prefill_s = point.prefill_s
+            if point.prefill_j_per_prompt_token is not None:
+                prefill_j = point.prefill_j_per_prompt_token * prompt_tokens
+                peak_w = max(peak_w, prefill_j / prefill_s)
+                peak_estimated = False  # both phases measured: the higher one is the peak
+            else:
+                # Prefill is compute-bound and runs at the power limit: charge it at TDP.
+                prefill_j = prefill_s * replica_tdp_w
+                prefill_estimated = True
+                peak_w = max(peak_w, replica_tdp_w)
+                peak_estimated = True
+        elif point.prefill_estimate is not None:
+            prefill_s = point.prefill_estimate.s_per_prompt_token * prompt_tokens
+            prefill_j = point.prefill_estimate.j_per_prompt_token * prompt_tokens
+            prefill_estimated = True
+            peak_w = max(peak_w, prefill_j / prefill_s)
+        else:
+            return Unusable(point.measurement_id, "decode energy alone, with no prefill measurement or estimate to add")
+        tokens = point.load * point.output_tokens
+        cycle_s = prefill_s + point.output_tokens * point.tpot_ms / 1000
+        tok_s = tokens / cycle_s
+        power_w = (prefill_j + point.decode_j_per_token * tokens) / cycle_s
     peak_w = max(peak_w, power_w, point.busy_power_w or 0.0)
     return OperatingPoint(
         measurement_id=point.measurement_id,
@@ -132,7 +154,6 @@ def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
         ttft_stat=point.ttft_stat,
         tpot_ms=point.tpot_ms,
         tpot_stat=point.tpot_stat,
-        includes_prefill=includes_prefill,
         prefill_energy_estimated=prefill_estimated,
         peak_power_estimated=peak_estimated,
         workload_profile=point.workload_profile,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import statistics
+from collections import defaultdict
+from dataclasses import replace
 
 import pandas as pd
 
 from models import Catalog, CatalogError, Store, StoreError, load_catalog
-from optimizer.operating_point import MeasuredPoint, OperatingPoint, end_to_end
+from optimizer.operating_point import MeasuredPoint, OperatingPoint, PrefillEstimate, end_to_end
 
 
 def _optional(value: object) -> float | None:
@@ -21,7 +24,9 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
+def measured_points(measurements: pd.DataFrame, catalog: Catalog) -> list[MeasuredPoint]:
+    """The optimizer's view of stored rows, each decode window that lacks its own prefill given
+    an estimate of it (see `with_prefill_estimates`)."""
     points = []
     for row in measurements.itertuples(index=False):
         prefill_j = _optional(row.prefill_j)
@@ -60,12 +65,53 @@ def measured_points(measurements: pd.DataFrame) -> list[MeasuredPoint]:
                 workload_profile=_text(row.workload_profile),
             )
         )
-    return points
+    return with_prefill_estimates(points, catalog)
+
+
+def _lacks_prefill(point: MeasuredPoint) -> bool:
+    return point.energy_scope == "decode_only" or (point.energy_scope == "phases" and point.prefill_s is None)
+
+
+def with_prefill_estimates(points: list[MeasuredPoint], catalog: Catalog) -> list[MeasuredPoint]:
+    """A decode window without its own prefill gets the median measured prefill (J and s per
+    prompt token) of the same model, GPU type and GPUs per replica, else the compute roofline at
+    the power limit: 2 x active parameters FLOPs per prompt token at the dense BF16 peak, the
+    replica drawing its TDP. Prefill is compute-bound and ran at 680-730 W on the 700 W
+    reference cards, so the roofline's time is a lower bound and its power an upper one."""
+    measured: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
+    for p in points:
+        if p.energy_scope == "phases" and p.prefill_s and p.prefill_j_per_prompt_token is not None and p.prompt_tokens:
+            measured[(p.model, p.hardware, p.gpus_per_replica)].append(
+                (p.prefill_j_per_prompt_token, p.prefill_s / (p.load * p.prompt_tokens))
+            )
+    estimated = []
+    for p in points:
+        if not _lacks_prefill(p):
+            estimated.append(p)
+            continue
+        windows = measured.get((p.model, p.hardware, p.gpus_per_replica))
+        estimate = None
+        if windows:
+            estimate = PrefillEstimate(
+                j_per_prompt_token=statistics.median(j for j, _ in windows),
+                s_per_prompt_token=statistics.median(s for _, s in windows),
+                basis=f"median of {len(windows)} measured prefill window(s) of {p.model} on {p.hardware}",
+            )
+        elif p.model in catalog.llms and p.hardware in catalog.gpus:
+            llm, gpu = catalog.llms[p.model], catalog.gpus[p.hardware]
+            s_per_token = 2 * llm.active_params_b * 1e9 / (p.gpus_per_replica * gpu.bf16_dense_tflops * 1e12)
+            estimate = PrefillEstimate(
+                j_per_prompt_token=s_per_token * p.gpus_per_replica * gpu.tdp_w,
+                s_per_prompt_token=s_per_token,
+                basis=f"compute roofline of {p.hardware} at its {gpu.tdp_w:g} W power limit",
+            )
+        estimated.append(replace(p, prefill_estimate=estimate))
+    return estimated
 
 
 def usable_operating_points(store: Store) -> list[OperatingPoint]:
     """Every stored measurement that yields a whole-request operating point."""
-    results = (end_to_end(point) for point in measured_points(store.measurements()))
+    results = (end_to_end(point) for point in measured_points(store.measurements(), load_catalog()))
     return [result for result in results if isinstance(result, OperatingPoint)]
 
 
@@ -84,12 +130,18 @@ def roofline_fraction(point: MeasuredPoint, catalog: Catalog) -> float | None:
     return step_bytes / (point.tpot_ms / 1000) / bandwidth_bytes_s
 
 
+def _prefill_note(point: MeasuredPoint) -> str:
+    if point.prefill_estimate is not None:
+        return f"prefill estimated: {point.prefill_estimate.basis}"
+    return "prefill J estimated at TDP"
+
+
 def operating_points_table(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:
     """One row per stored measurement: decode-only and end-to-end J/token side by side."""
     measurements = store.measurements(model=model, hardware=hardware)
     catalog = load_catalog()
     rows = []
-    for point in measured_points(measurements):
+    for point in measured_points(measurements, catalog):
         result = end_to_end(point)
         row = {
             "id": point.measurement_id,
@@ -111,7 +163,7 @@ def operating_points_table(store: Store, model: str | None = None, hardware: str
                 power_w=round(result.power_w),
                 peak_w=round(result.peak_power_w),
                 mj_per_tok=round(result.joules_per_token * 1e3, 1),
-                note="prefill J estimated at TDP" if result.prefill_energy_estimated else "",
+                note=_prefill_note(point) if result.prefill_energy_estimated else "",
             )
         else:
             row.update(tok_s=None, power_w=None, peak_w=None, mj_per_tok=None, note=result.reason)

@@ -39,7 +39,6 @@ def point(
         ttft_stat="p95" if ttft_ms is not None else None,
         tpot_ms=tpot_ms,
         tpot_stat="p95",
-        includes_prefill=True,
         prefill_energy_estimated=False,
         peak_power_estimated=False,
     )

@@ -190,6 +190,23 @@ def test_infeasible_inventory_names_the_gpus_missing():
     assert describe_shortfall(reasons[0], {"dc-west": 1.0}) == "site dc-west needs 3 more A (has 4) to serve w"
 
 
+def test_an_explanation_never_names_a_gpu_type_the_site_does_not_hold():
+    # 4,000 tok/s: east's 2 A give 160 and west's one B (its 1 kW budget takes one 840 W replica)
+    # 3,200. Eight more A at east, or one more B at west with 0.84 kW more, would do; the least
+    # slack would be one B at east, a site that holds no B: never offered.
+    a, b = point("A", tok_s=100, power_w=600, peak_w=700), point("B", tok_s=4000, power_w=600, peak_w=700, load=32)
+    p = problem(
+        [workload(demand=4000)],
+        [candidate("w", a), candidate("w", b)],
+        [site("east", 100, {"A": 2}), site("west", 1, {"B": 1})],
+    )
+    assert solve(p).status == "infeasible"
+    reasons = explain_infeasibility(p)
+    assert reasons
+    held = {("east", "A"), ("west", "B"), ("west", None)}
+    assert all((r.site, r.hardware) in held for r in reasons), reasons
+
+
 def test_time_limited_solve_reports_status_and_gap():
     # A knapsack-like instance with many near-equivalent candidates; a tiny limit may or may
     # not prove optimality, but a "feasible" result must carry its gap.

@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import text
 
 import planner
+from optimizer.candidates import Flag
 from planner.cli import main
 from planner.formats.placement import read_placement
 
@@ -159,3 +160,28 @@ def test_a_stored_row_without_batch_or_concurrency_is_refused_not_planned_at_bat
         connection.execute(text("UPDATE measurement SET batch = NULL, concurrency = NULL WHERE id = 1"))
     with pytest.raises(planner.USER_ERRORS, match="measurement 1 .* has neither batch nor concurrency"):
         planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False)
+
+
+def test_a_decode_only_row_is_planned_with_its_prefill_charged(example, tmp_path, sqlite_url):
+    """The H200's llama-3.1-8b batch-64 decode window (72 mJ/token alone) imported as decode_only:
+    planned as if prefill were free it undercut every whole-request row; charged, it does not."""
+    store = planner.open_store(sqlite_url)
+    before = planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False).fleet
+    measured = store.measurements(model="llama-3.1-8b", hardware="H200-SXM-141GB", runtime="graph")
+    row = measured[(measured.batch == 64) & (measured.prompt_tokens == 512)].iloc[0]
+    columns = ["source", "model", "hardware", "runtime", "gpus_per_replica", "batch", "prompt_tokens", "output_tokens",
+               "energy_scope", "output_tok_s", "tpot_ms", "tpot_stat", "decode_window_s", "decode_tokens", "decode_j"]  # fmt: skip
+    values = ["decode-only lab run", "llama-3.1-8b", "H200-SXM-141GB", "graph", 1, 64, 512, 128, "decode_only",
+              row.output_tok_s, row.tpot_ms, row.tpot_stat, row.decode_window_s, row.decode_tokens, row.decode_j]  # fmt: skip
+    csv_path = tmp_path / "decode-only.csv"
+    csv_path.write_text(",".join(columns) + "\n" + ",".join(str(v) for v in values) + "\n")
+    assert main(["--db", sqlite_url, "import", str(csv_path)]) == 0
+    table = planner.operating_points_table(store, model="llama-3.1-8b", hardware="H200-SXM-141GB")
+    decode_only = table[table.source == "decode-only lab run"].iloc[0]
+    assert decode_only["mj_per_tok"] > 1.5 * decode_only["decode_mj_per_tok"]
+    assert decode_only["note"].startswith("prefill estimated: median of")
+    after = planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False)
+    assert after.fleet.joules_per_token >= before.joules_per_token * (1 - 2e-3)
+    (candidate,) = [c for c in after.candidate_set.candidates if c.point.source == "decode-only lab run"]
+    assert Flag("prefill_energy_estimated") in candidate.flags
+    assert candidate.point.joules_per_token * 1e3 == pytest.approx(decode_only["mj_per_tok"], abs=0.05)
