@@ -6,6 +6,7 @@ Writes take frozen records; reads return pandas DataFrames. Samples go in throug
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -271,12 +272,23 @@ def _insert_measurements(connection: Connection, records: Sequence[MeasurementRe
         )
     }
     rows = []
+    repeated = []
+    batch: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         key = (record.source, record.source_key)
+        row = _measurement_row(record, llm_ids, hardware_ids, run_ids)
+        if key in batch and any(not _same(batch[key][column], value) for column, value in row.items()):
+            raise StoreError(
+                f"measurement {record.source_key!r} of source {record.source!r} is given twice with different values; "
+                "nothing was stored. To fix: give each its own source_key."
+            )
+        batch[key] = row
         if key in present:
+            repeated.append((key, row))
             continue
         present.add(key)
-        rows.append(_measurement_row(record, llm_ids, hardware_ids, run_ids))
+        rows.append(row)
+    _refuse_changed_values(connection, repeated)
     if rows:
         connection.execute(insert(Measurement), rows)
     return AddedCounts(added=len(rows), already_present=len(records) - len(rows))
@@ -292,6 +304,35 @@ def _window_columns(prefix: str, window: WindowEnergy | None) -> dict[str, Any]:
         f"{prefix}_uncertainty_j": window.uncertainty_j if window else None,
         f"{prefix}_energy_note": window.note if window else None,
     }
+
+
+def _same(stored: Any, given: Any) -> bool:
+    if isinstance(stored, float) and isinstance(given, int | float):
+        return math.isclose(stored, float(given), rel_tol=1e-9, abs_tol=1e-12)
+    return bool(stored == given)
+
+
+def _refuse_changed_values(connection: Connection, repeated: list[tuple[tuple[str, str], dict[str, Any]]]) -> None:
+    """A (source, source_key) already stored may come again only with the same values: importing
+    a file twice adds nothing, but a changed value under a stored key would silently keep the old."""
+    for (source, source_key), row in repeated:
+        stored = (
+            connection.execute(
+                select(Measurement.__table__).where(Measurement.source == source, Measurement.source_key == source_key)
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if stored is None:  # repeated within this batch, with the same values
+            continue
+        for column, given in row.items():
+            if column in ("run_id", "id") or _same(stored[column], given):
+                continue
+            raise StoreError(
+                f"measurement {source_key!r} of source {source!r} is already stored with {column} = "
+                f"{stored[column]!r}, and this import gives {given!r}; nothing was stored. To fix: give the "
+                "new measurement its own source_key (or source), or delete the stored one first."
+            )
 
 
 def _measurement_row(

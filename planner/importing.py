@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from models import Catalog, Store
+from models import Catalog, MeasurementRecord, Store
 from planner.errors import InputError
 from planner.formats.fleet import read_fleet
 from planner.formats.measurements_csv import read_measurements_csv
@@ -30,6 +31,16 @@ class ImportReport:
     """What was skipped, for the error stream."""
 
 
+def untrusted_energy(records: Sequence[MeasurementRecord]) -> tuple[str, ...]:
+    """Each record stored with a window whose energy cannot be trusted: its key and why."""
+    lines = []
+    for record in records:
+        notes = [w.note or "unusable" for w in (record.decode, record.prefill) if w is not None and not w.usable]
+        if notes:
+            lines.append(f"stored with untrusted energy: {record.source_key} ({'; '.join(notes)})")
+    return tuple(lines)
+
+
 def import_file(store: Store, fmt: str, source: Path, catalog: Catalog) -> ImportReport:
     """csv, reference and the ML.ENERGY folders: all or nothing per file or folder."""
     if not source.exists():
@@ -39,7 +50,8 @@ def import_file(store: Store, fmt: str, source: Path, catalog: Catalog) -> Impor
             raise InputError(f"{source} is not a file. To fix: pass a measurement CSV (--format csv).")
         records = read_measurements_csv(source, catalog)
         counts = store.add_measurements(records)
-        return ImportReport((f"{source}: {len(records)} rows read, {counts.added} added, {counts.already_present} already stored.",))
+        summary = f"{source}: {len(records)} rows read, {counts.added} added, {counts.already_present} already stored."
+        return ImportReport((summary,), notes=untrusted_energy(records))
     if fmt in MLENERGY_FORMATS:
         if not source.is_dir():
             raise InputError(f"{source} is not a folder. To fix: pass the folder that holds the leaderboard's JSON files.")
@@ -55,7 +67,8 @@ def import_file(store: Store, fmt: str, source: Path, catalog: Catalog) -> Impor
         raise InputError(f"{source} has no results.json. To fix: pass a folder written by measure_decode.py.")
     bundle = read_reference_run(source, catalog)
     added, samples_added = store_bundle(store, bundle)
-    return ImportReport((f"{source}: {len(bundle.measurements)} measurements read, {added} added; {samples_added} samples added.",))
+    summary = f"{source}: {len(bundle.measurements)} measurements read, {added} added; {samples_added} samples added."
+    return ImportReport((summary,), notes=untrusted_energy(bundle.measurements))
 
 
 def read_exporter_dump(path: Path) -> list[Series]:

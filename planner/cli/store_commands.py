@@ -74,8 +74,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from planner.formats.run_bundle import export_run_bundle
 
-    measurements, samples = export_run_bundle(open_store_of(args), args.run, Path(args.folder))
-    print(f"run {args.run}: {measurements} measurement(s) and {samples} sample(s) written to {args.folder}/")
+    report = export_run_bundle(open_store_of(args), args.run, Path(args.folder))
+    print(f"run {args.run}: {report.measurements} measurement(s) and {report.samples} sample(s) written to {args.folder}/")
+    if report.left_out:
+        print(f"{len(report.left_out)} measurement(s) left out, their energy untrusted in the Store:")
+        for line in report.left_out:
+            print(f"  {line}")
     return 0
 
 

@@ -35,7 +35,7 @@ MIN_LATENCY_MS = 0.1
 class MeasurementRow(BaseModel):
     """One CSV row; units are in the names (W, J, s, ms, tokens/s)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     source: str = Field(min_length=1, description="where the numbers come from")
     source_key: str | None = Field(None, description="stable id within the source; default: a hash of the row")
@@ -197,13 +197,16 @@ def parse_measurement_rows(
 def read_measurements_csv(path: Path, catalog: Catalog) -> list[MeasurementRecord]:
     """All rows of a measurement CSV, or an InputError; nothing is stored here."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel writes UTF-8 with a byte-order mark
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read {path}: {error}. To fix: pass a UTF-8 CSV file.") from error
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     if not header:
         raise InputError(f"{path} is empty. To fix: give a CSV with a header row.")
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise InputError(f"{path}: column {repeated[0]} appears twice in the header (the first would be lost). To fix: keep one.")
     unknown = [column for column in header if column not in MeasurementRow.model_fields]
     if unknown:
         raise InputError(f"{path}, column {unknown[0]}: not a column of this layout.{_unit_hint(unknown[0])}")

@@ -17,10 +17,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
+from planner.formats.strict_yaml import load_yaml
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ScenarioRef(_Strict):
@@ -162,7 +163,7 @@ def write_placement(placement: Placement, path: Path) -> None:
 def read_placement(path: Path) -> Placement:
     try:
         text = path.read_text(encoding="utf-8")
-        content = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        content = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing placement file.") from error
     except (json.JSONDecodeError, yaml.YAMLError) as error:

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from models import Catalog, MeasurementRecord, RunRecord, SampleRecord, Store
 from planner.errors import InputError
 from planner.formats.measurements_csv import MeasurementRow, parse_measurement_rows, write_measurements_csv
+from planner.formats.strict_yaml import load_yaml
 
 SAMPLE_COLUMNS = [field.name for field in fields(SampleRecord)]
 
@@ -81,7 +82,7 @@ def _sample(raw: dict[str, str], where: str) -> SampleRecord:
 def _read_run_file(folder: Traversable) -> RunRecord:
     label = f"{getattr(folder, 'name', folder)}/run.yaml"
     try:
-        content = yaml.safe_load(folder.joinpath("run.yaml").read_text(encoding="utf-8"))
+        content = load_yaml(folder.joinpath("run.yaml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise InputError(f"{label}: {error}. To fix: correct the run file.") from error
     return parse_run_file(content, label)
@@ -137,11 +138,24 @@ def _whole_fields(model_fields: dict[str, Any]) -> set[str]:
     return {name for name, info in model_fields.items() if "int" in str(info.annotation) or info.annotation is int}
 
 
-def export_run_bundle(store: Store, run_key: str, folder: Path) -> tuple[int, int]:
+@dataclass(frozen=True)
+class ExportReport:
+    measurements: int
+    samples: int
+    left_out: tuple[str, ...]
+    """Source keys of the measurements left out, each with why."""
+
+
+def _notes(*cells: object) -> list[str]:
+    """The text cells among `cells` (pandas hands a NULL text back as NaN)."""
+    return [cell for cell in cells if isinstance(cell, str)]
+
+
+def export_run_bundle(store: Store, run_key: str, folder: Path) -> ExportReport:
     """Write a stored run as a bundle (measurements, samples) into a new folder, through a
     `.partial` folder so that a failure leaves nothing half-written. A bundle under
     data/runs/ ships with the package and seeds every new Store. A measurement whose energy
-    the Store keeps as untrusted (None) is left out: the CSV layout has no place for it."""
+    the Store keeps as untrusted (None) is left out, and named: the CSV layout has no place for it."""
     runs = store.runs()
     found = runs[runs.source_key == run_key]
     if found.empty:
@@ -152,7 +166,12 @@ def export_run_bundle(store: Store, run_key: str, folder: Path) -> tuple[int, in
     row = found.iloc[0]
     run = parse_run_file({key: _cell(row[key]) for key in RUN_FIELDS if _cell(row[key]) is not None}, run_key)
     measured = store.measurements(run_id=int(row["id"]))
-    usable = measured[measured.decode_j.notna() & (measured.energy_scope.ne("phases") | measured.prefill_j.notna())]
+    trusted = measured.decode_j.notna() & (measured.energy_scope.ne("phases") | measured.prefill_j.notna())
+    usable = measured[trusted]
+    left_out = tuple(
+        f"{record.source_key} ({'; '.join(_notes(record.decode_energy_note, record.prefill_energy_note)) or 'energy not stored'})"
+        for record in measured[~trusted].itertuples()
+    )
     columns = [name for name in MeasurementRow.model_fields if name in measured.columns]
     whole = _whole_fields(MeasurementRow.model_fields)
     rows = [
@@ -167,4 +186,4 @@ def export_run_bundle(store: Store, run_key: str, folder: Path) -> tuple[int, in
     shutil.rmtree(partial, ignore_errors=True)
     write_run_bundle(partial, run, rows, samples)
     partial.rename(folder)
-    return len(rows), len(samples)
+    return ExportReport(len(rows), len(samples), left_out)

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models import Catalog, CatalogError
 from models.records import LatencyStatistic
 from planner.errors import InputError
+from planner.formats.strict_yaml import load_yaml
 
 Objective = Literal["energy", "cost", "carbon"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `tokens_per_s: true` is refused, not read as 1 (YAML gives numbers as numbers)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Slo(_Strict):
@@ -179,7 +181,7 @@ def load_scenario(path: Path, catalog: Catalog) -> tuple[Scenario, str]:
     """The validated scenario and the sha256 of the file, which a placement records."""
     try:
         raw = path.read_bytes()
-        content = yaml.safe_load(raw)
+        content = load_yaml(raw)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing scenario file.") from error
     except yaml.YAMLError as error:

@@ -104,4 +104,53 @@ def test_ragged_row_and_empty_file(tmp_path, sqlite_url, capsys):
 def test_reference_folder_import_is_idempotent(raw_reference, sqlite_url, capsys):
     folder = raw_reference / "h100-2026-11-26"
     assert main(["--db", sqlite_url, "import", "--format", "reference", str(folder)]) == 0
-    assert "12 measurements read, 0 added; 0 samples added" in capsys.readouterr().out  # seeded already
+    captured = capsys.readouterr()
+    assert "12 measurements read, 0 added; 0 samples added" in captured.out  # seeded already
+    # the short prefill windows are named, each with the raw reading it does not trust
+    assert "stored with untrusted energy: llama-1b/graph/b1/p512/r0 (energy unusable" in captured.err
+    assert "counter read 30.153 J" in captured.err
+
+
+def test_excel_csv_with_a_byte_order_mark_imports(tmp_path, sqlite_url):
+    path = _write(tmp_path / "excel.csv", [GOOD_ROW])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert main(["--db", sqlite_url, "import", str(path)]) == 0
+    assert len(_lab_rows(sqlite_url)) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda text: text.replace("decode_j", "decode_j,decode_j", 1).replace(",6600", ",6600,6000", 1),
+         "column decode_j appears twice in the header"),
+        (lambda text: text.replace(",6600", ",inf", 1), "column decode_j (value 'inf'): Input should be a finite number"),
+        (lambda text: text.replace(",6600", ",nan", 1), "column decode_j (value 'nan'): Input should be a finite number"),
+    ],
+    ids=["repeated column", "infinite energy", "nan energy"],
+)
+def test_silent_last_wins_and_non_finite_values_are_refused(tmp_path, sqlite_url, capsys, edit, fragment):
+    path = _write(tmp_path / "bad.csv", [GOOD_ROW])
+    path.write_text(edit(path.read_text()))
+    assert main(["--db", sqlite_url, "import", str(path)]) == 2
+    assert fragment in capsys.readouterr().err
+    assert _lab_rows(sqlite_url).empty
+
+
+def test_a_stored_key_given_again_with_other_values_is_refused(tmp_path, sqlite_url, capsys):
+    keyed = {**GOOD_ROW, "source_key": "sweep/b32"}
+    assert main(["--db", sqlite_url, "import", str(_write(tmp_path / "a.csv", [keyed]))]) == 0
+    assert main(["--db", sqlite_url, "import", str(_write(tmp_path / "same.csv", [keyed]))]) == 0  # same values: nothing added
+    changed = _write(tmp_path / "b.csv", [{**keyed, "decode_j": "6000"}])
+    assert main(["--db", sqlite_url, "import", str(changed)]) == 1
+    err = capsys.readouterr().err
+    assert "'sweep/b32'" in err and "decode_j = 6600.0" in err and "6000.0" in err
+    stored = _lab_rows(sqlite_url)
+    assert list(stored.decode_j) == [6600.0]
+    twice = _write(tmp_path / "c.csv", [{**keyed, "source_key": "k2"}, {**keyed, "source_key": "k2", "decode_j": "6000"}])
+    assert main(["--db", sqlite_url, "import", str(twice)]) == 1
+    assert "given twice with different values" in capsys.readouterr().err
+
+
+def _lab_rows(url):
+    rows = open_store(url).measurements(runtime="vllm")
+    return rows[rows.source == GOOD_ROW["source"]]

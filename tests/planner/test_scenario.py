@@ -53,6 +53,9 @@ def test_requests_per_s_becomes_output_tokens_per_s():
         (("sites", 1, "name"), "dc-east", r"site name 'dc-east' appears twice"),
         (("sites", 0, "power_kw"), 5, r"sites\[dc-east\]\.power_kw: unknown key 'power_kw'"),
         (("objective",), "speed", r"objective: Input should be 'energy', 'cost' or 'carbon'"),
+        (("workloads", 0, "tokens_per_s"), True, r"workloads\[chat-8b\]\.tokens_per_s: Input should be a valid number"),
+        (("workloads", 0, "tokens_per_s"), float("inf"), r"workloads\[chat-8b\]\.tokens_per_s: Input should be a finite number"),
+        (("sites", 0, "power_budget_kw"), "400", r"sites\[dc-east\]\.power_budget_kw: Input should be a valid number"),
     ],
 )
 def test_bad_scenarios_name_the_field(path, value, message):
@@ -68,3 +71,11 @@ def test_unreadable_or_broken_files(tmp_path):
     broken.write_text("workloads: [\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_scenario(broken, load_catalog())
+
+
+def test_a_key_given_twice_is_refused_not_last_wins(tmp_path):
+    text = resources.files("planner_data").joinpath("scenarios/example.yaml").read_text()
+    doubled = tmp_path / "doubled.yaml"
+    doubled.write_text(text.replace("max_utilization:", "objective: cost\nmax_utilization:", 1))
+    with pytest.raises(InputError, match="the key 'objective' is given twice"):
+        load_scenario(doubled, load_catalog())

@@ -109,10 +109,12 @@ def test_export_writes_a_stored_run_back_as_the_same_bundle(sqlite_url, tmp_path
     source = bundled_run_folders()[0]
     bundled = read_run_bundle(source, load_catalog())
     folder = tmp_path / "exported"
-    measurements, samples = export_run_bundle(store, bundled.run.source_key, folder)
+    report = export_run_bundle(store, bundled.run.source_key, folder)
     usable = tuple(m for m in bundled.measurements if m.decode.usable and (m.prefill is None or m.prefill.usable))
     assert 0 < len(usable) < len(bundled.measurements)  # the H100 run has windows under 1 s
-    assert (measurements, samples) == (len(usable), len(bundled.samples))
+    assert (report.measurements, report.samples) == (len(usable), len(bundled.samples))
+    assert len(report.left_out) == len(bundled.measurements) - len(usable)
+    assert all("J" in line for line in report.left_out)  # each names the raw reading it distrusts
     again = read_run_bundle(folder, load_catalog())
     assert again.run == bundled.run
     assert again.samples == bundled.samples
