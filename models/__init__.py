@@ -4,7 +4,7 @@ Imports no other package of the project; everything else reads and writes throug
 """
 
 from models.catalog import CarbonIntensity, Catalog, GpuSpec, LlmSpec, load_catalog
-from models.errors import CatalogError, StoreError
+from models.errors import CatalogError, StoreError, StoreUrlError
 from models.records import MeasurementRecord, RunRecord, SampleRecord
 from models.store import Store, default_store_url
 
@@ -19,6 +19,7 @@ __all__ = [
     "SampleRecord",
     "Store",
     "StoreError",
+    "StoreUrlError",
     "default_store_url",
     "load_catalog",
 ]

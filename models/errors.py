@@ -7,3 +7,7 @@ class StoreError(Exception):
 
 class CatalogError(StoreError):
     """An unknown GPU or model name, or a catalog file that does not hold together."""
+
+
+class StoreUrlError(StoreError):
+    """A Store URL that cannot be used as written (syntax, or a database kind not supported)."""

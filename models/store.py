@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
 
 from models.catalog import Catalog
-from models.errors import StoreError
+from models.errors import StoreError, StoreUrlError
 from models.records import MeasurementRecord, RunRecord, SampleRecord, WindowEnergy
 from models.schema import Hardware, Llm, Measurement, Run, Sample
 
 URL_ENV = "PLANNER_DB_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SETUP_LOCK_KEY = 0x706C616E6E6572  # "planner": the advisory lock that serialises setting up a Store
 
 
 def default_store_url() -> str:
@@ -46,7 +48,7 @@ def parse_store_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise StoreError(
+        raise StoreUrlError(
             f"cannot read the database URL {url.split('@')[-1]!r}. To fix: pass sqlite:///PATH "
             "or postgresql+psycopg://USER@HOST:PORT/DB to --db or PLANNER_DB_URL."
         ) from error
@@ -54,7 +56,7 @@ def parse_store_url(url: str) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return parsed
-    raise StoreError(
+    raise StoreUrlError(
         f"the Store supports SQLite and PostgreSQL, not {parsed.get_backend_name()!r}. "
         "To fix: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB."
     )
@@ -112,10 +114,10 @@ class Store:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except OperationalError as error:
+        except DatabaseError as error:  # OperationalError too: a server down, a file that is not SQLite
             raise StoreError(
                 f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the "
-                "server runs and the URL is right, or pass another --db / PLANNER_DB_URL."
+                "server runs, the URL is right and the file is a SQLite database, or pass another --db / PLANNER_DB_URL."
             ) from error
 
     def schema_revision(self) -> str | None:
@@ -164,9 +166,35 @@ class Store:
 
     def add_measurements(self, records: Sequence[MeasurementRecord]) -> AddedCounts:
         """Insert all new records in one transaction; ones already stored (same source and
-        source_key) are left as they are, so importing a file twice adds nothing."""
-        with self.engine.begin() as connection:
-            return _insert_measurements(connection, records)
+        source_key) are left as they are, so importing a file twice adds nothing. Two imports of
+        the same rows at once: the one that loses the race reads what the other stored and retries."""
+        try:
+            with self.engine.begin() as connection:
+                return _insert_measurements(connection, records)
+        except IntegrityError:
+            with self.engine.begin() as connection:
+                return _insert_measurements(connection, records)
+
+    @contextmanager
+    def setup_lock(self) -> Iterator[None]:
+        """Held while a Store is migrated and seeded, so that two first uses of a new Store at once
+        do not both create it (PostgreSQL: a session advisory lock; SQLite queues its writers)."""
+        if self.url.get_backend_name() != "postgresql":
+            yield
+            return
+        try:
+            connection = self.engine.connect()
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK_KEY})
+        except DatabaseError as error:
+            raise StoreError(
+                f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the server runs "
+                "and the URL is right, or pass another --db / PLANNER_DB_URL."
+            ) from error
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK_KEY})
+            connection.close()
 
     def add_samples(self, run_id: int, samples: Iterable[SampleRecord]) -> int:
         with self.engine.begin() as connection:

@@ -66,6 +66,7 @@ def windows_table(windows: tuple[WindowMeasurement, ...]) -> pd.DataFrame:
         [
             {
                 "label": window.label,
+                "start_s": round(window.start_s, 2),  # tells apart windows that repeat a label
                 "s": round(window.duration_s, 2),
                 "J": rounded(window.energy_j, 1),
                 "+-J": rounded(window.uncertainty_j, 1),

@@ -35,6 +35,10 @@ from planner.stored_points import usable_operating_points
 from planner.wording import describe_addition
 
 BAND = (0.1, 0.9)
+MAX_DEMAND = 1e12
+"""Tokens (or requests) per second above this are no demand a fleet serves: a unit or export error."""
+MAX_HORIZON_MONTHS = 120
+"""Ten years: growth curves fitted on months of history say nothing further out."""
 HOURS_PER_MONTH = 730.0
 DEFAULT_MONTH_LIMIT_S = 20.0
 """Without a limit, 2 of 36 months of data/scenarios/large.yaml took 5-9 minutes to prove 0.1 %."""
@@ -108,8 +112,17 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
         line = index + 2
         if pd.isna(raw_time) or pd.isna(name) or pd.isna(value):
             raise InputError(f"{label} line {line}: a value is missing. To fix: fill in timestamp, {name_column} and {value_column}.")
-        if float(value) < 0:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{label} line {line}, column {value_column}: {value!r} is not a number. To fix: correct that cell.") from None
+        if number < 0:
             raise InputError(f"{label} line {line}, column {value_column}: {value} is negative. To fix: demand is 0 or more.")
+        if not number <= MAX_DEMAND:
+            raise InputError(
+                f"{label} line {line}, column {value_column}: {value} is beyond any fleet ({MAX_DEMAND:g} a second at most). "
+                "To fix: check the unit (tokens or requests per second)."
+            )
         if name_column == "workload":
             if name not in workloads:
                 raise InputError(f"{label} line {line}: workload {name!r} is not in the scenario ({', '.join(workloads)}).")
@@ -178,8 +191,11 @@ def forecast(
     proves `gap_rel`."""
     from planner.store_setup import open_store
 
-    if horizon_months < 1:
-        raise InputError(f"a horizon of {horizon_months} months plans nothing. To fix: give 1 or more months.")
+    if not 1 <= horizon_months <= MAX_HORIZON_MONTHS:
+        raise InputError(
+            f"a horizon of {horizon_months} months is outside 1..{MAX_HORIZON_MONTHS}. "
+            f"To fix: give 1 to {MAX_HORIZON_MONTHS} months (a fitted growth curve says nothing beyond ten years)."
+        )
     if not 0 <= gap_rel < 1:
         raise InputError(f"--gap {gap_rel} must be a fraction in [0, 1). To fix: e.g. 0.01 for 1 %.")
     if not 0 < quantile < 1:
@@ -195,7 +211,10 @@ def forecast(
             first_month[name] = first
         last = max(first_month[name] + fits[name].months_observed - 1 for name in fits)
     if start:
-        begin = pd.Period(start, freq="M")
+        try:
+            begin = pd.Period(start, freq="M")
+        except (ValueError, TypeError) as error:
+            raise InputError(f"--start {start!r} is not a month ({error}). To fix: give YYYY-MM, e.g. 2027-01.") from error
     elif fits:
         begin = last + 1
     else:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from models import RunRecord, SampleRecord, Store
 from planner.errors import InputError
+from telemetry.collector import MAX_RATE_HZ
 from telemetry.errors import TelemetryError
 from telemetry.replay import ReplaySource, read_trace
 from telemetry.sources import EnergySource, GpuInfo, NvmlSource
@@ -24,8 +25,14 @@ def _tool_version() -> str:
         return "source tree"
 
 
-def open_source(replay: Path | None, gpu_indices: tuple[int, ...] | None, power_limit_w: float | None, speed: float | None) -> EnergySource:
-    """The live GPUs, or a recorded trace standing in for them."""
+def open_source(
+    replay: Path | None, gpu_indices: tuple[int, ...] | None, power_limit_w: float | None, speed: float | None, rate_hz: float
+) -> EnergySource:
+    """The live GPUs, or a recorded trace standing in for them; the options checked first."""
+    if not 0 < rate_hz <= MAX_RATE_HZ:
+        raise InputError(f"--rate {rate_hz:g} is out of range. To fix: pick 0 < rate <= {MAX_RATE_HZ:g} Hz.")
+    if power_limit_w is not None and not 0 < power_limit_w < float("inf"):
+        raise InputError(f"--power-limit {power_limit_w:g} is not a power limit. To fix: give the card's limit in watts, e.g. 700.")
     if replay is None:
         return NvmlSource(gpu_indices)
     try:

@@ -52,14 +52,15 @@ def seed(store: Store) -> None:
 def open_store(url: str | None = None) -> Store:
     """A Store at `url` (default: PLANNER_DB_URL or the user's SQLite file), migrated and seeded."""
     store = Store(url)
-    store.migrate()
-    stored = store.run_keys()
-    if (
-        store.row_counts()["hardware"] == 0
-        or any(bundled_run_key(folder) not in stored for folder in bundled_run_folders())
-        or V2_SOURCE not in store.measurement_sources()
-    ):
-        seed(store)
+    with store.setup_lock():
+        store.migrate()
+        stored = store.run_keys()
+        if (
+            store.row_counts()["hardware"] == 0
+            or any(bundled_run_key(folder) not in stored for folder in bundled_run_folders())
+            or V2_SOURCE not in store.measurement_sources()
+        ):
+            seed(store)
     return store
 
 

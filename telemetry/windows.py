@@ -63,8 +63,12 @@ class WindowMeasurement:
 
     @property
     def peak_power_w(self) -> float | None:
+        """The highest sampled power, never below the mean: the power readings are 1 s moving
+        averages on Hopper and miss a short window's top, which its energy counter does not."""
         peaks = [gpu.peak_power_w for gpu in self.gpus if gpu.peak_power_w is not None]
-        return sum(peaks) if peaks else None
+        if not peaks:
+            return None
+        return max(sum(peaks), self.mean_power_w or 0.0)
 
     @property
     def notes(self) -> list[str]:

@@ -8,6 +8,7 @@ exit code (planner/errors.py: 2 bad input, 1 other errors, 3 infeasible plan, 13
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -50,3 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("planner: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`planner measurements | head`): what it wanted was printed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -11,8 +11,9 @@ from planner.errors import InputError, PlannerError
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Streamlit replaces this process (exec), so a service manager's SIGTERM or Ctrl-C reaches
+    the server itself: a child left behind would keep the port."""
     import os
-    import subprocess
 
     app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
     if not app.is_file():
@@ -25,8 +26,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     open_store_of(args)  # migrate and seed before the first page asks, and fail here in one line if the URL is bad
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
                "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    print(f"planner dashboard: http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
-    return subprocess.call(command, env=environment)
+    print(f"planner dashboard: http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execve(sys.executable, command, environment)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

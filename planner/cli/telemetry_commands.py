@@ -26,10 +26,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
     record = Path(args.record) if args.record else None
     if record is not None and not record.parent.is_dir():
         raise InputError(f"--record {record}: folder {record.parent} does not exist. To fix: create it first.")
-    source = open_source(replay, gpu_list(args.gpus), args.power_limit, speed=None)
+    source = open_source(replay, gpu_list(args.gpus), args.power_limit, speed=None, rate_hz=args.rate)
     store = open_store_of(args)
     what = f"replaying {replay}" if replay else f"sampling {len(source.gpus())} GPU(s) at {args.rate:g} Hz"
-    print(f"planner collect: {what} (Ctrl-C stops, keeping every sample)", file=sys.stderr)
+    stops = "" if replay else " (Ctrl-C stops, keeping every sample)"
+    print(f"planner collect: {what}{stops}", file=sys.stderr)
     result = collect(store, source, args.rate, args.duration, record, args.min_window, time.sleep)
     print(f"run {result.run_key}: {result.samples_written} samples stored" + (f", trace written to {record}" if record else ""))
     if result.windows:
@@ -76,7 +77,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         levels = check_concurrency([int(part) for part in args.concurrency.split(",") if part.strip()])
     except ValueError as error:
         raise InputError(f"--concurrency {args.concurrency!r} is not a list of whole numbers. To fix: pass e.g. 1,4,16,64.") from error
-    source = open_source(Path(args.replay) if args.replay else None, gpu_list(args.gpus), args.power_limit, speed=1.0)
+    source = open_source(Path(args.replay) if args.replay else None, gpu_list(args.gpus), args.power_limit, speed=1.0, rate_hz=args.rate)
     catalog = load_catalog()
     model, hardware = resolve_bench_names(catalog, args.model, args.hardware, source)
     try:

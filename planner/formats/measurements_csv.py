@@ -28,6 +28,8 @@ from telemetry import TelemetryError, assess_window
 UNIT_SUFFIXES = ("_w", "_mw", "_kw", "_j", "_mj", "_kj", "_s", "_ms", "_us", "_tok_s", "_gb")
 MAX_POWER_PER_GPU_FACTOR = 2.0
 """A power column above this multiple of the GPUs' TDP is not in watts."""
+INT32_MAX = 2**31 - 1
+"""The Store's integer columns are 32-bit on PostgreSQL: a larger count is refused at the file."""
 MIN_LATENCY_MS = 0.1
 """No GPU decodes a token in under 0.1 ms: a smaller latency was written in seconds."""
 
@@ -72,6 +74,16 @@ class MeasurementRow(BaseModel):
     power_limit_w: float | None = Field(None, gt=0, description="all GPUs of the replica; default: their TDP")
     gpu_memory_peak_gb: float | None = Field(None, ge=0)
     run_key: str | None = None
+
+    @field_validator(
+        "gpus_per_replica", "tensor_parallel", "pipeline_parallel", "batch", "concurrency", "prompt_tokens",
+        "output_tokens", "prefill_tokens", "prefill_ticks", "decode_tokens", "decode_ticks",
+    )  # fmt: skip
+    @classmethod
+    def _fits_the_store(cls, value: int | None) -> int | None:
+        if value is not None and value > INT32_MAX:
+            raise ValueError(f"{value} is more than the Store's integer columns hold ({INT32_MAX:,})")
+        return value
 
     @field_validator("tpot_ms", "ttft_ms")
     @classmethod

@@ -135,6 +135,10 @@ def check_output_path(path: Path) -> None:
         raise InputError(f"cannot tell the format of {path}. To fix: end the name in .yaml, .yml or .json.")
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist. To fix: create it or write elsewhere.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder. To fix: name a file, e.g. {path / 'placement.yaml'}.")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"folder {path.parent} is not writable. To fix: write elsewhere or change its permissions.")
 
 
 def placement_text(placement: Placement, suffix: str = ".yaml") -> str:

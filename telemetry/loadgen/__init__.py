@@ -16,9 +16,7 @@ from telemetry.errors import TelemetryError
 
 class LoadGeneratorError(TelemetryError):
     """The workload could not be driven (bad endpoint, every request failing, bad settings).
-    Raised out of a command only for settings, so it counts as bad input there (exit 2)."""
-
-    exit_code = 2
+    Raised out of a command only for settings, so the planner counts it as bad input (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def dashboard_url(sqlite_url: str) -> Iterator[str]:
+def _start_dashboard(sqlite_url: str) -> tuple[subprocess.Popen[str], str]:
+    """`planner dashboard` on a free port, once it answers its health check."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "planner.cli", "--db", sqlite_url, "dashboard", "--port", str(port)],
@@ -41,23 +41,41 @@ def dashboard_url(sqlite_url: str) -> Iterator[str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return server, url
+        except OSError:
+            if server.poll() is not None:
+                pytest.fail(f"planner dashboard exited: {server.stderr.read() if server.stderr else ''}")
+            if time.monotonic() > deadline:
+                server.terminate()
+                pytest.fail("planner dashboard did not answer within 90 s")
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def dashboard_url(sqlite_url: str) -> Iterator[str]:
+    server, url = _start_dashboard(sqlite_url)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"planner dashboard exited: {server.stderr.read() if server.stderr else ''}")
-                if time.monotonic() > deadline:
-                    pytest.fail("planner dashboard did not answer within 90 s")
-                time.sleep(0.5)
         yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_sigterm_to_planner_dashboard_stops_the_server(sqlite_url: str) -> None:
+    """A service manager stops the dashboard with SIGTERM: the server must go with it, port and all
+    (it used to run on as an orphan holding the port)."""
+    server, url = _start_dashboard(sqlite_url)
+    port = int(url.rsplit(":", 1)[1])
+    server.terminate()
+    server.wait(timeout=30)
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 def _cli_summary(sqlite_url: str) -> dict[str, str]:
@@ -104,3 +122,4 @@ def test_the_plan_page_in_a_real_browser_matches_planner_plan(dashboard_url: str
         browser.close()
     assert shown == expected
     assert (keep / "plan.png").stat().st_size > 10_000
+

@@ -23,8 +23,16 @@ def test_collect_replays_a_trace_into_the_store_and_records_it_again(sqlite_url,
     assert result.returncode == 0, result.stderr
     rows = sum(1 for _ in csv.DictReader(trace.open()))
     assert f"{rows} samples stored" in result.stdout
-    assert "llama-8b/graph/b1/p512/decode/r0 7.50 3163.1" in " ".join(result.stdout.split())
+    assert "llama-8b/graph/b1/p512/decode/r0" in result.stdout and " 7.50 3163.1 " in " ".join(result.stdout.split())
     assert "under the 1 s minimum" in result.stdout
+    assert "Ctrl-C" not in result.stderr  # a replay ends by itself
+    table = [line.split() for line in result.stdout.splitlines()]
+    header = next(line for line in table if line[:3] == ["label", "start_s", "s"])
+    windows = [dict(zip(header, line, strict=False)) for line in table if len(line) >= len(header) - 1 and "/" in line[0]]
+    repeated = [w for w in windows if w["label"] == windows[0]["label"]]
+    assert len({w["start_s"] for w in repeated}) == len(repeated)  # same label, told apart by their start
+    measured = [w for w in windows if w["mean_W"] != "-" and w["peak_W"] != "-"]
+    assert measured and all(float(w["peak_W"]) >= float(w["mean_W"]) for w in measured)
     recorded = list(csv.DictReader(record.open()))
     assert len(recorded) == rows and recorded[100]["label"] == next(
         row["label"] for i, row in enumerate(csv.DictReader(trace.open())) if i == 100
@@ -172,3 +180,12 @@ def test_bench_torch_decode_refuses_to_charge_several_gpus_to_one(sqlite_url, tm
     two_gpus.write_text("gpu_index,t_s,energy_mj\n0,0.0,1000\n1,0.0,2000\n0,0.1,1070\n1,0.1,2070\n")
     result = _torch_bench(sqlite_url, two_gpus)
     assert result.returncode == 2 and "torch-decode runs on one GPU but 2 are sampled" in result.stderr
+
+
+def test_collect_tells_apart_replayed_windows_that_share_a_label(sqlite_url, raw_reference: Path):
+    """The H200 run labels its prompt-512 and prompt-2048 windows of one batch alike."""
+    trace = raw_reference / "h200-2026-11-26" / "trace.csv"
+    result = _planner("collect", "--replay", str(trace), "--power-limit", "700", env_db=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] == ["llama-8b/graph/b16/decode"]]
+    assert len(rows) == 2 and rows[0][1] != rows[1][1]  # the second column is start_s
