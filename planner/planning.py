@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from planner.formats.placement import (
     WorkloadEcho,
     write_placement,
 )
-from planner.formats.scenario import Scenario, load_scenario, parse_scenario
+from planner.formats.scenario import Scenario, Sources, load_scenario, parse_scenario
 from planner.stored_points import usable_operating_points
 from planner.wording import describe_flag, describe_shortfall
 
@@ -70,6 +71,25 @@ def site_specs(scenario: Scenario) -> tuple[SiteSpec, ...]:
     )
 
 
+def select_sources(points: Sequence[OperatingPoint], sources: Sources) -> list[OperatingPoint]:
+    """The points whose source matches an `include` pattern (all, without one) and no `exclude`
+    pattern; a pattern that matches no stored source is refused, so a typo cannot pass silently."""
+    known = sorted({point.source for point in points})
+    for kind, patterns in (("include", sources.include), ("exclude", sources.exclude)):
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(source, pattern) for source in known):
+                raise InputError(
+                    f"sources.{kind}: {pattern!r} matches no measurement source. To fix: use one of "
+                    f"{', '.join(known)} (shell-style patterns such as 'reference/*' work)."
+                )
+    return [
+        point
+        for point in points
+        if (not sources.include or any(fnmatch.fnmatchcase(point.source, p) for p in sources.include))
+        and not any(fnmatch.fnmatchcase(point.source, p) for p in sources.exclude)
+    ]
+
+
 def build_problem(
     scenario: Scenario,
     points: Sequence[OperatingPoint],
@@ -77,9 +97,17 @@ def build_problem(
     objective: Objective | None = None,
     prune: bool = True,
 ) -> tuple[PlanProblem, CandidateSet]:
-    """The optimizer's input; refuses what no solve could fix (a model nobody measured, a
-    site whose budget cannot hold one replica)."""
+    """The optimizer's input; refuses what no solve could fix (a model nobody measured, a task
+    profile no measurement was taken on, a site whose budget cannot hold one replica)."""
+    points = select_sources(points, scenario.sources)
     workloads = workload_specs(scenario)
+    profiles = {point.workload_profile for point in points if point.workload_profile is not None}
+    for workload in workloads:
+        if workload.profile is not None and workload.profile not in profiles:
+            raise InputError(
+                f"workloads[{workload.name}].profile: no measurement in the Store was taken on task {workload.profile!r}. "
+                f"To fix: use one of {', '.join(sorted(profiles)) or '(none stored)'} (`planner db info` lists them), or drop it."
+            )
     measured_models = {point.model for point in points}
     for workload in workloads:
         if workload.model not in measured_models:
@@ -236,13 +264,17 @@ def plan(
     gap_rel: float = 1e-3,
     with_baselines: bool = True,
     with_shadow_prices: bool = True,
+    sources: Sources | None = None,
 ) -> Plan:
     """The placement of a scenario on the Store's measurements; never raises for infeasible
-    demand (the Plan says why), raises InputError for input no solve could use."""
+    demand (the Plan says why), raises InputError for input no solve could use. `sources`
+    replaces the scenario's choice of measurement sources."""
     from planner.store_setup import open_store
 
     catalog = load_catalog()
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
+    if sources is not None:
+        scenario = scenario.model_copy(update={"sources": sources})
     points = usable_operating_points(store or open_store())
     problem, candidate_set = build_problem(scenario, points, catalog, objective)
     options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)

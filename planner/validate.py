@@ -20,7 +20,15 @@ from optimizer.metrics import summarize
 from optimizer.problem import Assignment, PlanProblem
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
-from planner.planning import placement_rows, site_echoes, site_specs, summary_entry, workload_echoes, workload_specs
+from planner.planning import (
+    placement_rows,
+    select_sources,
+    site_echoes,
+    site_specs,
+    summary_entry,
+    workload_echoes,
+    workload_specs,
+)
 from planner.stored_points import usable_operating_points
 
 RELATIVE_TOLERANCE = 1e-6
@@ -63,7 +71,8 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         )
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
-    candidate_set = build_candidates(list(workloads.values()), usable_operating_points(store), prune=False)
+    points = select_sources(usable_operating_points(store), scenario.sources)
+    candidate_set = build_candidates(list(workloads.values()), points, prune=False)
     problem = PlanProblem(
         workloads=tuple(workloads.values()),
         candidates=candidate_set.candidates,

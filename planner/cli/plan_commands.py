@@ -8,6 +8,7 @@ from pathlib import Path
 
 from planner.cli.common import open_store_of
 from planner.errors import InputError, PlannerError
+from planner.formats.scenario import Sources
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -51,6 +52,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         gap_rel=args.gap,
         with_baselines=not args.no_baselines,
+        sources=Sources(include=args.source, exclude=args.exclude_source) if args.source or args.exclude_source else None,
     )
     placement = result.to_placement()
     print(render_plan(placement))
@@ -116,6 +118,13 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     planning.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative MIP gap to stop at (default 0.001)")
     planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
     planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
+    planning.add_argument(
+        "--source", action="append", default=[], metavar="PATTERN",
+        help="plan only on measurements of this source (shell pattern, repeatable; replaces the scenario's sources:)",
+    )  # fmt: skip
+    planning.add_argument(
+        "--exclude-source", action="append", default=[], metavar="PATTERN", help="never plan on this source (repeatable)"
+    )
     planning.set_defaults(handler=cmd_plan)
 
     forecasting = commands.add_parser(

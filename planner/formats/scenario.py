@@ -88,6 +88,14 @@ class Site(_Strict):
         return gpus
 
 
+class Sources(_Strict):
+    """Which measurement sources a plan may use: shell-style patterns on a measurement's source
+    (`planner db info` lists them), e.g. include: ["reference/*"] or exclude: ["ML.ENERGY*"]."""
+
+    include: list[str] = Field(default_factory=list, description="only these (default: every source)")
+    exclude: list[str] = Field(default_factory=list, description="never these")
+
+
 class Scenario(_Strict):
     version: Literal[1] = 1
     name: str = Field(min_length=1)
@@ -102,6 +110,7 @@ class Scenario(_Strict):
     extra_power: dict[str, dict[Literal["usd_per_kw_month"], float]] = Field(
         default_factory=dict, description="forecast: sites that can buy more power budget, at a price"
     )
+    sources: Sources = Field(default_factory=Sources, description="the measurement sources a plan may use")
 
     @model_validator(mode="after")
     def _forecast_names(self) -> Scenario:

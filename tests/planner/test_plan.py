@@ -14,6 +14,7 @@ import planner
 from optimizer.candidates import Flag
 from planner.cli import main
 from planner.formats.placement import read_placement
+from planner.formats.scenario import Sources
 
 EXAMPLE_TEXT = resources.files("planner_data").joinpath("scenarios/example.yaml").read_text()
 
@@ -185,3 +186,24 @@ def test_a_decode_only_row_is_planned_with_its_prefill_charged(example, tmp_path
     (candidate,) = [c for c in after.candidate_set.candidates if c.point.source == "decode-only lab run"]
     assert Flag("prefill_energy_estimated") in candidate.flags
     assert candidate.point.joules_per_token * 1e3 == pytest.approx(decode_only["mj_per_tok"], abs=0.05)
+
+
+def test_sources_choose_the_data_a_plan_rests_on(example, tmp_path, sqlite_url, capsys):
+    store = planner.open_store(sqlite_url)
+    only_h200 = planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False,
+                             sources=Sources(include=["reference/h200-*"]))  # fmt: skip
+    assert {c.point.source for c in only_h200.candidate_set.candidates} == {"reference/h200-2026-11-26"}
+    no_bench = planner.plan(example, store=store, with_baselines=False, with_shadow_prices=False,
+                            sources=Sources(exclude=["bench/*", "ML.ENERGY*"]))  # fmt: skip
+    assert all(c.point.source.startswith("reference/") for c in no_bench.candidate_set.candidates)
+    assert main(["--db", sqlite_url, "plan", str(example), "--source", "referense/*"]) == 2
+    assert "sources.include: 'referense/*' matches no measurement source" in capsys.readouterr().err
+    in_file = _scenario(tmp_path, lambda c: c.update(sources={"exclude": ["reference/*"]}), name="no-reference.yaml")
+    assert main(["--db", sqlite_url, "plan", str(in_file), "--no-baselines"]) == 2  # qwen2.5-32b: measured in reference/ only
+    assert "qwen2.5-32b has no usable measurement" in capsys.readouterr().err
+
+
+def test_an_unknown_task_profile_is_refused_with_the_known_ones(tmp_path, sqlite_url, capsys):
+    poetry = _scenario(tmp_path, lambda c: c["workloads"][0].update(profile="poetry"), name="poetry.yaml")
+    assert main(["--db", sqlite_url, "plan", str(poetry)]) == 2
+    assert "profile: no measurement in the Store was taken on task 'poetry'. To fix: use one of chat" in capsys.readouterr().err
