@@ -37,13 +37,15 @@ ReplicaKey = tuple[str, str, str]
 
 
 def objective_terms(problem: PlanProblem, candidate: Candidate, site: SiteSpec) -> dict[Objective, float]:
-    """What one replica of `candidate` at `site` adds to each objective, per hour (W for energy)."""
+    """What one replica of `candidate` at `site` adds to each objective, per hour (W for energy).
+    A price or carbon intensity the site does not give counts 0 here (the scenario requires it
+    where it is the objective; as a tie-break it then breaks no tie)."""
     facility_kw = site.pue * candidate.power_w / 1000
     return {
         "energy": site.pue * candidate.power_w,
         "cost": candidate.gpus_per_replica * problem.usd_per_gpu_hour.get(candidate.hardware, 0.0)
-        + facility_kw * site.usd_per_kwh,
-        "carbon": facility_kw * site.carbon_g_per_kwh,
+        + facility_kw * (site.usd_per_kwh or 0.0),
+        "carbon": facility_kw * (site.carbon_g_per_kwh or 0.0),
         "gpus": float(candidate.gpus_per_replica),
     }
 

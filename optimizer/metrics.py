@@ -20,8 +20,10 @@ class FleetSummary:
     it_power_w: float
     facility_power_w: float
     peak_facility_power_w: float
-    usd_per_hour: float
-    g_co2_per_hour: float
+    usd_per_hour: float | None
+    """None where a site in use gives no usd_per_kwh: a partial sum would read as a whole one."""
+    g_co2_per_hour: float | None
+    """None where a site in use gives no carbon_g_per_kwh."""
 
     @property
     def joules_per_token(self) -> float:
@@ -33,12 +35,18 @@ class FleetSummary:
         return self.it_power_w / self.tok_s if self.tok_s else float("nan")
 
     @property
-    def usd_per_million_tokens(self) -> float:
-        return self.usd_per_hour / (self.tok_s * SECONDS_PER_HOUR) * 1e6 if self.tok_s else float("nan")
+    def usd_per_million_tokens(self) -> float | None:
+        return _per_million_tokens(self.usd_per_hour, self.tok_s)
 
     @property
-    def g_co2_per_million_tokens(self) -> float:
-        return self.g_co2_per_hour / (self.tok_s * SECONDS_PER_HOUR) * 1e6 if self.tok_s else float("nan")
+    def g_co2_per_million_tokens(self) -> float | None:
+        return _per_million_tokens(self.g_co2_per_hour, self.tok_s)
+
+
+def _per_million_tokens(per_hour: float | None, tok_s: float) -> float | None:
+    if per_hour is None:
+        return None
+    return per_hour / (tok_s * SECONDS_PER_HOUR) * 1e6 if tok_s else float("nan")
 
 
 def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetSummary:
@@ -46,6 +54,7 @@ def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetS
     sites = {s.name: s for s in problem.sites}
     totals = dict(tok_s=0.0, it=0.0, facility=0.0, peak=0.0, usd=0.0, co2=0.0)
     replicas = gpus = 0
+    priced = carbon_known = True
     for assignment in assignments:
         candidate, site = candidates[(assignment.workload, assignment.candidate_id)], sites[assignment.site]
         terms = objective_terms(problem, candidate, site)
@@ -55,6 +64,8 @@ def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetS
         totals["peak"] += assignment.replicas * site.pue * candidate.peak_power_w
         totals["usd"] += assignment.replicas * terms["cost"]
         totals["co2"] += assignment.replicas * terms["carbon"]
+        priced = priced and site.usd_per_kwh is not None
+        carbon_known = carbon_known and site.carbon_g_per_kwh is not None
         replicas += assignment.replicas
         gpus += assignment.replicas * candidate.gpus_per_replica
     return FleetSummary(
@@ -64,6 +75,6 @@ def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetS
         it_power_w=totals["it"],
         facility_power_w=totals["facility"],
         peak_facility_power_w=totals["peak"],
-        usd_per_hour=totals["usd"],
-        g_co2_per_hour=totals["co2"],
+        usd_per_hour=totals["usd"] if priced else None,
+        g_co2_per_hour=totals["co2"] if carbon_known else None,
     )

@@ -18,8 +18,10 @@ class SiteSpec:
     name: str
     power_budget_w: float
     pue: float
-    carbon_g_per_kwh: float
-    usd_per_kwh: float
+    carbon_g_per_kwh: float | None
+    """None: not given; the carbon figures of a plan using this site are left out."""
+    usd_per_kwh: float | None
+    """None: not given; the dollar figures of a plan using this site are left out."""
     inventory: Mapping[str, int]
 
 

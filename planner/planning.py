@@ -31,7 +31,7 @@ from planner.formats.placement import (
     WorkloadEcho,
     write_placement,
 )
-from planner.formats.scenario import Scenario, Sources, load_scenario, parse_scenario
+from planner.formats.scenario import Scenario, Sources, load_scenario, missing_objective_input, parse_scenario
 from planner.stored_points import usable_operating_points
 from planner.wording import describe_flag, describe_shortfall
 
@@ -99,6 +99,9 @@ def build_problem(
 ) -> tuple[PlanProblem, CandidateSet]:
     """The optimizer's input; refuses what no solve could fix (a model nobody measured, a task
     profile no measurement was taken on, a site whose budget cannot hold one replica)."""
+    missing = missing_objective_input(scenario, objective or scenario.objective)
+    if missing:
+        raise InputError(f"{missing}. To fix: give it in the scenario's sites, or plan for another objective.")
     points = select_sources(points, scenario.sources)
     workloads = workload_specs(scenario)
     profiles = {point.workload_profile for point in points if point.workload_profile is not None}

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from planner.forecasting import Forecast
 
 
+def _figure(value: float | None, template: str, name: str, missing_field: str) -> str:
+    """A figure, or why it is left out (a site in use gives no price or carbon intensity)."""
+    if value is None:
+        return f"{name} left out (a site in use has no {missing_field})"
+    return template.format(value)
+
+
 def _table(frame: pd.DataFrame) -> str:
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
         return frame.to_string(index=False, na_rep="-")
@@ -82,7 +89,8 @@ def render_plan(placement: Placement) -> str:
             f"fleet: {summary.tokens_per_s:,.0f} tok/s on {summary.gpus} GPUs; IT {summary.it_power_kw:.2f} kW, "
             f"facility {summary.facility_power_kw:.2f} kW",
             f"       {summary.joules_per_token * 1000:.1f} mJ/token facility ({summary.it_joules_per_token * 1000:.1f} IT), "
-            f"${summary.usd_per_million_tokens:.3f}/M tokens, {summary.g_co2_per_million_tokens:.1f} gCO2/M tokens",
+            f"{_figure(summary.usd_per_million_tokens, '${:.3f}/M tokens', '$/M tokens', 'usd_per_kwh')}, "
+            f"{_figure(summary.g_co2_per_million_tokens, '{:.1f} gCO2/M tokens', 'gCO2/M tokens', 'carbon_g_per_kwh')}",
         ]
         for baseline in summary.baselines:
             if baseline.joules_per_token is None:

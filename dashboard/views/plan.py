@@ -90,8 +90,9 @@ def show(result: planner.Plan) -> None:
     st.success(f"Status: {status}, solved by {placement.solver}")
     cards = st.columns(5)
     cards[0].metric("Fleet mJ/token", f"{summary.joules_per_token * 1000:.1f}", help="facility energy, PUE included")
-    cards[1].metric("$ per M tokens", f"{summary.usd_per_million_tokens:.3f}")
-    cards[2].metric("gCO2 per M tokens", f"{summary.g_co2_per_million_tokens:.1f}")
+    usd, co2 = summary.usd_per_million_tokens, summary.g_co2_per_million_tokens
+    cards[1].metric("$ per M tokens", "-" if usd is None else f"{usd:.3f}", help=None if usd is not None else "a site has no usd_per_kwh")
+    cards[2].metric("gCO2 per M tokens", "-" if co2 is None else f"{co2:.1f}", help=None if co2 is not None else "a site has no carbon_g_per_kwh")
     cards[3].metric("Tokens/s", f"{summary.tokens_per_s:,.0f}")
     cards[4].metric("GPUs", f"{summary.gpus}")
     if summary.baselines:

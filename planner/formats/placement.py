@@ -33,8 +33,8 @@ class SiteEcho(_Strict):
     name: str
     power_budget_kw: float
     pue: float
-    carbon_g_per_kwh: float
-    usd_per_kwh: float
+    carbon_g_per_kwh: float | None
+    usd_per_kwh: float | None
     inventory: dict[str, int]
 
 
@@ -70,9 +70,9 @@ class Summary(_Strict):
     peak_facility_power_kw: float
     joules_per_token: float
     it_joules_per_token: float
-    usd_per_hour: float
-    usd_per_million_tokens: float
-    g_co2_per_million_tokens: float
+    usd_per_hour: float | None
+    usd_per_million_tokens: float | None
+    g_co2_per_million_tokens: float | None
     gap: float | None = None
     baselines: list[BaselineEntry] = []
 

@@ -73,8 +73,8 @@ class Site(_Strict):
     name: str = Field(min_length=1)
     power_budget_kw: float = Field(gt=0, description="facility power at peak, PUE included")
     pue: float = Field(1.0, ge=1.0, le=3.0)
-    carbon_g_per_kwh: float = Field(ge=0)
-    usd_per_kwh: float = Field(ge=0)
+    carbon_g_per_kwh: float | None = Field(None, ge=0, description="required by the carbon objective")
+    usd_per_kwh: float | None = Field(None, ge=0, description="required by the cost objective")
     gpus: dict[str, int]
 
     @field_validator("gpus")
@@ -86,6 +86,17 @@ class Site(_Strict):
         if negative:
             raise ValueError(f"GPU count of {negative[0]} is negative")
         return gpus
+
+
+OBJECTIVE_INPUTS = {"cost": "usd_per_kwh", "carbon": "carbon_g_per_kwh"}
+"""The site field each objective cannot do without (energy needs neither)."""
+
+
+def missing_objective_input(scenario: Scenario, objective: str) -> str | None:
+    """Why `objective` cannot be planned on this scenario's sites, or None."""
+    needed = OBJECTIVE_INPUTS.get(objective)
+    lacking = [site.name for site in scenario.sites if needed and getattr(site, needed) is None]
+    return f"objective {objective} needs {needed} at every site; {lacking[0]} has none" if lacking else None
 
 
 class Sources(_Strict):
@@ -111,6 +122,13 @@ class Scenario(_Strict):
         default_factory=dict, description="forecast: sites that can buy more power budget, at a price"
     )
     sources: Sources = Field(default_factory=Sources, description="the measurement sources a plan may use")
+
+    @model_validator(mode="after")
+    def _objective_inputs(self) -> Scenario:
+        missing = missing_objective_input(self, self.objective)
+        if missing:
+            raise ValueError(missing)
+        return self
 
     @model_validator(mode="after")
     def _forecast_names(self) -> Scenario:

@@ -207,3 +207,22 @@ def test_an_unknown_task_profile_is_refused_with_the_known_ones(tmp_path, sqlite
     poetry = _scenario(tmp_path, lambda c: c["workloads"][0].update(profile="poetry"), name="poetry.yaml")
     assert main(["--db", sqlite_url, "plan", str(poetry)]) == 2
     assert "profile: no measurement in the Store was taken on task 'poetry'. To fix: use one of chat" in capsys.readouterr().err
+
+
+def test_prices_and_carbon_are_needed_only_by_the_objective_that_uses_them(tmp_path, sqlite_url, capsys):
+    def strip(content):
+        for site in content["sites"]:
+            del site["usd_per_kwh"], site["carbon_g_per_kwh"]
+
+    bare = _scenario(tmp_path, strip, name="bare.yaml")
+    output = tmp_path / "bare-plan.yaml"
+    assert main(["--db", sqlite_url, "plan", str(bare), "-o", str(output), "--no-baselines"]) == 0
+    printed = capsys.readouterr().out
+    assert "$/M tokens left out (a site in use has no usd_per_kwh)" in printed
+    assert "gCO2/M tokens left out (a site in use has no carbon_g_per_kwh)" in printed
+    summary = read_placement(output).summary
+    assert summary is not None and summary.usd_per_hour is None and summary.g_co2_per_million_tokens is None
+    assert summary.joules_per_token == pytest.approx(0.1953, rel=1e-3)  # the energy plan is the example's
+    assert main(["--db", sqlite_url, "validate", str(output), str(bare)]) == 0
+    assert main(["--db", sqlite_url, "plan", str(bare), "--objective", "cost"]) == 2
+    assert "objective cost needs usd_per_kwh at every site; dc-east has none" in capsys.readouterr().err
