@@ -31,6 +31,17 @@ V3_SOURCE = "ML.ENERGY leaderboard v3"
 REQUEST_WINDOW = 1000
 RUNTIME = "vllm"
 
+TASK_PROFILES = {
+    "chat": "chat",  # V2
+    "code": "code",  # V2
+    "lm-arena-chat": "chat",  # V3: LMArena conversations
+    "sourcegraph-fim": "code",  # V3: Sourcegraph fill-in-the-middle completions
+    "gpqa": "reasoning",  # V3: GPQA, answered by reasoning models (long outputs)
+}
+"""The published task names, as the profile a scenario's workload names (`profile: chat`)."""
+V3_TEXT_TASKS = ("lm-arena-chat", "sourcegraph-fim", "gpqa")
+"""The V3 tasks whose configurations are LLM text generation (index.json's `architectures.llm`)."""
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -220,11 +231,24 @@ def read_mlenergy_v2(folder: Path, catalog: Catalog) -> ImportReport:
     return _collect(rows_by_file, catalog, len(files), skipped, unrecognised, errors)
 
 
+def _v3_model_files(folder: Path) -> list[Path]:
+    """The per-model files of the leaderboard's data folder as published (`models/` beside
+    `index.json` and `tasks/`), or of the `models/` folder itself."""
+    models = folder / "models" if (folder / "models").is_dir() else folder
+    return sorted(path for path in models.glob("*.json") if path.is_file() and path.name != "index.json")
+
+
 def read_mlenergy_v3(folder: Path, catalog: Catalog) -> ImportReport:
-    """Every per-model JSON (`model_id`, `task`, `configurations`) under `folder`."""
-    files = sorted(path for path in folder.rglob("*.json") if path.is_file())
+    """Every per-model JSON (`model_id`, `task`, `configurations`) of the published data folder.
+    Image and video generation models (their configurations count images or videos a second, not
+    tokens) and the multimodal chat tasks are skipped with a count; each task is stored as the
+    profile TASK_PROFILES maps it to."""
+    files = _v3_model_files(folder)
     if not files:
-        raise InputError(f"{folder} holds no JSON files. To fix: pass the folder of ML.ENERGY v3 model files.")
+        raise InputError(
+            f"{folder} holds no ML.ENERGY v3 model files. To fix: pass the leaderboard's data folder "
+            "(with index.json and models/) or its models/ folder."
+        )
     skipped: Counter[str] = Counter()
     unrecognised: set[str] = set()
     errors: list[str] = []
@@ -232,7 +256,15 @@ def read_mlenergy_v3(folder: Path, catalog: Catalog) -> ImportReport:
     read = 0
     for path in files:
         try:
-            document = V3Model.model_validate(_load_json(path))
+            content = _load_json(path)
+            if isinstance(content, dict) and content.get("task") not in V3_TEXT_TASKS:
+                configurations = content.get("configurations")
+                read += len(configurations) if isinstance(configurations, list) else 0
+                skipped[f"not LLM text generation (task {content.get('task')!r})"] += (
+                    len(configurations) if isinstance(configurations, list) else 0
+                )
+                continue
+            document = V3Model.model_validate(content)
         except ValidationError as error:
             errors.append(f"{path}: {_first_error(error)}. To fix: correct or remove the file.")
             continue
@@ -248,7 +280,7 @@ def read_mlenergy_v3(folder: Path, catalog: Catalog) -> ImportReport:
                     continue
                 key = f"{document.model_id}/{document.task}/{configuration.gpu_model}/n{configuration.num_gpus}/b{configuration.max_num_seqs}"
                 rows.append(_whole_request_row(
-                    V3_SOURCE, key, names[0], names[1], document.task, configuration.num_gpus,
+                    V3_SOURCE, key, names[0], names[1], TASK_PROFILES[document.task], configuration.num_gpus,
                     configuration.max_num_seqs, configuration.avg_output_len, configuration.energy_per_token_joules,
                     configuration.output_throughput_tokens_per_sec, configuration.p95_itl_ms, "p95",
                 ))

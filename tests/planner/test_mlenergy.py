@@ -103,7 +103,7 @@ def test_bad_v2_file_names_itself_and_nothing_is_imported(tmp_path, sqlite_url, 
 def _v3_file(folder: Path, configurations: list[dict], **model_fields) -> Path:
     document = {
         "model_id": "meta-llama/Llama-3.1-8B-Instruct",
-        "task": "chat",
+        "task": "lm-arena-chat",
         "total_params_billions": 8.03,
         "activated_params_billions": 8.03,
         "architecture": "LlamaForCausalLM",
@@ -169,3 +169,27 @@ def test_mixed_fleet_scenario_plans_validates_and_names_sources(tmp_path, sqlite
         assert row.source.startswith("ML.ENERGY leaderboard v2 [chat/")
         assert "ttft_unverified" in row.flags or row.workload == "chat-70b"
         assert "peak_power_estimated" in row.flags
+
+
+def test_v3_data_folder_as_published_imports_its_llm_configurations(tmp_path, sqlite_url, capsys):
+    """The leaderboard publishes data/index.json, data/tasks/*.json and data/models/*.json, with
+    image and video generation models beside the LLMs (their configurations count images/s)."""
+    data = tmp_path / "data"
+    (data / "tasks").mkdir(parents=True)
+    (data / "index.json").write_text(json.dumps({"architectures": {"llm": ["lm-arena-chat"], "diffusion": ["text-to-image"]}}))
+    (data / "tasks" / "lm-arena-chat.json").write_text(json.dumps({"task": "lm-arena-chat", "rows": []}))
+    _v3_file(data / "models", [V3_CONFIGURATION, {**V3_CONFIGURATION, "gpu_model": "H100", "max_num_seqs": 128}])
+    image_model = {
+        "model_id": "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS",
+        "task": "text-to-image",
+        "configurations": [{"gpu_model": "B200", "num_gpus": 1, "batch_size": 1, "avg_power_watts": 530.5,
+                            "energy_per_image_joules": 342.0, "throughput_images_per_sec": 1.55}],
+    }  # fmt: skip
+    (data / "models" / "PixArt-alpha__PixArt-Sigma-XL-2-1024-MS__text-to-image.json").write_text(json.dumps(image_model))
+    for folder in (data, data / "models"):
+        assert main(["--db", sqlite_url, "import", "--format", "mlenergy-v3", str(folder)]) == 0
+        printed = capsys.readouterr().out
+        assert "3 configurations read, 2 mapped" in printed
+        assert "1 not LLM text generation (task 'text-to-image')" in printed
+    stored = open_store(sqlite_url).measurements(model="llama-3.1-8b")
+    assert set(stored[stored.source.str.contains("v3")].workload_profile) == {"chat"}  # lm-arena-chat, as a profile
