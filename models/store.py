@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
 from models.catalog import Catalog
 from models.errors import StoreError, StoreUrlError
@@ -101,6 +101,19 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; a Store that cannot be written (a read-only file or server, a
+        full disk) ends in one line naming it instead of a driver traceback."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as error:
+            raise StoreError(
+                f"cannot write to the Store at {self.display_url}: {error.orig}. To fix: use a Store you may write "
+                "to (--db / PLANNER_DB_URL), or free space or permissions for it; nothing was stored."
+            ) from error
+
     # -- schema -----------------------------------------------------------------------------
     def _alembic_config(self) -> Config:
         config = Config()
@@ -140,7 +153,7 @@ class Store:
             for gpu in catalog.gpus.values()
         ]
         llm_rows = [_catalog_row(llm, Llm) for llm in catalog.llms.values()]
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             _upsert_by_name(connection, Hardware, gpu_rows)
             _upsert_by_name(connection, Llm, llm_rows)
 
@@ -154,7 +167,7 @@ class Store:
 
         Returns (run id, measurement counts, samples added). A run already stored keeps its
         samples, so adding the same run twice adds nothing."""
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             found = connection.scalar(select(Run.id).where(Run.source_key == run.source_key))
             if found is None:
                 run_id = connection.execute(insert(Run).values(asdict(run)).returning(Run.id)).scalar_one()
@@ -169,10 +182,10 @@ class Store:
         source_key) are left as they are, so importing a file twice adds nothing. Two imports of
         the same rows at once: the one that loses the race reads what the other stored and retries."""
         try:
-            with self.engine.begin() as connection:
+            with self._writing() as connection:
                 return _insert_measurements(connection, records)
         except IntegrityError:
-            with self.engine.begin() as connection:
+            with self._writing() as connection:
                 return _insert_measurements(connection, records)
 
     @contextmanager
@@ -197,7 +210,7 @@ class Store:
             connection.close()
 
     def add_samples(self, run_id: int, samples: Iterable[SampleRecord]) -> int:
-        with self.engine.begin() as connection:
+        with self._writing() as connection:
             return _insert_samples(connection, run_id, samples)
 
     def measurement_sources(self) -> set[str]:

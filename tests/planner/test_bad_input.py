@@ -115,3 +115,13 @@ def test_two_imports_of_one_file_into_postgresql_at_once(postgres_url, tmp_path)
     assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
     rows = open_store(postgres_url).measurements(runtime="vllm")
     assert len(rows[rows.source == GOOD_ROW["source"]]) == 1
+
+
+def test_a_read_only_store_plans_and_refuses_writes_in_one_line(tmp_path, sqlite_url, capsys):
+    open_store(sqlite_url)  # a current, seeded Store
+    read_only = f"sqlite:///file:{sqlite_url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    assert main(["--db", read_only, "plan", EXAMPLE, "--no-baselines"]) == 0
+    capsys.readouterr()
+    assert main(["--db", read_only, "import", _csv(tmp_path / "a.csv")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write to the Store" in err[0] and "readonly database" in err[0]
