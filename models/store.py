@@ -14,6 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 import pandas as pd
 import platformdirs
 from alembic import command
@@ -41,6 +46,19 @@ def default_store_url() -> str:
         return from_env
     folder = Path(platformdirs.user_data_dir("energy-planner", appauthor=False))
     return f"sqlite:///{folder / 'planner.db'}"
+
+
+@contextmanager
+def _sqlite_setup_lock(database: str | None) -> Iterator[None]:
+    if not database or database == ":memory:" or database.startswith("file:") or fcntl is None:
+        yield  # nothing to share, or no flock (Windows): first uses there are not serialised
+        return
+    with open(f"{Path(database).expanduser()}.setup-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def parse_store_url(url: str) -> URL:
@@ -191,9 +209,11 @@ class Store:
     @contextmanager
     def setup_lock(self) -> Iterator[None]:
         """Held while a Store is migrated and seeded, so that two first uses of a new Store at once
-        do not both create it (PostgreSQL: a session advisory lock; SQLite queues its writers)."""
-        if self.url.get_backend_name() != "postgresql":
-            yield
+        do not both create it (PostgreSQL: a session advisory lock; SQLite: a lock file beside the
+        database, since its writers queue per statement and two seeds would both insert)."""
+        if self.url.get_backend_name() == "sqlite":
+            with _sqlite_setup_lock(self.url.database):
+                yield
             return
         try:
             connection = self.engine.connect()

@@ -88,9 +88,9 @@ def test_a_closed_pipe_ends_quietly(sqlite_url):
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
 
 
-def test_many_first_uses_of_a_new_postgresql_store_at_once(postgres_url):
+def test_many_first_uses_of_a_new_store_at_once(store_url):
     """Three commands opening the same new Store together: one creates and seeds it, the others wait."""
-    environment = {**os.environ, "PLANNER_DB_URL": postgres_url}
+    environment = {**os.environ, "PLANNER_DB_URL": store_url}
     processes = [
         subprocess.Popen([sys.executable, "-m", "planner.cli", "db", "info"], env=environment, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
