@@ -289,7 +289,7 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
     rows = []
     for site in problem.sites:
         row: dict[str, Any] = {"period": period, "site": site.name, "status": result.status}
-        if result.status == "infeasible":
+        if not result.solution.has_solution:
             rows.append({**row, "fleet_demand_tok_s": fleet_demand_tok_s})
             continue
         placed = [(a, candidates[(a.workload, a.candidate_id)]) for a in result.solution.assignments if a.site == site.name]

@@ -17,7 +17,7 @@ from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, c
 from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility, shadow_prices
 from optimizer.metrics import FleetSummary, summarize
 from optimizer.operating_point import OperatingPoint
-from optimizer.problem import Assignment, Objective, PlanProblem, SiteSpec, Solution, SolveOptions
+from optimizer.problem import Assignment, Objective, PlanProblem, SiteSpec, Solution, SolveOptions, Status
 from optimizer.solve import solve
 from planner.errors import InputError
 from planner.formats.placement import (
@@ -155,8 +155,10 @@ class Plan:
     shadow_prices: tuple[ShadowPrice, ...]
 
     @property
-    def status(self) -> str:
-        return self.solution.status if self.solution.has_solution else "infeasible"
+    def status(self) -> Status:
+        """`infeasible` only when proven (HiGHS said so, or no candidate serves a workload);
+        `no_solution` when the time limit ran out before any placement was found."""
+        return self.solution.status
 
     @property
     def fleet(self) -> FleetSummary | None:
@@ -209,7 +211,7 @@ class Plan:
             scenario=ScenarioRef(name=self.scenario.name, sha256=self.scenario_sha256),
             objective=self.problem.objective,
             solver=self.solution.solver,
-            status=self.status,  # type: ignore[arg-type]
+            status=self.status,
             gap=self.solution.gap,
             reasons=self.reason_lines(),
             max_utilization=self.problem.max_utilization,

@@ -70,8 +70,8 @@ def site_power_table(placement: Placement) -> pd.DataFrame:
 def render_plan(placement: Placement) -> str:
     lines = [f"scenario {placement.scenario.name}: objective {placement.objective}, {placement.solver}, status {placement.status}"
              + (f" (gap {placement.gap:.2%})" if placement.status == "feasible" and placement.gap is not None else "")]
-    if placement.status == "infeasible":
-        lines.append("infeasible:")
+    if placement.status in ("infeasible", "no_solution"):
+        lines.append("infeasible:" if placement.status == "infeasible" else "no placement found in time (not proven infeasible):")
         lines.extend(f"  - {reason}" for reason in placement.reasons)
         return "\n".join(lines)
     rows = placement_table(placement)

@@ -62,8 +62,8 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
     problems: list[str] = []
     if placement.scenario.sha256 != digest:
         problems.append(f"the placement was planned for another version of {scenario_path} (sha256 differs)")
-    if placement.status == "infeasible":
-        return problems + ["the placement is infeasible: " + "; ".join(placement.reasons)]
+    if placement.status in ("infeasible", "no_solution"):
+        return problems + [f"the placement holds no plan ({placement.status}): " + "; ".join(placement.reasons)]
     if not _close(placement.max_utilization, scenario.max_utilization):
         problems.append(
             f"max_utilization stated {placement.max_utilization:g}, the scenario's is {scenario.max_utilization:g} "

@@ -30,7 +30,10 @@ def describe_shortfall(shortfall: Shortfall, pue: Mapping[str, float]) -> str:
     if shortfall.constraint == "min_sites":
         return "no placement exists even with unlimited power and GPUs: check min_sites against the number of sites"
     if shortfall.constraint == "time_limit":
-        return f"no solution found within the time limit of {shortfall.held:g} s: allow more time (--time-limit)"
+        return (
+            f"no placement found within the time limit of {shortfall.held:g} s; the problem is not proven infeasible: "
+            "allow more time (--time-limit) or a larger gap (--gap)"
+        )
     return "infeasible, but relaxing power and inventory alone does not show why"
 
 

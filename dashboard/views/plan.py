@@ -81,8 +81,9 @@ def edited(content: dict) -> dict:
 
 def show(result: planner.Plan) -> None:
     placement = result.to_placement()
-    if placement.status == "infeasible":
-        st.error("No placement meets this scenario:\n\n" + "\n".join(f"- {reason}" for reason in placement.reasons))
+    if placement.status in ("infeasible", "no_solution"):
+        headline = "No placement meets this scenario" if placement.status == "infeasible" else "No placement found in time"
+        st.error(f"{headline}:\n\n" + "\n".join(f"- {reason}" for reason in placement.reasons))
         return
     summary = placement.summary
     assert summary is not None

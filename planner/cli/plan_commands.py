@@ -10,6 +10,11 @@ from planner.cli.common import open_store_of
 from planner.errors import InputError, PlannerError
 from planner.formats.scenario import Sources
 
+EXIT_INFEASIBLE = 3
+"""`planner plan`: no placement meets the scenario, proven."""
+EXIT_NO_SOLUTION = 4
+"""`planner plan`: the time limit ran out before a placement was found; the problem may be feasible."""
+
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Streamlit replaces this process (exec), so a service manager's SIGTERM or Ctrl-C reaches
@@ -62,7 +67,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.output:
         result.to_file(args.output)
         print(f"\nplacement written to {args.output}")
-    return 0 if placement.status != "infeasible" else 3
+    return {"infeasible": EXIT_INFEASIBLE, "no_solution": EXIT_NO_SOLUTION}.get(placement.status, 0)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -108,7 +113,8 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     planning = commands.add_parser(
         "plan",
         help="the placement with the fewest joules per token under SLOs, inventory and power budgets",
-        description="Plan a scenario on the Store's measurements. Exit 0: planned; 3: infeasible (reasons "
+        description="Plan a scenario on the Store's measurements. Exit 0: planned; 4: no placement found "
+        "within --time-limit (not proven infeasible: allow more time); 3: infeasible (reasons "
         "printed); 2: invalid input.",
     )
     planning.add_argument("scenario", help="scenario YAML (see data/scenarios/example.yaml)")

@@ -116,7 +116,7 @@ class Placement(_Strict):
     scenario: ScenarioRef
     objective: str
     solver: str
-    status: Literal["optimal", "feasible", "infeasible"]
+    status: Literal["optimal", "feasible", "infeasible", "no_solution"]
     gap: float | None = None
     reasons: list[str] = []
     max_utilization: float

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 import planner
 from optimizer.candidates import Flag
+from optimizer.problem import Solution
 from planner.cli import main
 from planner.formats.placement import read_placement
 from planner.formats.scenario import Sources
@@ -226,3 +227,17 @@ def test_prices_and_carbon_are_needed_only_by_the_objective_that_uses_them(tmp_p
     assert main(["--db", sqlite_url, "validate", str(output), str(bare)]) == 0
     assert main(["--db", sqlite_url, "plan", str(bare), "--objective", "cost"]) == 2
     assert "objective cost needs usd_per_kwh at every site; dc-east has none" in capsys.readouterr().err
+
+
+def test_no_solution_in_time_is_not_reported_as_infeasible(example, tmp_path, sqlite_url, capsys, monkeypatch):
+    """The solver stopping at its limit without a placement is its own status and exit code."""
+    import planner.planning
+
+    monkeypatch.setattr(planner.planning, "solve", lambda problem, options, start_from=None: Solution(status="no_solution"))
+    output = tmp_path / "p.yaml"
+    assert main(["--db", sqlite_url, "plan", str(example), "--time-limit", "2", "-o", str(output)]) == 4
+    printed = capsys.readouterr().out
+    assert not any(line.startswith("infeasible") for line in printed.splitlines())
+    assert "no placement found in time (not proven infeasible)" in printed
+    assert "within the time limit of 2 s" in printed
+    assert read_placement(output).status == "no_solution"
