@@ -43,7 +43,7 @@ def objective_terms(problem: PlanProblem, candidate: Candidate, site: SiteSpec) 
     facility_kw = site.pue * candidate.power_w / 1000
     return {
         "energy": site.pue * candidate.power_w,
-        "cost": candidate.gpus_per_replica * problem.usd_per_gpu_hour.get(candidate.hardware, 0.0)
+        "cost": candidate.gpus_per_replica * site.gpu_hour_usd(candidate.hardware, problem.usd_per_gpu_hour)
         + facility_kw * (site.usd_per_kwh or 0.0),
         "carbon": facility_kw * (site.carbon_g_per_kwh or 0.0),
         "gpus": float(candidate.gpus_per_replica),

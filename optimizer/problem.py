@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from optimizer.candidates import Candidate, WorkloadSpec
@@ -23,6 +23,11 @@ class SiteSpec:
     usd_per_kwh: float | None
     """None: not given; the dollar figures of a plan using this site are left out."""
     inventory: Mapping[str, int]
+    usd_per_gpu_hour: Mapping[str, float] = field(default_factory=dict)
+    """What this site pays per GPU-hour, where it differs from the problem's price."""
+
+    def gpu_hour_usd(self, hardware: str, default: Mapping[str, float]) -> float:
+        return self.usd_per_gpu_hour.get(hardware, default.get(hardware, 0.0))
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
         avg_kw = site.pue * avg_it_w / 1000
         peak_kw = sum(site.pue * a.replicas * c.peak_power_w for a, c in placed) / 1000
         mwh = avg_kw * hours / 1000
-        gpu_usd = sum(count * problem.usd_per_gpu_hour.get(hw, 0.0) for hw, count in gpus.items()) * hours
+        gpu_usd = sum(count * site.gpu_hour_usd(hw, problem.usd_per_gpu_hour) for hw, count in gpus.items()) * hours
         inventory = sum(site.inventory.values())
         row.update(
             fleet_demand_tok_s=fleet_demand_tok_s,

@@ -66,9 +66,16 @@ def site_specs(scenario: Scenario) -> tuple[SiteSpec, ...]:
             carbon_g_per_kwh=s.carbon_g_per_kwh,
             usd_per_kwh=s.usd_per_kwh,
             inventory=dict(s.gpus),
+            usd_per_gpu_hour=dict(s.usd_per_gpu_hour),
         )
         for s in scenario.sites
     )
+
+
+def gpu_hour_prices(scenario: Scenario, catalog: Catalog) -> dict[str, float]:
+    """$ per GPU-hour by type: the scenario's where it gives one, else the catalog's list price
+    (a site's own prices override both, in SiteSpec)."""
+    return {name: gpu.usd_per_gpu_hour for name, gpu in catalog.gpus.items()} | dict(scenario.usd_per_gpu_hour)
 
 
 def select_sources(points: Sequence[OperatingPoint], sources: Sources) -> list[OperatingPoint]:
@@ -131,7 +138,7 @@ def build_problem(
                     f"replica it could host ({smallest.hardware}, {smallest.peak_power_w:.0f} W peak x PUE "
                     f"{site.pue:g} = {need_kw:.2f} kW). To fix: raise the budget or remove the site."
                 )
-    usd_per_gpu_hour = {name: gpu.usd_per_gpu_hour for name, gpu in catalog.gpus.items()}
+    usd_per_gpu_hour = gpu_hour_prices(scenario, catalog)
     problem = PlanProblem(
         workloads=workloads,
         candidates=candidate_set.candidates,

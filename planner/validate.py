@@ -21,6 +21,7 @@ from optimizer.problem import Assignment, PlanProblem
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
 from planner.planning import (
+    gpu_hour_prices,
     placement_rows,
     select_sources,
     site_echoes,
@@ -77,7 +78,7 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         workloads=tuple(workloads.values()),
         candidates=candidate_set.candidates,
         sites=tuple(sites.values()),
-        usd_per_gpu_hour={name: gpu.usd_per_gpu_hour for name, gpu in catalog.gpus.items()},
+        usd_per_gpu_hour=gpu_hour_prices(scenario, catalog),
         max_utilization=scenario.max_utilization,
     )
     if [s.model_dump() for s in placement.sites] != [s.model_dump() for s in site_echoes(scenario)]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -76,6 +76,9 @@ class Site(_Strict):
     carbon_g_per_kwh: float | None = Field(None, ge=0, description="required by the carbon objective")
     usd_per_kwh: float | None = Field(None, ge=0, description="required by the cost objective")
     gpus: dict[str, int]
+    usd_per_gpu_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="what this site pays per GPU-hour, by GPU type (overrides the scenario's and the catalog's)"
+    )
 
     @field_validator("gpus")
     @classmethod
@@ -122,6 +125,9 @@ class Scenario(_Strict):
         default_factory=dict, description="forecast: sites that can buy more power budget, at a price"
     )
     sources: Sources = Field(default_factory=Sources, description="the measurement sources a plan may use")
+    usd_per_gpu_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="what a GPU-hour costs, by GPU type (overrides the catalog's list price)"
+    )
 
     @model_validator(mode="after")
     def _objective_inputs(self) -> Scenario:
@@ -167,6 +173,16 @@ def _location(loc: tuple[Any, ...], content: Any) -> str:
     return text or "(top level)"
 
 
+def _resolve_prices(prices: dict[str, float], catalog: Catalog, where: str) -> dict[str, float]:
+    resolved = {}
+    for name, price in prices.items():
+        try:
+            resolved[catalog.resolve("gpu", name)] = price
+        except CatalogError as error:
+            raise InputError(f"{where}: {error}") from error
+    return resolved
+
+
 def _resolve_names(scenario: Scenario, catalog: Catalog) -> Scenario:
     """Catalog names for every model and GPU type, or an InputError naming the field."""
     workloads = []
@@ -184,8 +200,10 @@ def _resolve_names(scenario: Scenario, catalog: Catalog) -> Scenario:
             except CatalogError as error:
                 raise InputError(f"sites[{site.name}].gpus: {error}") from error
             resolved[canonical] = resolved.get(canonical, 0) + count
-        sites.append(site.model_copy(update={"gpus": resolved}))
-    return scenario.model_copy(update={"workloads": workloads, "sites": sites})
+        prices = _resolve_prices(site.usd_per_gpu_hour, catalog, f"sites[{site.name}].usd_per_gpu_hour")
+        sites.append(site.model_copy(update={"gpus": resolved, "usd_per_gpu_hour": prices}))
+    prices = _resolve_prices(scenario.usd_per_gpu_hour, catalog, "usd_per_gpu_hour")
+    return scenario.model_copy(update={"workloads": workloads, "sites": sites, "usd_per_gpu_hour": prices})
 
 
 def parse_scenario(content: Any, catalog: Catalog, label: str = "scenario") -> Scenario:

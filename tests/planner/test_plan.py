@@ -241,3 +241,20 @@ def test_no_solution_in_time_is_not_reported_as_infeasible(example, tmp_path, sq
     assert "no placement found in time (not proven infeasible)" in printed
     assert "within the time limit of 2 s" in printed
     assert read_placement(output).status == "no_solution"
+
+
+def test_a_scenario_sets_what_its_gpus_cost_globally_and_per_site(tmp_path, sqlite_url):
+    def prices(content):
+        content["usd_per_gpu_hour"] = {"H100-80GB": 1.0, "H200": 2.0}  # the names peers and clouds write
+        content["sites"][1]["usd_per_gpu_hour"] = {"NVIDIA H200": 5.0}
+
+    path = _scenario(tmp_path, prices, name="priced.yaml")
+    result = planner.plan(path, planner.open_store(sqlite_url), with_baselines=False, with_shadow_prices=False)
+    expected = {("dc-east", "H100-SXM-80GB"): 1.0, ("dc-east", "H200-SXM-141GB"): 2.0, ("eu-north", "H200-SXM-141GB"): 5.0}
+    sites = {s.name: s for s in result.scenario.sites}
+    usd = sum(
+        row.gpus * expected[(row.site, row.hardware)] + sites[row.site].pue * row.power_w / 1000 * sites[row.site].usd_per_kwh
+        for row in result.to_placement().placements
+    )
+    assert result.fleet.usd_per_hour == pytest.approx(usd, rel=1e-9)
+    assert {row.site for row in result.to_placement().placements} == {"dc-east", "eu-north"}  # both prices were used
