@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from optimizer.candidates import Candidate
 from optimizer.metrics import FleetSummary, summarize
 from optimizer.problem import PlanProblem, SolveOptions, Status
-from optimizer.solve import solve
+from optimizer.solve import solve, within
+
+SKIPPED = "skipped: the time limit was spent before this baseline"
 
 
 @dataclass(frozen=True)
 class Baseline:
     name: str
     description: str
-    status: Status
+    status: Status | Literal["skipped"]
     summary: FleetSummary | None
 
 
-def best_single_gpu_type(problem: PlanProblem, options: SolveOptions) -> Baseline:
-    """Every workload on one GPU type (the best of those that can serve all), same constraints."""
+def best_single_gpu_type(problem: PlanProblem, options: SolveOptions, deadline_s: float | None = None) -> Baseline:
+    """Every workload on one GPU type (the best of those that can serve all), same constraints;
+    skipped when `deadline_s` (time.monotonic()) comes before its solves are done."""
     best: tuple[float, str, FleetSummary] | None = None
     for hardware in sorted({c.hardware for c in problem.candidates}):
+        limited = within(replace(options, tie_break=False), deadline_s)
+        if limited is None:
+            return Baseline("best single GPU type", SKIPPED, "skipped", None)
         restricted = problem.restricted([c for c in problem.candidates if c.hardware == hardware])
-        solution = solve(restricted, replace(options, tie_break=False))
+        solution = solve(restricted, limited)
         if not solution.has_solution:
             continue
         fleet = summarize(restricted, solution.assignments)
@@ -34,9 +41,12 @@ def best_single_gpu_type(problem: PlanProblem, options: SolveOptions) -> Baselin
     return Baseline("best single GPU type", f"everything on {best[1]}", "optimal", best[2])
 
 
-def max_throughput(problem: PlanProblem, options: SolveOptions) -> Baseline:
+def max_throughput(problem: PlanProblem, options: SolveOptions, deadline_s: float | None = None) -> Baseline:
     """Each configuration at its largest batch that meets the SLO, fewest GPUs: what a
     throughput-first operator runs."""
+    limited = within(options, deadline_s)
+    if limited is None:
+        return Baseline("max throughput", SKIPPED, "skipped", None)
     fastest: dict[tuple[str, str, int], Candidate] = {}
     for candidate in problem.candidates:
         key = (candidate.workload, candidate.hardware, candidate.gpus_per_replica)
@@ -44,7 +54,7 @@ def max_throughput(problem: PlanProblem, options: SolveOptions) -> Baseline:
         if held is None or (candidate.tok_s, -candidate.power_w) > (held.tok_s, -held.power_w):
             fastest[key] = candidate
     restricted = replace(problem.restricted(list(fastest.values())), objective="gpus")
-    solution = solve(restricted, options)
+    solution = solve(restricted, limited)
     summary = summarize(restricted, solution.assignments) if solution.has_solution else None
     return Baseline(
         "max throughput",

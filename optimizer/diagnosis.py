@@ -15,7 +15,7 @@ from optimizer.candidates import candidates_by_key
 from optimizer.formulation import PlacementModel, build_model
 from optimizer.highs import run
 from optimizer.problem import PlanProblem, Solution, SolveOptions
-from optimizer.solve import assignments, solve
+from optimizer.solve import assignments, solve, within
 
 Constraint = Literal["power_budget", "inventory", "no_candidate", "min_sites", "time_limit", "unexplained"]
 
@@ -123,15 +123,19 @@ class ShadowPrice:
     resource: str
     unit: str
     value_per_unit: float | None
-    """How much the objective falls with one more unit (None: the re-solve found no solution)."""
+    """How much the objective falls with one more unit; None where `method` says why there is no number."""
     resolution: float = 0.0
     """Differences below this are within the solves' optimality gaps, not the resource's value."""
     method: str = "re-solve"
 
 
-def shadow_prices(problem: PlanProblem, solution: Solution, options: SolveOptions, max_resolves: int = 24) -> list[ShadowPrice]:
+def shadow_prices(
+    problem: PlanProblem, solution: Solution, options: SolveOptions, max_resolves: int = 24, deadline_s: float | None = None
+) -> list[ShadowPrice]:
     """The value of +1 kW at each site whose budget binds and of +1 GPU where an inventory binds,
-    by re-solving: the duals of an integer program are zero and say nothing."""
+    by re-solving: the duals of an integer program are zero and say nothing. A value within the
+    two solves' gaps is not resolved and says so; probes the deadline leaves no time for are
+    listed as not computed."""
     if not solution.has_solution or solution.objective_value is None:
         return []
     candidates = candidates_by_key(problem.candidates)
@@ -156,10 +160,20 @@ def shadow_prices(problem: PlanProblem, solution: Solution, options: SolveOption
     prices = []
     quick = replace(options, tie_break=False)
     for resource, unit, probe in probes[:max_resolves]:
-        resolved = solve(probe, quick)
+        limited = within(quick, deadline_s)
+        if limited is None:
+            prices.append(ShadowPrice(resource, unit, None, method="not computed: the time limit was spent"))
+            continue
+        resolved = solve(probe, limited)
         value = None if resolved.objective_value is None else solution.objective_value - resolved.objective_value
         if value is not None and abs(value) < 1e-6 * max(1.0, abs(solution.objective_value)):
             value = 0.0
-        gaps = (solution.gap or 0.0) + (resolved.gap or 0.0)
-        prices.append(ShadowPrice(resource=resource, unit=unit, value_per_unit=value, resolution=gaps * solution.objective_value))
+        resolution = ((solution.gap or 0.0) + (resolved.gap or 0.0)) * solution.objective_value
+        if value is None:
+            method = "re-solve found no solution"
+        elif abs(value) < resolution:
+            value, method = None, f"not resolved: the solves' gaps (+-{resolution:,.2f}) exceed the difference"
+        else:
+            method = "re-solve"
+        prices.append(ShadowPrice(resource=resource, unit=unit, value_per_unit=value, resolution=resolution, method=method))
     return prices

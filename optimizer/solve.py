@@ -38,6 +38,21 @@ def assignments(model: PlacementModel) -> tuple[Assignment, ...]:
     return tuple(sorted(rows, key=lambda a: (a.site, a.workload, a.candidate_id)))
 
 
+MIN_SOLVE_S = 0.5
+"""A follow-up solve (baseline, shadow price) is not started with less time than this left."""
+
+
+def within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | None:
+    """`options` limited to what is left before `deadline_s` (time.monotonic()), or None when too
+    little is left to start another solve."""
+    if deadline_s is None:
+        return options
+    left_s = deadline_s - time.monotonic()
+    if left_s < MIN_SOLVE_S:
+        return None
+    return replace(options, time_limit_s=left_s if options.time_limit_s is None else min(options.time_limit_s, left_s))
+
+
 def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_from: Solution | None = None) -> Solution:
     """The placement minimising the problem's objective, ties broken by the others.
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -305,6 +306,7 @@ def plan_problem(
 ) -> Plan:
     """The Plan of a built problem: solved, explained when infeasible, compared with baselines.
     A forecast calls it month after month on one set of candidates, starting from the last month."""
+    started_s = time.monotonic()
     if candidate_set.unserved:
         solution = Solution(status="infeasible")
         reasons = tuple(Shortfall("no_candidate", workloads=(name,), detail=why) for name, why in candidate_set.unserved.items())
@@ -316,14 +318,13 @@ def plan_problem(
         else:
             reasons = (Shortfall("time_limit", held=options.time_limit_s),)
         return Plan(scenario, digest, problem, candidate_set, solution, reasons, (), ())
-    limit_s = options.time_limit_s
-    baseline_options = replace(options, time_limit_s=None if limit_s is None else limit_s / 2)
+    # the time limit bounds the whole plan: the main solve first, then the baselines and shadow
+    # prices within what is left (each skipped, and said so, when too little is)
+    deadline_s = None if options.time_limit_s is None else started_s + options.time_limit_s
     baselines = (
-        (best_single_gpu_type(problem, baseline_options), max_throughput(problem, baseline_options))
-        if with_baselines
-        else ()
+        (best_single_gpu_type(problem, options, deadline_s), max_throughput(problem, options, deadline_s)) if with_baselines else ()
     )
-    prices = tuple(shadow_prices(problem, solution, baseline_options)) if with_shadow_prices else ()
+    prices = tuple(shadow_prices(problem, solution, options, deadline_s=deadline_s)) if with_shadow_prices else ()
     return Plan(scenario, digest, problem, candidate_set, solution, (), baselines, prices)
 
 

@@ -101,11 +101,12 @@ def render_plan(placement: Placement) -> str:
                     f"the plan spends {baseline.plan_saves_pct:.1f}% fewer joules per token"
                 )
     for price in placement.shadow_prices:
+        head = f"value of +1 {price.unit} {price.resource}"
         if price.objective_change_per_unit is None:
-            value = "no solution"
+            lines.append(f"{head}: {price.method}")
         else:
             value = f"{price.objective_change_per_unit:,.2f} (+-{price.resolution:,.2f} from solver gaps)"
-        lines.append(f"value of +1 {price.unit} {price.resource}: {value} {price.objective_unit} less ({price.method})")
+            lines.append(f"{head}: {value} {price.objective_unit} less ({price.method})")
     if placement.candidates_pruned:
         lines.append("candidates left out: " + "; ".join(f"{n} {why}" for why, n in placement.candidates_pruned.items()))
     lines += [f"note: {note}" for note in placement.notes]

@@ -120,7 +120,10 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     planning.add_argument("scenario", help="scenario YAML (see data/scenarios/example.yaml)")
     planning.add_argument("-o", "--output", help="write the placement file (.yaml, .yml or .json)")
     planning.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
-    planning.add_argument("--time-limit", type=float, metavar="S", help="wall-clock limit per solve in seconds, model build included")
+    planning.add_argument(
+        "--time-limit", type=float, metavar="S",
+        help="wall-clock limit of the whole plan in seconds: the main solve, then baselines and shadow prices in what is left",
+    )  # fmt: skip
     planning.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative MIP gap to stop at (default 0.001)")
     planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
     planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")

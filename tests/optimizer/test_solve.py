@@ -267,3 +267,24 @@ def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
         assert with_start.objective_value <= sum(c * start[v.name] for v, c in model.objectives["energy"].items()) + 1e-6
     if with_start.has_solution:
         assert with_start.objective_value == pytest.approx(without.objective_value, rel=1e-6)
+
+
+def test_follow_up_solves_keep_within_the_deadline_and_say_what_they_skipped():
+    import time
+
+    from optimizer.baselines import best_single_gpu_type, max_throughput
+    from optimizer.solve import within
+
+    ops = [point("A", tok_s=1000, power_w=600, peak_w=700), point("B", tok_s=1200, power_w=650, peak_w=700, load=32)]
+    p = problem([workload(demand=4000)], [candidate("w", op) for op in ops], [site("east", 5, {"A": 3, "B": 3})])
+    solution = solve(p, EXACT)
+    assert solution.status == "optimal"
+    spent = time.monotonic() - 1.0
+    assert within(EXACT, spent) is None and within(EXACT, None) is EXACT
+    assert within(SolveOptions(time_limit_s=100.0), time.monotonic() + 5.0).time_limit_s <= 5.0
+    prices = shadow_prices(p, solution, EXACT, deadline_s=spent)
+    assert prices and all(price.value_per_unit is None and "not computed" in price.method for price in prices)
+    assert best_single_gpu_type(p, EXACT, spent).status == "skipped"
+    assert max_throughput(p, EXACT, spent).status == "skipped"
+    computed = shadow_prices(p, solution, EXACT)
+    assert all(price.method == "re-solve" and price.value_per_unit is not None for price in computed)  # exact solves resolve
