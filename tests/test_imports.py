@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "optimizer", "telemetry", "planner", "dashboard")
+PACKAGES = ("models", "optimizer", "simulator", "telemetry", "planner", "dashboard")
 
 
 def _modules() -> list[str]:
@@ -37,10 +37,12 @@ def test_each_module_imports_alone() -> None:
 
 
 def test_the_arrows_point_one_way() -> None:
-    """dashboard -> planner -> {telemetry, optimizer} -> models: no room imports one above it."""
+    """dashboard -> planner -> {telemetry, optimizer, simulator} -> models: no room imports one
+    above it, and optimizer and simulator (pure) import neither each other nor the Store."""
     forbidden = {
         "models": ("planner", "telemetry", "optimizer", "dashboard"),
-        "optimizer": ("planner", "telemetry", "dashboard", "models", "sqlalchemy"),
+        "optimizer": ("planner", "telemetry", "dashboard", "models", "sqlalchemy", "simulator"),
+        "simulator": ("planner", "telemetry", "dashboard", "models", "sqlalchemy", "optimizer"),
         "telemetry": ("planner", "optimizer", "dashboard"),
         "planner": ("dashboard",),
     }

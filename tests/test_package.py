@@ -44,6 +44,8 @@ def test_wheel_holds_data_and_migrations(tmp_path):
         "planner_data/public/ml-energy-leaderboard-v2/data/llm_text_generation/chat/H100 80GB HBM3/"
         "meta-llama/Meta-Llama-3.1-70B-Instruct/bs128+tp4+pp1.json",
         "planner_data/scenarios/mixed-fleet.yaml",
+        "planner_data/public/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv",
+        "planner_data/public/azure-llm-inference-2023/LICENSE",
         "planner_data/scenarios/large.yaml",
         "planner/cli/__init__.py",
         "planner_data/runs/h100-2026-11-27-llama-3.1-8b/samples.csv",
