@@ -1,6 +1,12 @@
 """Solver scaling: build and solve placement MILPs of growing size (the issue's S, L and XL).
 
 Run: python benchmarks/plan_scaling.py [--sizes S,L,XL] [--time-limit 60] [--gap 0.005] [--no-prune]
+     [--budget-scales 1,0.12,0.08] [--seeds 1,2] [--plain]
+
+--budget-scales multiplies every site's power budget: the generated fleets' budgets are loose
+(at 1 no budget binds; on L they start to bind near 0.12 and the problem turns infeasible near
+0.06), and binding budgets are where the planner earns its keep. --plain also solves each fleet
+the way a plain HiGHS model would (no starting solution, presolve on) in the same run.
 
 Fleets are generated from the bundled catalogs (data/gpus.csv, data/llms.csv): every model x
 GPU type gets 8 batch sizes whose step time and power follow a memory-bandwidth roofline of
@@ -90,7 +96,7 @@ def _points(rng: random.Random, size: Size) -> tuple[list[OperatingPoint], list[
     return points, model_names, [gpu.name for gpu in gpus]
 
 
-def build_problem(size: Size, seed: int = 1) -> tuple[PlanProblem, dict[str, int], int]:
+def build_problem(size: Size, seed: int = 1, budget_scale: float = 1.0) -> tuple[PlanProblem, dict[str, int], int]:
     rng = random.Random(seed)
     points, model_names, gpu_names = _points(rng, size)
     workloads = []
@@ -108,7 +114,7 @@ def build_problem(size: Size, seed: int = 1) -> tuple[PlanProblem, dict[str, int
         types = rng.sample(gpu_names, k=rng.randint(3, min(5, len(gpu_names))))
         inventory = {gpu: rng.choice((64, 128, 256, 512)) for gpu in types}
         full_w = sum(count * catalog.gpus[gpu].tdp_w for gpu, count in inventory.items())
-        sites.append(SiteSpec(name=f"site-{index:03d}", power_budget_w=full_w * rng.uniform(0.5, 0.9) * 1.3,
+        sites.append(SiteSpec(name=f"site-{index:03d}", power_budget_w=full_w * rng.uniform(0.5, 0.9) * 1.3 * budget_scale,
                               pue=rng.uniform(1.1, 1.5), carbon_g_per_kwh=rng.uniform(30, 700),
                               usd_per_kwh=rng.uniform(0.04, 0.2), inventory=inventory))
     problem = PlanProblem(workloads=tuple(workloads), candidates=candidate_set.candidates, sites=tuple(sites),
@@ -119,15 +125,19 @@ def build_problem(size: Size, seed: int = 1) -> tuple[PlanProblem, dict[str, int
 PRUNE = True
 
 
-def run_size(name: str, time_limit_s: float, gap: float, prune: bool, flags: dict[str, bool], queue: multiprocessing.Queue) -> None:
+def run_size(
+    name: str, time_limit_s: float, gap: float, prune: bool, flags: dict[str, bool], scale: float, seed: int,
+    queue: multiprocessing.Queue,
+) -> None:
     global PRUNE
     PRUNE = prune
     started = time.perf_counter()
-    problem, pruned, generated = build_problem(SIZES[name])
+    problem, pruned, generated = build_problem(SIZES[name], seed, scale)
     generate_s = time.perf_counter() - started
     solution = solve(problem, SolveOptions(time_limit_s=time_limit_s, gap_rel=gap, tie_break=False, **flags))
     queue.put({
-        "size": name, "points": generated, "candidates": len(problem.candidates),
+        "size": name, "scale": scale, "seed": seed, "solver": "plain" if not flags["warm_start"] else "planner",
+        "points": generated, "candidates": len(problem.candidates),
         "slo_filtered": sum(n for why, n in pruned.items() if not why.startswith("dominated")),
         "dominated": sum(n for why, n in pruned.items() if why.startswith("dominated")), "generate_s": generate_s, "build_s": solution.build_s,
         "solve_s": solution.solve_s, "status": solution.status, "gap": solution.gap,
@@ -144,24 +154,40 @@ def main() -> None:
     parser.add_argument("--no-prune", action="store_true", help="keep dominated candidates")
     parser.add_argument("--no-warm-start", action="store_true", help="no LP-rounding starting solution")
     parser.add_argument("--no-presolve", action="store_true", help="HiGHS presolve off")
+    parser.add_argument("--budget-scales", default="1", help="multiply every site's budget by each (default 1)")
+    parser.add_argument("--seeds", default="1", help="fleet generator seeds (default 1)")
+    parser.add_argument("--plain", action="store_true", help="also solve each fleet as a plain HiGHS model (no start)")
     args = parser.parse_args()
-    flags = {"warm_start": not args.no_warm_start, "presolve": not args.no_presolve}
+    variants = [{"warm_start": not args.no_warm_start, "presolve": not args.no_presolve}]
+    if args.plain:
+        variants.append({"warm_start": False, "presolve": True})
+    runs = [
+        (name, float(scale), int(seed), flags)
+        for name in args.sizes.split(",")
+        for scale in args.budget_scales.split(",")
+        for seed in args.seeds.split(",")
+        for flags in variants
+    ]
     context = multiprocessing.get_context("spawn")
     rows = []
-    for name in tqdm(args.sizes.split(","), desc="sizes", unit="size"):
+    for name, scale, seed, flags in tqdm(runs, desc="fleets", unit="solve"):
         queue = context.Queue()
-        process = context.Process(target=run_size, args=(name, args.time_limit, args.gap, not args.no_prune, flags, queue))
+        process = context.Process(
+            target=run_size, args=(name, args.time_limit, args.gap, not args.no_prune, flags, scale, seed, queue)
+        )
         process.start()
         rows.append(queue.get())
         process.join()
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"HiGHS 1 thread, gap target {args.gap:.1%}, time limit {args.time_limit:g} s, pruning {'off' if args.no_prune else 'on'}, "
           f"warm start {'off' if args.no_warm_start else 'on'}, presolve {'off' if args.no_presolve else 'on'}")
-    print(f"{'size':<4} {'points':>7} {'cands':>6} {'off-SLO':>7} {'dominated':>9} {'build s':>8} {'solve s':>8} {'status':>9} {'gap':>7} {'peak MB':>8}")
+    print(f"{'size':<4} {'budget':>6} {'seed':>4} {'solver':>7} {'points':>7} {'cands':>6} {'off-SLO':>7} {'dominated':>9} "
+          f"{'build s':>8} {'solve s':>8} {'status':>11} {'gap':>7} {'peak MB':>8}")
     for row in rows:
         gap = "-" if row["gap"] is None else f"{row['gap']:.2%}"
-        print(f"{row['size']:<4} {row['points']:>7} {row['candidates']:>6} {row['slo_filtered']:>7} {row['dominated']:>9} {row['build_s']:>8.2f} "
-              f"{row['solve_s']:>8.2f} {row['status']:>9} {gap:>7} {row['peak_rss_mb']:>8.0f}")
+        print(f"{row['size']:<4} {row['scale']:>6g} {row['seed']:>4} {row['solver']:>7} {row['points']:>7} {row['candidates']:>6} "
+              f"{row['slo_filtered']:>7} {row['dominated']:>9} {row['build_s']:>8.2f} {row['solve_s']:>8.2f} {row['status']:>11} "
+              f"{gap:>7} {row['peak_rss_mb']:>8.0f}")
     print(json.dumps(rows))
 
 
