@@ -6,11 +6,10 @@ Writes take frozen records; reads return pandas DataFrames. Samples go in throug
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, Operati
 
 from models.catalog import Catalog
 from models.errors import StoreError, StoreUrlError
-from models.records import MeasurementRecord, RunRecord, SampleRecord, WindowEnergy
+from models.records import MeasurementRecord, RunRecord, SampleRecord
 from models.schema import Hardware, Llm, Measurement, Run, Sample
+from models.store_rows import AddedCounts, insert_measurements, insert_samples
 
 URL_ENV = "PLANNER_DB_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -87,12 +87,6 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-@dataclass(frozen=True)
-class AddedCounts:
-    added: int
-    already_present: int
 
 
 class Store:
@@ -189,10 +183,10 @@ class Store:
             found = connection.scalar(select(Run.id).where(Run.source_key == run.source_key))
             if found is None:
                 run_id = connection.execute(insert(Run).values(asdict(run)).returning(Run.id)).scalar_one()
-                samples_added = _insert_samples(connection, run_id, samples)
+                samples_added = insert_samples(connection, run_id, samples)
             else:
                 run_id, samples_added = found, 0
-            counts = _insert_measurements(connection, measurements)
+            counts = insert_measurements(connection, measurements)
         return run_id, counts, samples_added
 
     def add_measurements(self, records: Sequence[MeasurementRecord]) -> AddedCounts:
@@ -201,10 +195,10 @@ class Store:
         the same rows at once: the one that loses the race reads what the other stored and retries."""
         try:
             with self._writing() as connection:
-                return _insert_measurements(connection, records)
+                return insert_measurements(connection, records)
         except IntegrityError:
             with self._writing() as connection:
-                return _insert_measurements(connection, records)
+                return insert_measurements(connection, records)
 
     @contextmanager
     def setup_lock(self) -> Iterator[None]:
@@ -231,7 +225,7 @@ class Store:
 
     def add_samples(self, run_id: int, samples: Iterable[SampleRecord]) -> int:
         with self._writing() as connection:
-            return _insert_samples(connection, run_id, samples)
+            return insert_samples(connection, run_id, samples)
 
     def measurement_sources(self) -> set[str]:
         with self.engine.connect() as connection:
@@ -312,112 +306,3 @@ def _upsert_by_name(connection: Connection, table: type[Hardware] | type[Llm], r
             connection.execute(update(table).where(table.name == row["name"]).values(row))
         else:
             connection.execute(insert(table).values(row))
-
-
-def _insert_samples(connection: Connection, run_id: int, samples: Iterable[SampleRecord]) -> int:
-    rows = [{"run_id": run_id, **asdict(sample)} for sample in samples]
-    if rows:
-        connection.execute(insert(Sample), rows)
-    return len(rows)
-
-
-def _insert_measurements(connection: Connection, records: Sequence[MeasurementRecord]) -> AddedCounts:
-    llm_ids = {name: id_ for name, id_ in connection.execute(select(Llm.name, Llm.id))}
-    hardware_ids = {name: id_ for name, id_ in connection.execute(select(Hardware.name, Hardware.id))}
-    run_ids = {key: id_ for key, id_ in connection.execute(select(Run.source_key, Run.id))}
-    sources = {record.source for record in records}
-    present = {
-        (source, key)
-        for source, key in connection.execute(
-            select(Measurement.source, Measurement.source_key).where(Measurement.source.in_(sources))
-        )
-    }
-    rows = []
-    repeated = []
-    batch: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in records:
-        key = (record.source, record.source_key)
-        row = _measurement_row(record, llm_ids, hardware_ids, run_ids)
-        if key in batch and any(not _same(batch[key][column], value) for column, value in row.items()):
-            raise StoreError(
-                f"measurement {record.source_key!r} of source {record.source!r} is given twice with different values; "
-                "nothing was stored. To fix: give each its own source_key."
-            )
-        batch[key] = row
-        if key in present:
-            repeated.append((key, row))
-            continue
-        present.add(key)
-        rows.append(row)
-    _refuse_changed_values(connection, repeated)
-    if rows:
-        connection.execute(insert(Measurement), rows)
-    return AddedCounts(added=len(rows), already_present=len(records) - len(rows))
-
-
-def _window_columns(prefix: str, window: WindowEnergy | None) -> dict[str, Any]:
-    """All columns of one phase window, None where the phase was not measured (executemany
-    needs the same keys in every row)."""
-    return {
-        f"{prefix}_window_s": window.window_s if window else None,
-        f"{prefix}_j": window.energy_j if window else None,
-        f"{prefix}_ticks": window.ticks if window else None,
-        f"{prefix}_uncertainty_j": window.uncertainty_j if window else None,
-        f"{prefix}_energy_note": window.note if window else None,
-    }
-
-
-def _same(stored: Any, given: Any) -> bool:
-    if isinstance(stored, float) and isinstance(given, int | float):
-        return math.isclose(stored, float(given), rel_tol=1e-9, abs_tol=1e-12)
-    return bool(stored == given)
-
-
-def _refuse_changed_values(connection: Connection, repeated: list[tuple[tuple[str, str], dict[str, Any]]]) -> None:
-    """A (source, source_key) already stored may come again only with the same values: importing
-    a file twice adds nothing, but a changed value under a stored key would silently keep the old."""
-    for (source, source_key), row in repeated:
-        stored = (
-            connection.execute(
-                select(Measurement.__table__).where(Measurement.source == source, Measurement.source_key == source_key)
-            )
-            .mappings()
-            .one_or_none()
-        )
-        if stored is None:  # repeated within this batch, with the same values
-            continue
-        for column, given in row.items():
-            if column in ("run_id", "id") or _same(stored[column], given):
-                continue
-            raise StoreError(
-                f"measurement {source_key!r} of source {source!r} is already stored with {column} = "
-                f"{stored[column]!r}, and this import gives {given!r}; nothing was stored. To fix: give the "
-                "new measurement its own source_key (or source), or delete the stored one first."
-            )
-
-
-def _measurement_row(
-    record: MeasurementRecord,
-    llm_ids: dict[str, int],
-    hardware_ids: dict[str, int],
-    run_ids: dict[str, int],
-) -> dict[str, Any]:
-    for name, table, what in ((record.model, llm_ids, "model"), (record.hardware, hardware_ids, "GPU type")):
-        if name not in table:
-            raise StoreError(
-                f"{what} {name!r} is not in this Store's catalog. To fix: run `planner db info` "
-                "to list what it holds, or upgrade the Store so it carries the bundled catalog."
-            )
-    if record.run_key is not None and record.run_key not in run_ids:
-        raise StoreError(f"run {record.run_key!r} is not in the Store. To fix: add the run first.")
-    fields = asdict(record)
-    for dropped in ("model", "hardware", "run_key", "decode", "prefill"):
-        fields.pop(dropped)
-    return {
-        **fields,
-        "llm_id": llm_ids[record.model],
-        "hardware_id": hardware_ids[record.hardware],
-        "run_id": run_ids.get(record.run_key) if record.run_key else None,
-        **_window_columns("decode", record.decode),
-        **_window_columns("prefill", record.prefill),
-    }

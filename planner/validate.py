@@ -20,16 +20,8 @@ from optimizer.metrics import summarize
 from optimizer.problem import Assignment, PlanProblem
 from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import load_scenario
-from planner.planning import (
-    gpu_hour_prices,
-    placement_rows,
-    select_sources,
-    site_echoes,
-    site_specs,
-    summary_entry,
-    workload_echoes,
-    workload_specs,
-)
+from planner.placement_content import placement_rows, site_echoes, summary_entry, workload_echoes
+from planner.planning import gpu_hour_prices, select_sources, site_specs, workload_specs
 from planner.stored_points import usable_operating_points
 
 RELATIVE_TOLERANCE = 1e-6
