@@ -113,6 +113,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _cannot_open(self, error: DatabaseError) -> StoreError:
+        return StoreError(
+            f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the server runs, "
+            "the URL is right and the file is a SQLite database, or pass another --db / PLANNER_DB_URL."
+        )
+
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A write transaction; a Store that cannot be written (a read-only file or server, a
@@ -140,10 +146,7 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except DatabaseError as error:  # OperationalError too: a server down, a file that is not SQLite
-            raise StoreError(
-                f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the "
-                "server runs, the URL is right and the file is a SQLite database, or pass another --db / PLANNER_DB_URL."
-            ) from error
+            raise self._cannot_open(error) from error
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as connection:
@@ -213,10 +216,7 @@ class Store:
             connection = self.engine.connect()
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK_KEY})
         except DatabaseError as error:
-            raise StoreError(
-                f"cannot open the Store at {self.display_url}: {error.orig}. To fix: check that the server runs "
-                "and the URL is right, or pass another --db / PLANNER_DB_URL."
-            ) from error
+            raise self._cannot_open(error) from error
         try:
             yield
         finally:

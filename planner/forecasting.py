@@ -26,11 +26,11 @@ from tqdm import tqdm
 from models import CatalogError, Store, load_catalog
 from optimizer.candidates import candidates_by_key
 from optimizer.diagnosis import cheapest_addition
-from optimizer.problem import Solution, SolveOptions
+from optimizer.problem import Solution
 from planner.errors import InputError
 from planner.formats.scenario import Scenario
 from planner.growth import GrowthFit, fit_growth
-from planner.planning import Plan, build_problem, plan_problem, resolve_scenario, scenario_sha256
+from planner.planning import Plan, build_problem, plan_problem, resolve_scenario, scenario_sha256, solve_options
 from planner.stored_points import usable_operating_points
 from planner.wording import describe_addition
 
@@ -108,6 +108,7 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
     for w in scenario.workloads:
         by_model[w.model].append(w.label)
     names = []
+    numbers = []
     for index, (raw_time, name, value) in enumerate(zip(frame["timestamp"], frame[name_column], frame[value_column], strict=True)):
         line = index + 2
         if pd.isna(raw_time) or pd.isna(name) or pd.isna(value):
@@ -123,6 +124,7 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
                 f"{label} line {line}, column {value_column}: {value} is beyond any fleet ({MAX_DEMAND:g} a second at most). "
                 "To fix: check the unit (tokens or requests per second)."
             )
+        numbers.append(number)
         if name_column == "workload":
             if name not in workloads:
                 raise InputError(f"{label} line {line}: workload {name!r} is not in the scenario ({', '.join(workloads)}).")
@@ -142,7 +144,7 @@ def read_history(source: pd.DataFrame | str | Path, scenario: Scenario) -> pd.Da
     except (ValueError, TypeError) as error:
         raise InputError(f"{label}: timestamps cannot be read ({error}). To fix: use ISO 8601, e.g. 2026-01-31T12:00Z.") from error
     tidy = pd.DataFrame({"timestamp": stamps, "workload": names, "line": np.arange(len(frame)) + 2})
-    values = frame[value_column].astype(float).to_numpy()
+    values = np.asarray(numbers)
     if value_column == "requests_per_s":
         values = values * np.array([workloads[n].output_tokens for n in names])
     tidy["tok_s"] = values
@@ -196,8 +198,7 @@ def forecast(
             f"a horizon of {horizon_months} months is outside 1..{MAX_HORIZON_MONTHS}. "
             f"To fix: give 1 to {MAX_HORIZON_MONTHS} months (a fitted growth curve says nothing beyond ten years)."
         )
-    if not 0 <= gap_rel < 1:
-        raise InputError(f"--gap {gap_rel} must be a fraction in [0, 1). To fix: e.g. 0.01 for 1 %.")
+    options = solve_options(time_limit_s, gap_rel)
     if not 0 < quantile < 1:
         raise InputError(f"quantile {quantile} is not in (0, 1). To fix: e.g. 0.9 plans for the 90th percentile.")
     catalog = load_catalog()
@@ -245,7 +246,6 @@ def forecast(
     gpu_types = sorted({gpu for site in scenario.sites for gpu in site.gpus} | set(scenario.purchasable))
     # the candidates do not depend on demand: load and build them once, change demands per month
     base_problem, candidate_set = build_problem(scenario, usable_operating_points(store), catalog)
-    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
     previous: Solution | None = None
     for period in tqdm(periods, desc="forecast", unit="month", disable=not progress):
         key = str(period)

@@ -267,6 +267,15 @@ def resolve_scenario(scenario_or_path: Scenario | str | Path | dict, catalog: Ca
     return load_scenario(Path(scenario_or_path), catalog)
 
 
+def solve_options(time_limit_s: float | None, gap_rel: float) -> SolveOptions:
+    """The options `plan` and `forecast` solve with, or an InputError naming the bad one."""
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise InputError(f"--time-limit {time_limit_s} must be positive. To fix: give seconds, e.g. --time-limit 30.")
+    if not 0 <= gap_rel < 1:
+        raise InputError(f"--gap {gap_rel} must be a fraction in [0, 1). To fix: e.g. --gap 0.001 for 0.1 %.")
+    return SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
+
+
 def plan(
     scenario_or_path: Scenario | str | Path | dict,
     store: Store | None = None,
@@ -282,13 +291,13 @@ def plan(
     replaces the scenario's choice of measurement sources."""
     from planner.store_setup import open_store
 
+    options = solve_options(time_limit_s, gap_rel)
     catalog = load_catalog()
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
     if sources is not None:
         scenario = scenario.model_copy(update={"sources": sources})
     points = usable_operating_points(store or open_store())
     problem, candidate_set = build_problem(scenario, points, catalog, objective)
-    options = SolveOptions(time_limit_s=time_limit_s, gap_rel=gap_rel)
     return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
 
 

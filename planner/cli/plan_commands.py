@@ -46,10 +46,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     current = read_placement(Path(args.current)) if args.current else None
     if args.output:
         check_output_path(Path(args.output))
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise InputError(f"--time-limit {args.time_limit} must be positive. To fix: give seconds, e.g. --time-limit 30.")
-    if not 0 <= args.gap < 1:
-        raise InputError(f"--gap {args.gap} must be a fraction in [0, 1). To fix: e.g. --gap 0.001 for 0.1 %.")
     result = plan(
         scenario,
         store=open_store_of(args),
