@@ -4,7 +4,8 @@ and a stored key given again checked against what it holds (never silently kept 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ def insert_measurements(connection: Connection, records: Sequence[MeasurementRec
     for record in records:
         key = (record.source, record.source_key)
         row = _measurement_row(record, llm_ids, hardware_ids, run_ids)
-        if key in batch and any(not _same(batch[key][column], value) for column, value in row.items()):
+        if key in batch and _difference(batch[key], row) is not None:
             raise StoreError(
                 f"measurement {record.source_key!r} of source {record.source!r} is given twice with different values; "
                 "nothing was stored. To fix: give each its own source_key."
@@ -80,25 +81,31 @@ def _same(stored: Any, given: Any) -> bool:
     return bool(stored == given)
 
 
+def _difference(stored: Mapping[str, Any], given: Mapping[str, Any], ignored: tuple[str, ...] = ()) -> str | None:
+    """The first column of `given` whose value `stored` does not hold, or None."""
+    return next((column for column, value in given.items() if column not in ignored and not _same(stored[column], value)), None)
+
+
 def _refuse_changed_values(connection: Connection, repeated: list[tuple[tuple[str, str], dict[str, Any]]]) -> None:
     """A (source, source_key) already stored may come again only with the same values: importing
-    a file twice adds nothing, but a changed value under a stored key would silently keep the old."""
-    for (source, source_key), row in repeated:
-        stored = (
-            connection.execute(
-                select(Measurement.__table__).where(Measurement.source == source, Measurement.source_key == source_key)
-            )
-            .mappings()
-            .one_or_none()
-        )
-        if stored is None:  # repeated within this batch, with the same values
+    a file twice adds nothing, but a changed value under a stored key would silently keep the old.
+    The stored rows are read with one query per source."""
+    keys_by_source: dict[str, list[str]] = defaultdict(list)
+    for (source, source_key), _ in repeated:
+        keys_by_source[source].append(source_key)
+    stored: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for source, keys in keys_by_source.items():
+        query = select(Measurement.__table__).where(Measurement.source == source, Measurement.source_key.in_(keys))
+        stored |= {(row["source"], row["source_key"]): row for row in connection.execute(query).mappings()}
+    for key, row in repeated:
+        if key not in stored:  # repeated within this batch, with the same values
             continue
-        for column, given in row.items():
-            if column in ("run_id", "id") or _same(stored[column], given):
-                continue
+        column = _difference(stored[key], row, ignored=("run_id",))
+        if column is not None:
+            source, source_key = key
             raise StoreError(
                 f"measurement {source_key!r} of source {source!r} is already stored with {column} = "
-                f"{stored[column]!r}, and this import gives {given!r}; nothing was stored. To fix: give the "
+                f"{stored[key][column]!r}, and this import gives {row[column]!r}; nothing was stored. To fix: give the "
                 "new measurement its own source_key (or source), or delete the stored one first."
             )
 
