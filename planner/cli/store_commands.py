@@ -59,7 +59,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.start or args.end:
             raise InputError(f"--start/--end apply to --format dcgm and prometheus, not {args.format}. To fix: drop them.")
         source = Path(args.source)
-        if not source.exists():
+        if not source.exists():  # import_file checks too; here before a new Store is created and seeded for a typo
             raise InputError(f"{source} does not exist. To fix: pass the path of the file or folder to import.")
         report = import_file(open_store_of(args), args.format, source, catalog)
     for line in report.lines:

@@ -3,7 +3,6 @@ code (README: 2 bad input, 1 other errors), no traceback, and nothing stored or 
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from planner.cli import main
 from planner.store_setup import open_store
-from tests.planner.test_import_csv import GOOD_ROW
+from tests.planner.test_import_csv import GOOD_ROW, _write
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "data" / "scenarios" / "example.yaml")
@@ -21,12 +20,7 @@ TRACE = str(ROOT / "tests" / "fixtures" / "reference" / "h200-2026-11-26" / "tra
 
 
 def _csv(path: Path, **changes: str) -> str:
-    row = {**GOOD_ROW, **changes}
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
-    return str(path)
+    return str(_write(path, [{**GOOD_ROW, **changes}]))
 
 
 def _history(path: Path, rows: list[str]) -> str:

@@ -3,8 +3,6 @@ refuse it with an InputError (one line, the field named); never another exceptio
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from importlib import resources
@@ -22,7 +20,7 @@ from planner.formats.measurements_csv import read_measurements_csv
 from planner.formats.placement import read_placement
 from planner.formats.scenario import load_scenario
 from planner.validate import check_placement
-from tests.planner.test_import_csv import GOOD_ROW
+from tests.planner.test_import_csv import GOOD_ROW, _write
 
 EXAMPLE = yaml.safe_load(resources.files("planner_data").joinpath("scenarios/example.yaml").read_text())
 CATALOG = load_catalog()
@@ -90,12 +88,7 @@ def test_any_scenario_field_with_any_value_is_read_or_refused_in_one_line(tmp_pa
 @FUZZ
 @given(column=st.sampled_from(sorted(GOOD_ROW)), value=CELL)
 def test_any_measurement_cell_is_imported_or_refused_in_one_line(tmp_path: Path, column: str, value: str) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(GOOD_ROW))
-    writer.writeheader()
-    writer.writerow({**GOOD_ROW, column: value})
-    file = tmp_path / "fuzzed.csv"
-    file.write_text(buffer.getvalue(), encoding="utf-8")
+    file = _write(tmp_path / "fuzzed.csv", [{**GOOD_ROW, column: value}])
     try:
         records = read_measurements_csv(file, CATALOG)
     except InputError as error:

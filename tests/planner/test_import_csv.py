@@ -31,7 +31,7 @@ GOOD_ROW = {
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="") as handle:
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
