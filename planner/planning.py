@@ -253,17 +253,20 @@ def scenario_yaml(content: dict) -> str:
     return yaml.safe_dump(content, sort_keys=False)
 
 
+def _yaml_sha256(content: dict) -> str:
+    return hashlib.sha256(scenario_yaml(content).encode()).hexdigest()
+
+
 def scenario_sha256(scenario: Scenario) -> str:
     """The digest of the scenario as `scenario_yaml` writes it (a forecast's month, say)."""
-    return hashlib.sha256(scenario_yaml(scenario.model_dump(mode="json", exclude_none=True)).encode()).hexdigest()
+    return _yaml_sha256(scenario.model_dump(mode="json", exclude_none=True))
 
 
 def resolve_scenario(scenario_or_path: Scenario | str | Path | dict, catalog: Catalog) -> tuple[Scenario, str]:
     if isinstance(scenario_or_path, Scenario):
         return scenario_or_path, ""
     if isinstance(scenario_or_path, dict):
-        text = scenario_yaml(scenario_or_path)
-        return parse_scenario(scenario_or_path, catalog), hashlib.sha256(text.encode()).hexdigest()
+        return parse_scenario(scenario_or_path, catalog), _yaml_sha256(scenario_or_path)
     return load_scenario(Path(scenario_or_path), catalog)
 
 
