@@ -1,4 +1,5 @@
-"""Reference placements a plan is compared with: the best single GPU type, and max throughput."""
+"""Reference placements a plan is compared with: the best single GPU type, max throughput, and
+replicas of their own per workload (where the plan shares replicas)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 
 from optimizer.candidates import Candidate
 from optimizer.metrics import FleetSummary, summarize
-from optimizer.problem import PlanProblem, SolveOptions, Status
+from optimizer.problem import PlanProblem, Solution, SolveOptions, Status
 from optimizer.solve import solve, within
 
 SKIPPED = "skipped: the time limit was spent before this baseline"
@@ -33,7 +34,7 @@ def best_single_gpu_type(problem: PlanProblem, options: SolveOptions, deadline_s
         solution = solve(restricted, limited)
         if not solution.has_solution:
             continue
-        fleet = summarize(restricted, solution.assignments)
+        fleet = summarize(restricted, solution.groups)
         if best is None or fleet.joules_per_token < best[0]:
             best = (fleet.joules_per_token, hardware, fleet)
     if best is None:
@@ -55,10 +56,21 @@ def max_throughput(problem: PlanProblem, options: SolveOptions, deadline_s: floa
             fastest[key] = candidate
     restricted = replace(problem.restricted(list(fastest.values())), objective="gpus")
     solution = solve(restricted, limited)
-    summary = summarize(restricted, solution.assignments) if solution.has_solution else None
+    summary = summarize(restricted, solution.groups) if solution.has_solution else None
     return Baseline(
         "max throughput",
         "largest batch meeting the SLO per configuration, fewest GPUs",
         solution.status,
         summary,
     )
+
+
+def own_replicas(problem: PlanProblem, solution: Solution) -> Baseline | None:
+    """The plan with every workload on replicas of its own (solved beside the plan): what sharing
+    saves. None where nothing could be shared."""
+    alone = solution.unshared
+    if alone is None:
+        return None
+    unshared = replace(problem, share_replicas=False)
+    summary = summarize(unshared, alone.groups) if alone.has_solution else None
+    return Baseline("own replicas per workload", "no replica serves two workloads", alone.status, summary)

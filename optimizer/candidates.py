@@ -108,6 +108,12 @@ def candidate_id(point: OperatingPoint) -> str:
     )
 
 
+def configuration_id(candidate: Candidate) -> str:
+    """What replicas of one configuration share, whichever workload's requests they run."""
+    point = candidate.point
+    return f"{point.model}/{point.hardware}/{point.runtime}/g{point.gpus_per_replica}/b{point.load}"
+
+
 def _length_distance(point: OperatingPoint, workload: WorkloadSpec) -> float:
     prompt = 0.0 if point.prompt_tokens is None else abs(point.prompt_tokens - workload.prompt_tokens) / workload.prompt_tokens
     return prompt + abs(point.output_tokens - workload.output_tokens) / workload.output_tokens
@@ -176,10 +182,19 @@ def _dominates(better: Candidate, worse: Candidate) -> bool:
 
 
 def _prune_dominated(candidates: list[Candidate]) -> tuple[list[Candidate], int]:
-    groups: dict[tuple[str, str, int], list[Candidate]] = defaultdict(list)
+    """Among candidates no other workload can share a replica with: a candidate whose replicas may
+    also carry another workload's load is worth keeping even when another serves its own
+    workload better."""
+    workloads_of: dict[str, set[str]] = defaultdict(set)
     for candidate in candidates:
-        groups[(candidate.workload, candidate.hardware, candidate.gpus_per_replica)].append(candidate)
+        workloads_of[configuration_id(candidate)].add(candidate.workload)
+    groups: dict[tuple[str, str, int], list[Candidate]] = defaultdict(list)
     kept: list[Candidate] = []
+    for candidate in candidates:
+        if len(workloads_of[configuration_id(candidate)]) > 1:
+            kept.append(candidate)
+        else:
+            groups[(candidate.workload, candidate.hardware, candidate.gpus_per_replica)].append(candidate)
     for group in groups.values():
         kept.extend(c for c in group if not any(other is not c and _dominates(other, c) for other in group))
     return kept, len(candidates) - len(kept)

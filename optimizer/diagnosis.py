@@ -15,7 +15,8 @@ from optimizer.candidates import candidates_by_key
 from optimizer.formulation import PlacementModel, build_model
 from optimizer.highs import run
 from optimizer.problem import PlanProblem, Solution, SolveOptions
-from optimizer.solve import assignments, solve, within
+from optimizer.replica_groups import charged, members_by_group, members_of
+from optimizer.solve import groups, solve, within
 
 Constraint = Literal["power_budget", "inventory", "no_candidate", "min_sites", "time_limit", "unexplained"]
 
@@ -51,8 +52,8 @@ def explain_infeasibility(problem: PlanProblem, options: SolveOptions = SolveOpt
     if result.status not in ("optimal", "feasible"):
         return [Shortfall("min_sites", workloads=tuple(w.name for w in problem.workloads if w.min_sites > 1))]
     users: dict[str, set[str]] = defaultdict(set)
-    for assignment in assignments(model):
-        users[assignment.site].add(assignment.workload)
+    for group in groups(model):
+        users[group.site].update(share.workload for share in group.shares)
     sites = {site.name: site for site in problem.sites}
     reasons = []
     for site_name, slack in model.power_slack_w.items():
@@ -139,13 +140,14 @@ def shadow_prices(
     if not solution.has_solution or solution.objective_value is None:
         return []
     candidates = candidates_by_key(problem.candidates)
+    shared = members_by_group(problem)
     sites = {s.name: s for s in problem.sites}
     peak_w: dict[str, float] = defaultdict(float)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
-    for a in solution.assignments:
-        candidate = candidates[(a.workload, a.candidate_id)]
-        peak_w[a.site] += sites[a.site].pue * candidate.peak_power_w * a.replicas
-        gpus_used[(a.site, candidate.hardware)] += candidate.gpus_per_replica * a.replicas
+    for group in solution.groups:
+        members = members_of(group, shared, candidates)
+        peak_w[group.site] += charged(problem, members, group, sites[group.site])["facility_peak_w"]
+        gpus_used[(group.site, members[0].hardware)] += members[0].gpus_per_replica * group.replicas
     probes: list[tuple[str, str, PlanProblem]] = []
     for site in problem.sites:
         largest_peak = max((site.pue * c.peak_power_w for c in problem.candidates), default=0.0)

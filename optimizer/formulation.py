@@ -1,23 +1,31 @@
 """The placement MILP written in PuLP: columns, named rows and the objectives (DESIGN.md).
 
 Sets: workloads w, candidates k of w (hardware g_k, gpus_k per replica, tok/s T_k, average
-power P_k, peak power peak_k), sites s (budget B_s, PUE_s, inventory I[s,g]).
-Variables: integer n[w,k,s] replicas, 0 <= n <= min(I[s,g_k] / gpus_k, ceil(D_w / (u T_k)));
-binary y[w,s] "w is served at s" only for workloads with min_sites > 1.
-    demand[w]:       sum_{k,s} u * T_k * n[w,k,s] >= D_w
-    inventory[s,g]:  sum_{w,k: g_k = g} gpus_k * n[w,k,s] <= I[s,g]
-    power[s]:        PUE_s * sum_{w,k} peak_k * n[w,k,s] <= B_s
-    sites[w]:        sum_s y[w,s] >= min_sites_w,  y[w,s] <= sum_k n[w,k,s]
-Objectives (per hour, all linear in n): energy = facility W = sum PUE_s P_k n; cost = GPU-hours x
-$/GPU-h + facility kWh x $/kWh; carbon = facility kWh x gCO2/kWh; gpus = GPUs in use. Each
-replica is charged its operating point's power whatever its load (continuous batching runs a
-smaller batch, not idle gaps), so the solver lowers the operating point where demand is low.
-Ties are broken by adding the other objectives at small weights (see tie_broken_objective).
+power P_k, peak power peak_k), sites s (budget B_s, PUE_s, inventory I[s,g]); configurations K
+(optimizer/replica_groups.py): a shared one holds the candidates of several workloads of one
+model measured in it, any other candidate is a configuration of its own.
+Variables: integer n[K,s] replicas, 0 <= n <= min(I[s,g_K] / gpus_K, ceil(sum_k D_w / (u T_k)));
+for a shared K, continuous loads x[k,s] >= 0 (tok/s of k's workload on those replicas); z[w] the
+load a workload with shared columns leaves to its unshared ones; binary y[w,s] "w is served at
+s" only for workloads with min_sites > 1.
+    demand[w]:       sum_{unshared k,s} u T_k n[k,s] >= D_w            (no shared column)
+                     sum_{shared k,s} x[k,s] + z_w = D_w,  z_w <= sum_{unshared} u T_k n
+    group[K,s]:      sum_{k in K} x[k,s] / (u T_k) <= n[K,s]
+    inventory[s,g]:  sum_{K: g_K = g} gpus_K * n[K,s] <= I[s,g]
+    power[s]:        sum_K (peak charged to n[K,s] and x, replica_groups) <= B_s
+    sites[w]:        sum_s y[w,s] >= min_sites_w,  y[w,s] <= replicas or replica-equivalents of w at s
+Objectives (per hour, linear): energy = facility W; cost = GPU-hours x $/GPU-h + facility kWh x
+$/kWh; carbon = facility kWh x gCO2/kWh; gpus = GPUs in use. Each replica is charged its
+operating point's power whatever its load (continuous batching runs a smaller batch, not idle
+gaps), so the solver lowers the operating point where demand is low; a shared group is charged
+at its members' ceiling and credited per load (replica_groups). Ties are broken by adding the
+other objectives at small weights (see tie_broken_objective).
 
-DESIGN.md writes the load x[w,k,s] as a variable with x <= u T_k n and sum x = D_w. No objective
-or other row reads x, so it is projected out: demand becomes a covering row on capacity, and the
-load is split after the solve in proportion to capacity (every replica of a workload then runs at
-the same utilisation, at most u). That halves the columns and removes one row per column.
+DESIGN.md writes the load x[w,k,s] of every column as a variable with x <= u T_k n and
+sum x = D_w. Where a configuration serves one workload no objective or other row reads x, so it
+is projected out: demand becomes a covering row on capacity, and the load is split after the
+solve in proportion to capacity. That halves the columns of a plan with nothing shared, whose
+model is the same as before sharing existed.
 """
 
 from __future__ import annotations
@@ -28,42 +36,53 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from optimizer.candidates import Candidate
-from optimizer.problem import OBJECTIVE_ORDER, Objective, PlanProblem, SiteSpec
+from optimizer.problem import OBJECTIVE_ORDER, Objective, PlanProblem
+from optimizer.replica_groups import OBJECTIVE_QUANTITIES, Configuration, configurations, group_charges
 
 TIE_WEIGHT = 1e-4
 ReplicaKey = tuple[str, str, str]
-"""(workload, candidate id, site): one integer column."""
-
-
-def objective_terms(problem: PlanProblem, candidate: Candidate, site: SiteSpec) -> dict[Objective, float]:
-    """What one replica of `candidate` at `site` adds to each objective, per hour (W for energy).
-    A price or carbon intensity the site does not give counts 0 here (the scenario requires it
-    where it is the objective; as a tie-break it then breaks no tie)."""
-    facility_kw = site.pue * candidate.power_w / 1000
-    return {
-        "energy": site.pue * candidate.power_w,
-        "cost": candidate.gpus_per_replica * site.gpu_hour_usd(candidate.hardware, problem.usd_per_gpu_hour)
-        + facility_kw * (site.usd_per_kwh or 0.0),
-        "carbon": facility_kw * (site.carbon_g_per_kwh or 0.0),
-        "gpus": float(candidate.gpus_per_replica),
-    }
+"""(workload, candidate id, site): one integer column of an unshared configuration, or one
+load column of a shared one."""
+GroupKey = tuple[str, str]
+"""(configuration id, site): the integer column of a shared configuration's replicas."""
+Terms = list[tuple[pulp.LpVariable, float]]
 
 
 @dataclass
 class PlacementModel:
-    """The PuLP problem with handles on its replica columns, objectives and any slack columns."""
+    """The PuLP problem with handles on its columns, objectives and any slack columns."""
 
     problem: PlanProblem
     prob: pulp.LpProblem
     replicas: dict[ReplicaKey, pulp.LpVariable]
+    """Replicas of unshared candidates."""
     objectives: dict[Objective, pulp.LpAffineExpression]
+    groups: dict[GroupKey, pulp.LpVariable] = field(default_factory=dict)
+    """Replicas of shared configurations."""
+    loads: dict[ReplicaKey, pulp.LpVariable] = field(default_factory=dict)
+    """Tokens/s of a workload through its candidate on a shared group."""
+    alone: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    """Tokens/s of a workload with shared columns that its unshared replicas carry."""
+    configurations: dict[str, Configuration] = field(default_factory=dict)
+    """The shared configurations, by id."""
     power_slack_w: dict[str, pulp.LpVariable] = field(default_factory=dict)
     gpu_slack: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+@dataclass
+class _Rows:
+    """The terms of each row, gathered column by column."""
+
+    capacity: dict[str, Terms] = field(default_factory=lambda: defaultdict(list))
+    shared_load: dict[str, Terms] = field(default_factory=lambda: defaultdict(list))
+    objectives: dict[Objective, Terms] = field(default_factory=lambda: {name: [] for name in OBJECTIVE_QUANTITIES})
+    site_peak: dict[str, Terms] = field(default_factory=lambda: defaultdict(list))
+    site_gpus: dict[tuple[str, str], Terms] = field(default_factory=lambda: defaultdict(list))
+    at_site: dict[tuple[str, str], Terms] = field(default_factory=lambda: defaultdict(list))
 
 
 def build_model(
@@ -77,64 +96,108 @@ def build_model(
     `gpus_at_new_sites`: a purchase), so that an infeasible problem still solves and the slack
     says what is missing."""
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
-    replicas: dict[ReplicaKey, pulp.LpVariable] = {}
-    capacity: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
+    model = PlacementModel(problem, prob, {}, {})
+    rows = _Rows()
     demand = {workload.name: workload.demand_tok_s for workload in problem.workloads}
-    objectives: dict[Objective, list[tuple[pulp.LpVariable, float]]] = {name: [] for name in ("energy", "cost", "carbon", "gpus")}
-    site_peak: dict[str, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
-    site_gpus: dict[tuple[str, str], list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
-    at_site: dict[tuple[str, str], list[pulp.LpVariable]] = defaultdict(list)
-    for index, candidate in enumerate(problem.candidates):
+    for index, config in enumerate(configurations(problem.candidates, problem.share_replicas)):
+        if config.shared:
+            model.configurations[config.id] = config
         for site in problem.sites:
-            available = site.inventory.get(candidate.hardware, 0)
+            available = site.inventory.get(config.hardware, 0)
             # a site is offered more GPUs only of a type it holds: an explanation never tells a
             # site to buy GPUs it has no place for
-            relaxed = candidate.hardware in relax_gpus and (available > 0 or gpus_at_new_sites)
-            if not relaxed and available < candidate.gpus_per_replica:
+            relaxed = config.hardware in relax_gpus and (available > 0 or gpus_at_new_sites)
+            if not relaxed and available < config.gpus_per_replica:
                 continue
-            key = (candidate.workload, candidate.id, site.name)
-            per_replica = problem.max_utilization * candidate.tok_s
-            upper = math.ceil(demand.get(candidate.workload, 0.0) / per_replica - 1e-9)
+            upper = math.ceil(
+                sum(demand.get(c.workload, 0.0) / (problem.max_utilization * c.tok_s) for c in config.members) - 1e-9
+            )
             if not relaxed:
-                upper = min(upper, available // candidate.gpus_per_replica)
+                upper = min(upper, available // config.gpus_per_replica)
             n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
-            replicas[key] = n
-            capacity[candidate.workload].append((n, per_replica))
-            for name, value in objective_terms(problem, candidate, site).items():
-                objectives[name].append((n, value))
-            site_peak[site.name].append((n, site.pue * candidate.peak_power_w))
-            site_gpus[(site.name, candidate.hardware)].append((n, float(candidate.gpus_per_replica)))
-            at_site[(candidate.workload, site.name)].append(n)
-    for workload in problem.workloads:
-        covered = pulp.LpAffineExpression(capacity.get(workload.name, []))
-        prob += covered >= workload.demand_tok_s, f"demand[{_safe(workload.name)}]"
-        if workload.min_sites > 1:
-            indicators = []
-            for site in problem.sites:
-                terms = at_site.get((workload.name, site.name))
-                if not terms:
-                    continue
-                y = prob.add_variable(f"y_{_safe(workload.name)}_{_safe(site.name)}", cat="Binary")
-                prob += y - pulp.lpSum(terms) <= 0, f"used[{_safe(workload.name)}@{_safe(site.name)}]"
-                indicators.append(y)
-            prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{_safe(workload.name)}]"
-    model = PlacementModel(problem, prob, replicas, {})
+            _add_columns(model, rows, config, site.name, n)
+    _demand_rows(model, rows)
     for site in problem.sites:
-        expression = pulp.LpAffineExpression(site_peak.get(site.name, []))
+        expression = pulp.LpAffineExpression(rows.site_peak.get(site.name, []))
         if site.name in relax_power:
             model.power_slack_w[site.name] = slack = prob.add_variable(f"power_slack_{_safe(site.name)}", lowBound=0)
             expression = expression - slack
         prob += expression <= site.power_budget_w, f"power[{_safe(site.name)}]"
     sites = {site.name: site for site in problem.sites}
-    for (site_name, hardware), terms in site_gpus.items():
+    for (site_name, hardware), terms in rows.site_gpus.items():
         expression = pulp.LpAffineExpression(terms)
         if hardware in relax_gpus:
             slack = prob.add_variable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
             model.gpu_slack[(site_name, hardware)] = slack
             expression = expression - slack
         prob += expression <= sites[site_name].inventory.get(hardware, 0), f"inventory[{_safe(site_name)},{_safe(hardware)}]"
-    model.objectives = {name: pulp.LpAffineExpression(terms) for name, terms in objectives.items()}
+    model.objectives = {name: pulp.LpAffineExpression(terms) for name, terms in rows.objectives.items()}
     return model
+
+
+def _add_columns(model: PlacementModel, rows: _Rows, config: Configuration, site_name: str, n: pulp.LpVariable) -> None:
+    """One configuration at one site: its replicas and, where shared, a load column per member
+    with the group's capacity row. Objectives and peak power follow replica_groups' accounting."""
+    problem = model.problem
+    site = next(s for s in problem.sites if s.name == site_name)
+    charges = group_charges(problem, config.members, site)
+    for name in OBJECTIVE_QUANTITIES:
+        rows.objectives[name].append((n, charges.per_replica[name]))
+    rows.site_peak[site_name].append((n, charges.per_replica["facility_peak_w"]))
+    rows.site_gpus[(site_name, config.hardware)].append((n, float(config.gpus_per_replica)))
+    if not config.shared:
+        (candidate,) = config.members
+        model.replicas[(candidate.workload, candidate.id, site_name)] = n
+        rows.capacity[candidate.workload].append((n, problem.max_utilization * candidate.tok_s))
+        rows.at_site[(candidate.workload, site_name)].append((n, 1.0))
+        return
+    model.groups[(config.id, site_name)] = n
+    demand = {w.name: w for w in problem.workloads}
+    used: Terms = [(n, -1.0)]
+    for candidate in config.members:
+        workload = demand[candidate.workload]
+        per_replica = problem.max_utilization * candidate.tok_s
+        x = model.prob.add_variable(f"x_{n.name[2:]}_{_safe(candidate.workload)}_{len(model.loads)}", lowBound=0, upBound=workload.demand_tok_s)
+        model.loads[(candidate.workload, candidate.id, site_name)] = x
+        used.append((x, 1 / per_replica))
+        credits = charges.per_tok_s[(candidate.workload, candidate.id)]
+        for name in OBJECTIVE_QUANTITIES:
+            if credits[name]:
+                rows.objectives[name].append((x, credits[name]))
+        if credits["facility_peak_w"]:
+            rows.site_peak[site_name].append((x, credits["facility_peak_w"]))
+        rows.shared_load[candidate.workload].append((x, 1.0))
+        # served at a site: a replica's worth of its load there, or its share of min_sites
+        rows.at_site[(candidate.workload, site_name)].append((x, 1 / min(per_replica, workload.demand_tok_s / workload.min_sites)))
+    model.prob += pulp.LpAffineExpression(used) <= 0, f"group[{_safe(config.id)}@{_safe(site_name)}]"
+
+
+def _demand_rows(model: PlacementModel, rows: _Rows) -> None:
+    """Demand covered by unshared capacity (a covering row, as before sharing) plus shared loads
+    (an equality, so no load is invented to earn a group's credits)."""
+    prob = model.prob
+    for workload in model.problem.workloads:
+        name = _safe(workload.name)
+        covered = pulp.LpAffineExpression(rows.capacity.get(workload.name, []))
+        shared = rows.shared_load.get(workload.name)
+        if not shared:
+            prob += covered >= workload.demand_tok_s, f"demand[{name}]"
+        elif not rows.capacity.get(workload.name):
+            prob += pulp.LpAffineExpression(shared) == workload.demand_tok_s, f"demand[{name}]"
+        else:
+            alone = model.alone[workload.name] = prob.add_variable(f"z_{name}", lowBound=0, upBound=workload.demand_tok_s)
+            prob += pulp.LpAffineExpression(shared) + alone == workload.demand_tok_s, f"demand[{name}]"
+            prob += alone - covered <= 0, f"unshared[{name}]"
+        if workload.min_sites > 1:
+            indicators = []
+            for site in model.problem.sites:
+                terms = rows.at_site.get((workload.name, site.name))
+                if not terms:
+                    continue
+                y = prob.add_variable(f"y_{name}_{_safe(site.name)}", cat="Binary")
+                prob += y - pulp.LpAffineExpression(terms) <= 0, f"used[{name}@{_safe(site.name)}]"
+                indicators.append(y)
+            prob += pulp.lpSum(indicators) >= workload.min_sites, f"sites[{name}]"
 
 
 def tie_broken_objective(model: PlacementModel, objective: Objective) -> pulp.LpAffineExpression:

@@ -1,13 +1,13 @@
-"""Fleet figures of a set of assignments: power, joules per token, dollars and CO2 per token."""
+"""Fleet figures of a set of replica groups: power, joules per token, dollars and CO2 per token."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optimizer.candidates import Candidate, candidates_by_key
-from optimizer.formulation import objective_terms
-from optimizer.problem import Assignment, PlanProblem
+from optimizer.candidates import candidates_by_key
+from optimizer.problem import PlanProblem, ReplicaGroup
+from optimizer.replica_groups import charged, members_by_group, members_of
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -49,25 +49,28 @@ def _per_million_tokens(per_hour: float | None, tok_s: float) -> float | None:
     return per_hour / (tok_s * SECONDS_PER_HOUR) * 1e6 if tok_s else float("nan")
 
 
-def summarize(problem: PlanProblem, assignments: Sequence[Assignment]) -> FleetSummary:
-    candidates: Mapping[tuple[str, str], Candidate] = candidates_by_key(problem.candidates)
+def summarize(problem: PlanProblem, groups: Sequence[ReplicaGroup]) -> FleetSummary:
+    """The fleet's figures, each group charged as the formulation charges it."""
+    candidates = candidates_by_key(problem.candidates)
+    shared = members_by_group(problem)
     sites = {s.name: s for s in problem.sites}
     totals = dict(tok_s=0.0, it=0.0, facility=0.0, peak=0.0, usd=0.0, co2=0.0)
     replicas = gpus = 0
     priced = carbon_known = True
-    for assignment in assignments:
-        candidate, site = candidates[(assignment.workload, assignment.candidate_id)], sites[assignment.site]
-        terms = objective_terms(problem, candidate, site)
-        totals["tok_s"] += assignment.tok_s
-        totals["it"] += assignment.replicas * candidate.power_w
-        totals["facility"] += assignment.replicas * terms["energy"]
-        totals["peak"] += assignment.replicas * site.pue * candidate.peak_power_w
-        totals["usd"] += assignment.replicas * terms["cost"]
-        totals["co2"] += assignment.replicas * terms["carbon"]
+    for group in groups:
+        site = sites[group.site]
+        members = members_of(group, shared, candidates)
+        charges = charged(problem, members, group, site)
+        totals["tok_s"] += group.tok_s
+        totals["it"] += charges["it_w"]
+        totals["facility"] += charges["energy"]
+        totals["peak"] += charges["facility_peak_w"]
+        totals["usd"] += charges["cost"]
+        totals["co2"] += charges["carbon"]
         priced = priced and site.usd_per_kwh is not None
         carbon_known = carbon_known and site.carbon_g_per_kwh is not None
-        replicas += assignment.replicas
-        gpus += assignment.replicas * candidate.gpus_per_replica
+        replicas += group.replicas
+        gpus += group.replicas * members[0].gpus_per_replica
     return FleetSummary(
         tok_s=totals["tok_s"],
         replicas=replicas,

@@ -38,6 +38,8 @@ class PlanProblem:
     usd_per_gpu_hour: Mapping[str, float]
     max_utilization: float = 0.8
     objective: Objective = "energy"
+    share_replicas: bool = True
+    """Let a replica configuration serve every workload of its model it can (optimizer/replica_groups.py)."""
 
     def restricted(self, keep: Sequence[Candidate]) -> PlanProblem:
         return replace(self, candidates=tuple(keep))
@@ -58,23 +60,42 @@ class SolveOptions:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    site: str
+class Share:
+    """The load one workload puts on a replica group, through its candidate in that configuration."""
+
     workload: str
     candidate_id: str
-    replicas: int
     tok_s: float
+
+
+@dataclass(frozen=True)
+class ReplicaGroup:
+    """Replicas of one configuration at one site and the workloads they serve."""
+
+    site: str
+    configuration: str
+    replicas: int
+    shares: tuple[Share, ...]
+    shared: bool = False
+    """Replicas that may carry several workloads' loads (optimizer/replica_groups.py's
+    accounting); False: replicas of one candidate, charged its own figures."""
+
+    @property
+    def tok_s(self) -> float:
+        return sum(share.tok_s for share in self.shares)
 
 
 @dataclass(frozen=True)
 class Solution:
     status: Status
-    assignments: tuple[Assignment, ...] = ()
+    groups: tuple[ReplicaGroup, ...] = ()
     objective_value: float | None = None
     gap: float | None = None
     build_s: float = 0.0
     solve_s: float = 0.0
     solver: str = "HiGHS"
+    unshared: Solution | None = None
+    """Where replicas could be shared: the plan solved without sharing, for comparison."""
 
     @property
     def has_solution(self) -> bool:

@@ -3,39 +3,57 @@ each workload's demand split over them."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import replace
 
 import pulp
 
-from optimizer.formulation import PlacementModel, ReplicaKey, build_model, tie_broken_objective
+from optimizer.candidates import candidates_by_key, configuration_id
+from optimizer.formulation import GroupKey, PlacementModel, build_model, tie_broken_objective
 from optimizer.highs import SOLVER_NAME, run
-from optimizer.problem import Assignment, PlanProblem, Solution, SolveOptions
+from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
+from optimizer.replica_groups import configurations
 from optimizer.start import lp_rounding_start
 
 
-def assignments(model: PlacementModel) -> tuple[Assignment, ...]:
-    """Replica counts from the solve; each workload's demand split in proportion to capacity."""
+def groups(model: PlacementModel) -> tuple[ReplicaGroup, ...]:
+    """Replica groups as solved. A shared group's shares are its load columns; the load left to
+    a workload's unshared replicas is split over them in proportion to their capacity."""
     problem = model.problem
-    tok_s = {(c.workload, c.id): c.tok_s for c in problem.candidates}
+    candidates = candidates_by_key(problem.candidates)
+    tok_s = {key: c.tok_s for key, c in candidates.items()}
     counts = {key: round(n.varValue or 0.0) for key, n in model.replicas.items()}
     capacity: dict[str, float] = defaultdict(float)
     for (workload, candidate, _), count in counts.items():
         capacity[workload] += count * tok_s[(workload, candidate)]
-    demand = {w.name: w.demand_tok_s for w in problem.workloads}
-    rows = [
-        Assignment(
+    alone = {w.name: w.demand_tok_s for w in problem.workloads}
+    alone.update({name: max(z.varValue or 0.0, 0.0) for name, z in model.alone.items()})
+    found = [
+        ReplicaGroup(
             site=site,
-            workload=workload,
-            candidate_id=candidate,
+            configuration=configuration_id(candidates[(workload, candidate)]),
             replicas=count,
-            tok_s=demand[workload] * count * tok_s[(workload, candidate)] / capacity[workload],
+            shares=(Share(workload, candidate, alone[workload] * count * tok_s[(workload, candidate)] / capacity[workload]),),
         )
         for (workload, candidate, site), count in counts.items()
         if count > 0
     ]
-    return tuple(sorted(rows, key=lambda a: (a.site, a.workload, a.candidate_id)))
+    loads: dict[GroupKey, list[Share]] = defaultdict(list)
+    for (workload, candidate, site), x in model.loads.items():
+        value = x.varValue or 0.0
+        if value > LOAD_RESOLUTION_TOK_S:
+            loads[(configuration_id(candidates[(workload, candidate)]), site)].append(Share(workload, candidate, value))
+    for (config, site), n in model.groups.items():
+        count = round(n.varValue or 0.0)
+        if count > 0:
+            found.append(ReplicaGroup(site, config, count, tuple(loads[(config, site)]), shared=True))
+    return tuple(sorted(found, key=lambda g: (g.site, g.configuration, [s.workload for s in g.shares])))
+
+
+LOAD_RESOLUTION_TOK_S = 1e-6
+"""Loads below this are the solver's rounding, not traffic."""
 
 
 MIN_SOLVE_S = 0.5
@@ -56,15 +74,51 @@ def within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | No
 def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_from: Solution | None = None) -> Solution:
     """The placement minimising the problem's objective, ties broken by the others.
 
-    `start_from`, a solution of a similar problem (last month's plan), seeds the starting point."""
+    Where replicas can be shared, the plan without sharing is solved too (quickly: each workload
+    apart) and the better kept, so sharing never costs more than it saves; the returned gap
+    then holds against both models' bounds. `start_from`, a solution of a similar problem (last
+    month's plan), seeds the starting point."""
+    if not (problem.share_replicas and any(c.shared for c in configurations(problem.candidates))):
+        return _solve_model(problem, options, start_from)
+    started_s = time.monotonic()
+    alone = _solve_model(replace(problem, share_replicas=False), options, start_from)
+    limited = within(options, None if options.time_limit_s is None else started_s + options.time_limit_s)
+    together = _solve_model(problem, limited or replace(options, time_limit_s=MIN_SOLVE_S), start_from)
+    return replace(_better(together, alone), unshared=alone)
+
+
+def _lower_bound(solution: Solution) -> float | None:
+    """What the solve proved no plan of its model beats; +inf where it proved none exists."""
+    if solution.status == "infeasible":
+        return math.inf
+    if solution.objective_value is None or solution.gap is None:
+        return None
+    return solution.objective_value - solution.gap * abs(solution.objective_value)
+
+
+def _better(together: Solution, alone: Solution) -> Solution:
+    solved = [s for s in (together, alone) if s.has_solution and s.objective_value is not None]
+    build_s, solve_s = together.build_s + alone.build_s, together.solve_s + alone.solve_s
+    if not solved:
+        status: Status = "infeasible" if together.status == alone.status == "infeasible" else "no_solution"
+        return replace(together, status=status, build_s=build_s, solve_s=solve_s)
+    best = min(solved, key=lambda s: s.objective_value or 0.0)
+    assert best.objective_value is not None
+    bounds = [_lower_bound(together), _lower_bound(alone)]
+    if any(bound is None for bound in bounds):
+        return replace(best, status="feasible", gap=None, build_s=build_s, solve_s=solve_s)
+    gap = max(best.objective_value - min(b for b in bounds if b is not None), 0.0) / max(abs(best.objective_value), 1e-12)
+    optimal = together.status == "optimal" and alone.status in ("optimal", "infeasible")
+    return replace(best, status="optimal" if optimal or best.status == "optimal" and gap <= 1e-9 else "feasible", gap=gap, build_s=build_s, solve_s=solve_s)
+
+
+def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
     model = build_model(problem)
     built = time.perf_counter()
     primary = model.objectives[problem.objective]
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
-    base: dict[ReplicaKey, int] | None = None
-    if start_from is not None:
-        base = {(a.workload, a.candidate_id, a.site): a.replicas for a in start_from.assignments}
+    base = None if start_from is None else start_from.groups
     start = lp_rounding_start(model, objective, base) if options.warm_start else None
     # the limit is on the wall clock from the call: building the model and the start count
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
@@ -72,4 +126,4 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_fr
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:
         return solved
-    return replace(solved, assignments=assignments(model), objective_value=pulp.value(primary), gap=result.gap)
+    return replace(solved, groups=groups(model), objective_value=pulp.value(primary), gap=result.gap)

@@ -10,86 +10,227 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import pulp
 
-from optimizer.candidates import candidates_by_key
-from optimizer.formulation import PlacementModel, ReplicaKey
+from optimizer.candidates import candidates_by_key, configuration_id
+from optimizer.formulation import PlacementModel
 from optimizer.highs import relaxation_solver
+from optimizer.problem import ReplicaGroup
+from optimizer.replica_groups import group_charges
 
 
-def _relaxation_floor(model: PlacementModel, objective: pulp.LpAffineExpression) -> dict[ReplicaKey, int] | None:
+@dataclass(frozen=True)
+class _Option:
+    """One way to serve a workload: a candidate's replicas at a site, alone or in a shared group."""
+
+    workload: str
+    n: pulp.LpVariable
+    load: pulp.LpVariable | None
+    """The shared group's load column; None for replicas of the workload's own."""
+    site: str
+    hardware: str
+    gpus: int
+    per_replica_tok_s: float
+    peak_w: float
+    peak_credit_per_tok_s: float
+
+
+@dataclass
+class _State:
+    counts: dict[str, int]
+    loads: dict[str, float]
+    budget_w: dict[str, float]
+    gpus_left: dict[tuple[str, str], int]
+    covered: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    spare: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Replica-equivalents a shared group's replicas have left."""
+
+
+def _options(model: PlacementModel) -> list[_Option]:
+    problem = model.problem
+    candidates = candidates_by_key(problem.candidates)
+    sites = {site.name: site for site in problem.sites}
+    found = []
+    for (workload, candidate_id, site_name), n in model.replicas.items():
+        c = candidates[(workload, candidate_id)]
+        peak_w = sites[site_name].pue * c.peak_power_w
+        found.append(_Option(workload, n, None, site_name, c.hardware, c.gpus_per_replica, problem.max_utilization * c.tok_s, peak_w, 0.0))
+    for (workload, candidate_id, site_name), x in model.loads.items():
+        c = candidates[(workload, candidate_id)]
+        config = model.configurations[configuration_id(c)]
+        charges = group_charges(problem, config.members, sites[site_name])
+        found.append(
+            _Option(
+                workload,
+                model.groups[(config.id, site_name)],
+                x,
+                site_name,
+                c.hardware,
+                c.gpus_per_replica,
+                problem.max_utilization * c.tok_s,
+                charges.per_replica["facility_peak_w"],
+                charges.per_tok_s[(workload, candidate_id)]["facility_peak_w"],
+            )
+        )
+    return found
+
+
+def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> tuple[dict[str, int], dict[str, float]] | None:
     relaxed = model.prob.copy()
     relaxed.setObjective(objective)
     relaxed.solve(relaxation_solver())
     if relaxed.sol_status != pulp.LpSolutionOptimal:
         return None
-    return {key: math.floor((n.varValue or 0.0) + 1e-6) for key, n in model.replicas.items()}
+    counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in [*model.replicas.values(), *model.groups.values()]}
+    return counts, {x.name: x.varValue or 0.0 for x in model.loads.values()}
+
+
+def _from_plan(model: PlacementModel, base: Iterable[ReplicaGroup]) -> tuple[dict[str, int], dict[str, float]]:
+    counts: dict[str, int] = {}
+    loads: dict[str, float] = {}
+    for group in base:
+        for share in group.shares:
+            key = (share.workload, share.candidate_id, group.site)
+            if key in model.replicas:
+                counts[model.replicas[key].name] = group.replicas
+            elif key in model.loads:
+                loads[model.loads[key].name] = share.tok_s
+        if (group.configuration, group.site) in model.groups:
+            counts[model.groups[(group.configuration, group.site)].name] = group.replicas
+    return counts, loads
 
 
 def lp_rounding_start(
-    model: PlacementModel, objective: pulp.LpAffineExpression, base: Mapping[ReplicaKey, int] | None = None
+    model: PlacementModel, objective: pulp.LpAffineExpression, base: Sequence[ReplicaGroup] | None = None
 ) -> dict[str, float] | None:
-    """Integer values by variable name, or None when no feasible point is found this way.
+    """Values by variable name, or None when no feasible point is found this way.
 
-    `base` (replica counts by column) replaces the rounded relaxation where it leads to a
+    `base` (a plan of a similar problem) replaces the rounded relaxation where it leads to a
     feasible point: a forecast's previous month is most of the next month's plan."""
     if any(w.min_sites > 1 for w in model.problem.workloads):
         return None
+    options = _options(model)
     if base is not None:
-        floor = {key: min(base.get(key, 0), int(n.upBound)) for key, n in model.replicas.items()}
-        covered = _greedy_cover(model, objective, floor)
+        covered = _greedy_cover(model, objective, options, *_from_plan(model, base))
         if covered is not None:
             return covered
-    rounded = _relaxation_floor(model, objective)
-    return None if rounded is None else _greedy_cover(model, objective, rounded)
+    rounded = _relaxation(model, objective)
+    return None if rounded is None else _greedy_cover(model, objective, options, *rounded)
+
+
+def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str, int], loads: dict[str, float]) -> _State | None:
+    """The given counts and loads, loads cut to what the counts and the demand hold; None where
+    the counts break a budget or an inventory."""
+    problem = model.problem
+    counts = {o.n.name: min(counts.get(o.n.name, 0), int(o.n.upBound)) for o in options}
+    demand = {w.name: w.demand_tok_s for w in problem.workloads}
+    shared = [o for o in options if o.load is not None]
+    used: dict[str, float] = defaultdict(float)
+    for o in shared:
+        used[o.n.name] += loads.get(o.load.name, 0.0) / o.per_replica_tok_s  # type: ignore[union-attr]
+    kept = {
+        o.load.name: loads.get(o.load.name, 0.0) * min(1.0, counts[o.n.name] / used[o.n.name]) if used[o.n.name] else 0.0  # type: ignore[union-attr]
+        for o in shared
+    }
+    per_workload: dict[str, float] = defaultdict(float)
+    for o in shared:
+        per_workload[o.workload] += kept[o.load.name]  # type: ignore[union-attr]
+    for o in shared:
+        total = per_workload[o.workload]
+        if total > demand[o.workload]:
+            kept[o.load.name] *= demand[o.workload] / total  # type: ignore[union-attr]
+    sites = {site.name: site for site in problem.sites}
+    state = _State(
+        counts,
+        kept,
+        {name: site.power_budget_w for name, site in sites.items()},
+        {(name, hw): count for name, site in sites.items() for hw, count in site.inventory.items()},
+    )
+    seen: set[str] = set()
+    for o in options:
+        if o.n.name not in seen:
+            seen.add(o.n.name)
+            state.budget_w[o.site] -= counts[o.n.name] * o.peak_w
+            state.gpus_left[(o.site, o.hardware)] = state.gpus_left.get((o.site, o.hardware), 0) - counts[o.n.name] * o.gpus
+            if o.load is not None:
+                state.spare[o.n.name] += counts[o.n.name]
+        if o.load is None:
+            state.covered[o.workload] += counts[o.n.name] * o.per_replica_tok_s
+        else:
+            load = kept[o.load.name]
+            state.budget_w[o.site] -= o.peak_credit_per_tok_s * load
+            state.spare[o.n.name] -= load / o.per_replica_tok_s
+            state.covered[o.workload] += load
+    if any(left < -1e-6 for left in state.budget_w.values()) or any(left < 0 for left in state.gpus_left.values()):
+        return None
+    return state
+
+
+def _fill(state: _State, option: _Option, residual: float) -> None:
+    """Put as much of `residual` as fits on a shared group's spare capacity."""
+    assert option.load is not None
+    added = min(residual, max(state.spare[option.n.name], 0.0) * option.per_replica_tok_s)
+    state.loads[option.load.name] += added
+    state.spare[option.n.name] -= added / option.per_replica_tok_s
+    state.budget_w[option.site] -= option.peak_credit_per_tok_s * added
+    state.covered[option.workload] += added
 
 
 def _greedy_cover(
-    model: PlacementModel, objective: pulp.LpAffineExpression, floor: Mapping[ReplicaKey, int]
+    model: PlacementModel,
+    objective: pulp.LpAffineExpression,
+    options: list[_Option],
+    counts: dict[str, int],
+    loads: dict[str, float],
 ) -> dict[str, float] | None:
-    """`floor` plus, workload by workload, the replica with the lowest objective per useful
-    token/s that still fits its site's budget and inventory; None if the floor breaks either."""
+    """The floor plus, workload by workload, spare room on shared groups, then the replica with
+    the lowest objective per useful token/s that still fits its site's budget and inventory."""
     problem = model.problem
-    candidates = candidates_by_key(problem.candidates)
-    sites = {site.name: site for site in problem.sites}
-    coefficient = {var.name: value for var, value in objective.items()}
-    counts = dict(floor)
-    budget_w = {name: site.power_budget_w for name, site in sites.items()}
-    gpus_left = {(name, hw): count for name, site in sites.items() for hw, count in site.inventory.items()}
-    covered: dict[str, float] = defaultdict(float)
-    for (workload_name, candidate_id, site_name), count in counts.items():
-        candidate = candidates[(workload_name, candidate_id)]
-        budget_w[site_name] -= count * sites[site_name].pue * candidate.peak_power_w
-        gpus_left[(site_name, candidate.hardware)] = (
-            gpus_left.get((site_name, candidate.hardware), 0) - count * candidate.gpus_per_replica
-        )
-        covered[workload_name] += count * problem.max_utilization * candidate.tok_s
-    if any(left < -1e-6 for left in budget_w.values()) or any(left < 0 for left in gpus_left.values()):
+    state = _floor_state(model, options, counts, loads)
+    if state is None:
         return None
-    for workload in sorted(problem.workloads, key=lambda w: -(w.demand_tok_s - covered[w.name])):
-        while covered[workload.name] < workload.demand_tok_s - 1e-6:
-            residual = workload.demand_tok_s - covered[workload.name]
-            best: tuple[float, ReplicaKey] | None = None
-            for key, n in model.replicas.items():
-                if key[0] != workload.name or counts[key] >= n.upBound:
+    coefficient = {var.name: value for var, value in objective.items()}
+    by_workload: dict[str, list[_Option]] = defaultdict(list)
+    for option in options:
+        by_workload[option.workload].append(option)
+    for workload in sorted(problem.workloads, key=lambda w: -(w.demand_tok_s - state.covered[w.name])):
+        mine = by_workload[workload.name]
+        for option in sorted((o for o in mine if o.load is not None), key=lambda o: coefficient.get(o.load.name, 0.0)):  # type: ignore[union-attr]
+            _fill(state, option, workload.demand_tok_s - state.covered[workload.name])
+        while state.covered[workload.name] < workload.demand_tok_s - 1e-6:
+            residual = workload.demand_tok_s - state.covered[workload.name]
+            best: tuple[float, _Option] | None = None
+            for option in mine:
+                if state.counts[option.n.name] >= option.n.upBound or state.gpus_left.get((option.site, option.hardware), 0) < option.gpus:
                     continue
-                candidate, site = candidates[(key[0], key[1])], sites[key[2]]
-                if gpus_left.get((site.name, candidate.hardware), 0) < candidate.gpus_per_replica:
+                if state.budget_w[option.site] < option.peak_w - 1e-6:
                     continue
-                if budget_w[site.name] < site.pue * candidate.peak_power_w - 1e-6:
-                    continue
-                useful = min(problem.max_utilization * candidate.tok_s, residual)
-                score = coefficient.get(n.name, 0.0) / useful
+                useful = min(option.per_replica_tok_s, residual)
+                load_cost = 0.0 if option.load is None else coefficient.get(option.load.name, 0.0) * useful
+                score = (coefficient.get(option.n.name, 0.0) + load_cost) / useful
                 if best is None or score < best[0]:
-                    best = (score, key)
+                    best = (score, option)
             if best is None:
                 return None
-            key = best[1]
-            candidate = candidates[(key[0], key[1])]
-            counts[key] += 1
-            budget_w[key[2]] -= sites[key[2]].pue * candidate.peak_power_w
-            gpus_left[(key[2], candidate.hardware)] -= candidate.gpus_per_replica
-            covered[workload.name] += problem.max_utilization * candidate.tok_s
-    return {model.replicas[key].name: float(count) for key, count in counts.items()}
+            option = best[1]
+            state.counts[option.n.name] += 1
+            state.budget_w[option.site] -= option.peak_w
+            state.gpus_left[(option.site, option.hardware)] -= option.gpus
+            if option.load is None:
+                state.covered[workload.name] += option.per_replica_tok_s
+            else:
+                state.spare[option.n.name] += 1
+                _fill(state, option, residual)
+    values: dict[str, float] = {name: float(count) for name, count in state.counts.items()}
+    values.update(state.loads)
+    shared_tok_s: dict[str, float] = defaultdict(float)
+    for option in options:
+        if option.load is not None:
+            shared_tok_s[option.workload] += state.loads[option.load.name]
+    for name, alone in model.alone.items():
+        demand = next(w.demand_tok_s for w in problem.workloads if w.name == name)
+        values[alone.name] = max(demand - shared_tok_s[name], 0.0)
+    return values

@@ -24,12 +24,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from models import CatalogError, Store, load_catalog
-from optimizer.candidates import candidates_by_key
 from optimizer.diagnosis import cheapest_addition
 from optimizer.problem import Solution
 from planner.errors import InputError
 from planner.formats.scenario import Scenario
 from planner.growth import GrowthFit, fit_growth
+from planner.placement_content import placement_rows
 from planner.planning import Plan, build_problem, plan_problem, resolve_scenario, scenario_sha256, solve_options
 from planner.stored_points import usable_operating_points
 from planner.wording import describe_addition
@@ -283,7 +283,7 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
     year, month = (int(part) for part in period.split("-"))
     hours = calendar.monthrange(year, month)[1] * 24
     problem = result.problem
-    candidates = candidates_by_key(problem.candidates)
+    group_rows = placement_rows(problem, result.solution.groups)
     mean_share = (demand["mean_tok_s"] / demand["planned_tok_s"]).to_dict()
     fleet_demand_tok_s = float(demand["planned_tok_s"].sum())
     rows = []
@@ -292,22 +292,23 @@ def _site_rows(period: str, result: Plan, demand: pd.DataFrame, gpu_types: list[
         if not result.solution.has_solution:
             rows.append({**row, "fleet_demand_tok_s": fleet_demand_tok_s})
             continue
-        placed = [(a, candidates[(a.workload, a.candidate_id)]) for a in result.solution.assignments if a.site == site.name]
+        placed = [r for r in group_rows if r.site == site.name]
         gpus: dict[str, int] = defaultdict(int)
-        for a, c in placed:
-            gpus[c.hardware] += a.replicas * c.gpus_per_replica
-        mean_tok_s = sum(a.tok_s * mean_share[a.workload] for a, _ in placed)
-        avg_it_w = sum(a.tok_s * mean_share[a.workload] * c.power_w / c.tok_s for a, c in placed)
+        for group in placed:
+            gpus[group.hardware] += group.gpus
+        shares = [share for group in placed for share in group.serves]
+        mean_tok_s = sum(s.tokens_per_s * mean_share[s.workload] for s in shares)
+        avg_it_w = sum(s.tokens_per_s * mean_share[s.workload] * s.joules_per_token for s in shares)
         avg_kw = site.pue * avg_it_w / 1000
-        peak_kw = sum(site.pue * a.replicas * c.peak_power_w for a, c in placed) / 1000
+        peak_kw = sum(site.pue * group.peak_power_w for group in placed) / 1000
         mwh = avg_kw * hours / 1000
         gpu_usd = sum(count * site.gpu_hour_usd(hw, problem.usd_per_gpu_hour) for hw, count in gpus.items()) * hours
         inventory = sum(site.inventory.values())
         row.update(
             fleet_demand_tok_s=fleet_demand_tok_s,
-            site_tok_s=sum(a.tok_s for a, _ in placed),
+            site_tok_s=sum(group.tokens_per_s for group in placed),
             **{f"gpus_{hw}": gpus.get(hw, 0) for hw in gpu_types},
-            replicas=sum(a.replicas for a, _ in placed),
+            replicas=sum(group.replicas for group in placed),
             peak_kw=peak_kw,
             avg_kw=avg_kw,
             mwh=mwh,

@@ -1,53 +1,71 @@
-"""The placement file's content built from a plan's records: one row per assignment, the summary,
+"""The placement file's content built from a plan's records: one row per replica group, the summary,
 and the scenario's sites and workloads echoed (`plan` writes them, `validate` rebuilds them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from optimizer.candidates import candidates_by_key
+from optimizer.candidates import Candidate, candidates_by_key
 from optimizer.metrics import FleetSummary
-from optimizer.problem import Assignment, PlanProblem
-from planner.formats.placement import BaselineEntry, PlacementRow, SiteEcho, Summary, WorkloadEcho
+from optimizer.problem import PlanProblem, ReplicaGroup, Share
+from optimizer.replica_groups import charged, group_charges, members_by_group, members_of
+from planner.formats.placement import BaselineEntry, PlacementRow, ServedShare, SiteEcho, Summary, WorkloadEcho
 from planner.formats.scenario import Scenario
 from planner.wording import describe_flag
 
 
-def placement_rows(problem: PlanProblem, assignments: Sequence[Assignment]) -> list[PlacementRow]:
-    """One placement-file row per assignment, every figure from the candidate it names."""
+def placement_rows(problem: PlanProblem, groups: Sequence[ReplicaGroup]) -> list[PlacementRow]:
+    """One placement-file row per replica group, every figure from the candidates it names."""
     candidates = candidates_by_key(problem.candidates)
-    models = {w.name: w.model for w in problem.workloads}
+    shared = members_by_group(problem)
+    sites = {s.name: s for s in problem.sites}
     rows = []
-    for a in assignments:
-        c = candidates[(a.workload, a.candidate_id)]
-        point = c.point
+    for group in groups:
+        members = members_of(group, shared, candidates)
+        site = sites[group.site]
+        charges = group_charges(problem, members, site)
+        totals = charged(problem, members, group, site)
+        served = [(share, candidates[(share.workload, share.candidate_id)]) for share in group.shares]
+        first = members[0].point
         rows.append(
             PlacementRow(
-                site=a.site,
-                workload=a.workload,
-                model=models[a.workload],
-                hardware=c.hardware,
-                candidate=c.id,
-                config={"runtime": point.runtime, "batch": point.load, "gpus_per_replica": c.gpus_per_replica},
-                replicas=a.replicas,
-                gpus=a.replicas * c.gpus_per_replica,
-                tokens_per_s=a.tok_s,
-                utilization=a.tok_s / (a.replicas * c.tok_s),
-                power_w=a.replicas * c.power_w,
-                peak_power_w=a.replicas * c.peak_power_w,
-                joules_per_token=c.power_w / c.tok_s,
-                replica_tokens_per_s=c.tok_s,
-                replica_power_w=c.power_w,
-                replica_peak_power_w=c.peak_power_w,
-                ttft_ms=point.ttft_ms,
-                ttft_statistic=point.ttft_stat,
-                tpot_ms=point.tpot_ms,
-                tpot_statistic=point.tpot_stat,
-                source=f"{point.source} [{point.source_key}]",
-                flags=[describe_flag(flag) for flag in c.flags],
+                site=group.site,
+                model=first.model,
+                hardware=first.hardware,
+                configuration=group.configuration,
+                config={"runtime": first.runtime, "batch": first.load, "gpus_per_replica": first.gpus_per_replica},
+                shared=group.shared,
+                replicas=group.replicas,
+                gpus=group.replicas * first.gpus_per_replica,
+                tokens_per_s=group.tok_s,
+                utilization=sum(share.tok_s / c.tok_s for share, c in served) / group.replicas,
+                power_w=totals["it_w"],
+                peak_power_w=totals["facility_peak_w"] / site.pue,
+                replica_power_w=charges.per_replica["it_w"],
+                replica_peak_power_w=charges.per_replica["facility_peak_w"] / site.pue,
+                serves=[_served(share, c) for share, c in served],
             )
         )
     return rows
+
+
+def _served(share: Share, c: Candidate) -> ServedShare:
+    point = c.point
+    return ServedShare(
+        workload=share.workload,
+        candidate=c.id,
+        tokens_per_s=share.tok_s,
+        replica_tokens_per_s=c.tok_s,
+        replica_power_w=c.power_w,
+        replica_peak_power_w=c.peak_power_w,
+        joules_per_token=c.power_w / c.tok_s,
+        ttft_ms=point.ttft_ms,
+        ttft_statistic=point.ttft_stat,
+        tpot_ms=point.tpot_ms,
+        tpot_statistic=point.tpot_stat,
+        source=f"{point.source} [{point.source_key}]",
+        flags=[describe_flag(flag) for flag in c.flags],
+    )
 
 
 def summary_entry(fleet: FleetSummary, gap: float | None, baselines: list[BaselineEntry]) -> Summary:

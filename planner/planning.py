@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from models import Catalog, Store, load_catalog
-from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput
+from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput, own_replicas
 from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, candidates_by_key
 from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility, shadow_prices
 from optimizer.metrics import FleetSummary, summarize
@@ -168,7 +168,7 @@ class Plan:
 
     @property
     def fleet(self) -> FleetSummary | None:
-        return summarize(self.problem, self.solution.assignments) if self.solution.has_solution else None
+        return summarize(self.problem, self.solution.groups) if self.solution.has_solution else None
 
     @property
     def summary(self) -> dict[str, object]:
@@ -180,7 +180,7 @@ class Plan:
         return pd.DataFrame([row.model_dump() for row in self._rows()])
 
     def _rows(self) -> list[PlacementRow]:
-        return placement_rows(self.problem, self.solution.assignments)
+        return placement_rows(self.problem, self.solution.groups)
 
     def _baseline_entries(self, fleet: FleetSummary) -> list[BaselineEntry]:
         entries = []
@@ -209,7 +209,9 @@ class Plan:
             summary = summary_entry(fleet, self.solution.gap, self._baseline_entries(fleet))
         rows = self._rows()
         candidates = candidates_by_key(self.problem.candidates)
-        flagged = sorted({flag.kind for a in self.solution.assignments for flag in candidates[(a.workload, a.candidate_id)].flags})
+        flagged = sorted(
+            {flag.kind for g in self.solution.groups for s in g.shares for flag in candidates[(s.workload, s.candidate_id)].flags}
+        )
         notes = [UNASSIGNED_NOTE]
         if flagged:
             notes.append(f"placed candidates carry flags the data could not verify: {', '.join(flagged)} (see each row)")
@@ -331,8 +333,13 @@ def plan_problem(
     # the time limit bounds the whole plan: the main solve first, then the baselines and shadow
     # prices within what is left (each skipped, and said so, when too little is)
     deadline_s = None if options.time_limit_s is None else started_s + options.time_limit_s
-    baselines = (
-        (best_single_gpu_type(problem, options, deadline_s), max_throughput(problem, options, deadline_s)) if with_baselines else ()
-    )
+    baselines: tuple[Baseline, ...] = ()
+    if with_baselines:
+        alone = own_replicas(problem, solution)
+        baselines = (
+            best_single_gpu_type(problem, options, deadline_s),
+            max_throughput(problem, options, deadline_s),
+            *(() if alone is None else (alone,)),
+        )
     prices = tuple(shadow_prices(problem, solution, options, deadline_s=deadline_s)) if with_shadow_prices else ()
     return Plan(scenario, digest, problem, candidate_set, solution, (), baselines, prices)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from planner.formats.placement import Placement
+from planner.formats.placement import Placement, PlacementRow
 
 if TYPE_CHECKING:
     from planner.forecasting import Forecast
@@ -25,13 +25,20 @@ def _table(frame: pd.DataFrame) -> str:
         return frame.to_string(index=False, na_rep="-")
 
 
+def _serves(row: PlacementRow) -> str:
+    if len(row.serves) == 1:
+        return row.serves[0].workload
+    return ", ".join(f"{s.workload} {s.tokens_per_s / row.tokens_per_s:.0%}" for s in row.serves) if row.tokens_per_s else "-"
+
+
 def placement_table(placement: Placement) -> pd.DataFrame:
-    """One row per placed configuration, in numbers (the terminal and the dashboard format them)."""
+    """One row per replica group, in numbers (the terminal and the dashboard format them). Its
+    TPOT is the slowest of the workloads it serves."""
     return pd.DataFrame(
         [
             {
                 "site": r.site,
-                "workload": r.workload,
+                "serves": _serves(r),
                 "hardware": r.hardware,
                 "runtime": r.config["runtime"],
                 "batch": r.config["batch"],
@@ -41,11 +48,10 @@ def placement_table(placement: Placement) -> pd.DataFrame:
                 "util": r.utilization,
                 "kW": round(r.power_w / 1000, 2),
                 "peak kW": round(r.peak_power_w / 1000, 2),
-                "mJ/tok": round(r.joules_per_token * 1000, 1),
-                "TPOT ms": r.tpot_ms,
-                "TPOT stat": r.tpot_statistic,
-                "flags": len(r.flags),
-                "source": r.source,
+                "mJ/tok": round(r.power_w / r.tokens_per_s * 1000, 1) if r.tokens_per_s else None,
+                "TPOT ms": max((s.tpot_ms for s in r.serves), default=None),
+                "TPOT stat": r.serves[0].tpot_statistic if r.serves else None,
+                "flags": sum(len(s.flags) for s in r.serves),
             }
             for r in placement.placements
         ]
@@ -77,7 +83,7 @@ def render_plan(placement: Placement) -> str:
     rows = placement_table(placement)
     rows["util"] = [f"{share:.0%}" for share in rows["util"]]
     rows["TPOT ms"] = [f"{ms:.1f} {stat}" for ms, stat in zip(rows["TPOT ms"], rows["TPOT stat"], strict=True)]
-    lines += ["", _table(rows.drop(columns=["TPOT stat", "source"]))]
+    lines += ["", _table(rows.drop(columns=["TPOT stat"]))]
     sites = site_power_table(placement)
     sites["peak kW"] = sites["peak kW"].round(2)
     sites["budget used"] = [f"{share:.0%}" for share in sites["budget used"]]
@@ -114,20 +120,21 @@ def render_plan(placement: Placement) -> str:
 
 
 def render_moves(current: Placement, new: Placement) -> str:
-    """Replicas to add or remove per (site, workload, hardware, batch) against today's placement."""
-    def counts(placement: Placement) -> dict[tuple[str, str, str, int], int]:
-        table: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    """Replicas to add or remove per (site, configuration) against today's placement."""
+    def counts(placement: Placement) -> dict[tuple[str, str], int]:
+        table: dict[tuple[str, str], int] = defaultdict(int)
         for r in placement.placements:
-            table[(r.site, r.workload, r.hardware, r.config["batch"])] += r.replicas
+            table[(r.site, r.configuration)] += r.replicas
         return table
 
+    serving = {(r.site, r.configuration): _serves(r) for r in [*current.placements, *new.placements]}
     before, after = counts(current), counts(new)
     moves = []
     for key in sorted(set(before) | set(after)):
         change = after.get(key, 0) - before.get(key, 0)
         if change:
-            site, workload, hardware, batch = key
-            moves.append(f"  {change:+d} replica(s) of {workload} on {hardware} (batch {batch}) at {site}")
+            site, configuration = key
+            moves.append(f"  {change:+d} replica(s) of {configuration} at {site} (serving {serving[key]})")
     if not moves:
         return "moves against the current placement: none"
     return "moves against the current placement:\n" + "\n".join(moves)

@@ -2,7 +2,7 @@
 
 Nothing in the file is trusted. Candidates are rebuilt from the Store without dominance pruning
 (any measured configuration that meets the SLO is accepted), every row is rebuilt from the
-candidate it names and the replicas and tokens/s it states, and each field must match; the
+candidates it names and the replicas and tokens/s it states, and each field must match; the
 summary is recomputed from the rows, and the utilisation cap, sites and workloads come from the
 scenario, not from the file. Then demand, SLOs, inventories and budgets are checked.
 """
@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from models import Store, load_catalog
-from optimizer.candidates import build_candidates, candidates_by_key
+from optimizer.candidates import Candidate, WorkloadSpec, build_candidates, candidates_by_key, configuration_id
 from optimizer.metrics import summarize
-from optimizer.problem import Assignment, PlanProblem
-from planner.formats.placement import Placement, read_placement
+from optimizer.problem import PlanProblem, ReplicaGroup, Share, SiteSpec
+from optimizer.replica_groups import members_by_group
+from planner.formats.placement import Placement, PlacementRow, read_placement
 from planner.formats.scenario import load_scenario
 from planner.placement_content import placement_rows, site_echoes, summary_entry, workload_echoes
 from planner.planning import gpu_hour_prices, select_sources, site_specs, workload_specs
@@ -78,36 +79,31 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
     if [w.model_dump() for w in placement.workloads] != [w.model_dump() for w in workload_echoes(problem)]:
         problems.append("workloads differ from the scenario's (demand, lengths, SLOs or min_sites)")
     candidates = candidates_by_key(candidate_set.candidates)
-    assignments: list[Assignment] = []
+    groups: list[ReplicaGroup] = []
     served: dict[str, float] = defaultdict(float)
     sites_used: dict[str, set[str]] = defaultdict(set)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
     peak_w: dict[str, float] = defaultdict(float)
     for number, row in enumerate(placement.placements, start=1):
-        where = f"placement row {number} ({row.site}, {row.workload})"
-        if row.workload not in workloads:
-            problems.append(f"{where}: workload {row.workload!r} is not in the scenario")
+        where = f"placement row {number} ({row.site}, {row.configuration})"
+        group, found = _rebuilt_group(row, where, workloads, sites, candidates, problem)
+        problems.extend(found)
+        if group is None:
             continue
-        if row.site not in sites:
-            problems.append(f"{where}: site {row.site!r} is not in the scenario")
-            continue
-        candidate = candidates.get((row.workload, row.candidate))
-        if candidate is None:
+        (expected,) = placement_rows(problem, [group])
+        problems.extend(f"{where}: {difference}" for difference in _row_differences(row, expected))
+        load = sum(share.tok_s / candidates[(share.workload, share.candidate_id)].tok_s for share in group.shares)
+        if load > problem.max_utilization * row.replicas * (1 + RELATIVE_TOLERANCE):
             problems.append(
-                f"{where}: candidate {row.candidate} is not a measured configuration meeting this workload's SLO in the Store"
+                f"{where}: its load is {load:g} replicas' worth at full throughput, above {row.replicas} replicas at the "
+                f"scenario's max_utilization {problem.max_utilization:g}"
             )
-            continue
-        assignment = Assignment(row.site, row.workload, candidate.id, row.replicas, row.tokens_per_s)
-        (expected,) = placement_rows(problem, [assignment])
-        problems.extend(f"{where}: {difference}" for difference in _differences(row.model_dump(), expected.model_dump()))
-        capacity = problem.max_utilization * candidate.tok_s * row.replicas
-        if row.tokens_per_s > capacity * (1 + RELATIVE_TOLERANCE):
-            problems.append(f"{where}: serves {row.tokens_per_s:g} tok/s, above {capacity:g} at the scenario's max_utilization")
-        assignments.append(assignment)
-        served[row.workload] += row.tokens_per_s
-        sites_used[row.workload].add(row.site)
-        gpus_used[(row.site, candidate.hardware)] += row.replicas * candidate.gpus_per_replica
-        peak_w[row.site] += sites[row.site].pue * candidate.peak_power_w * row.replicas
+        groups.append(group)
+        for share in group.shares:
+            served[share.workload] += share.tok_s
+            sites_used[share.workload].add(row.site)
+        gpus_used[(row.site, expected.hardware)] += expected.gpus
+        peak_w[row.site] += sites[row.site].pue * expected.peak_power_w
     for name, workload in workloads.items():
         if not _close(served[name], workload.demand_tok_s, 1e-4):
             problems.append(f"workload {name}: serves {served[name]:g} tok/s of a demand of {workload.demand_tok_s:g}")
@@ -121,16 +117,56 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         budget_w = sites[site_name].power_budget_w
         if used_w > budget_w * (1 + RELATIVE_TOLERANCE):
             problems.append(f"site {site_name}: peak facility power {used_w / 1000:.2f} kW above its {budget_w / 1000:g} kW budget")
-    problems.extend(_summary_problems(placement, problem, assignments))
+    problems.extend(_summary_problems(placement, problem, groups))
     return problems
 
 
-def _summary_problems(placement: Placement, problem: PlanProblem, assignments: list[Assignment]) -> list[str]:
+def _rebuilt_group(
+    row: PlacementRow,
+    where: str,
+    workloads: Mapping[str, WorkloadSpec],
+    sites: Mapping[str, SiteSpec],
+    candidates: Mapping[tuple[str, str], Candidate],
+    problem: PlanProblem,
+) -> tuple[ReplicaGroup | None, list[str]]:
+    """The group a row states, built from the Store's candidates, or what keeps it from being one."""
+    if row.site not in sites:
+        return None, [f"{where}: site {row.site!r} is not in the scenario"]
+    found = []
+    for share in row.serves:
+        candidate = candidates.get((share.workload, share.candidate))
+        if share.workload not in workloads:
+            found.append(f"{where}: workload {share.workload!r} is not in the scenario")
+        elif candidate is None:
+            found.append(
+                f"{where}: candidate {share.candidate} is not a measured configuration meeting {share.workload}'s SLO in the Store"
+            )
+        elif configuration_id(candidate) != row.configuration:
+            found.append(f"{where}: candidate {share.candidate} is measured in {configuration_id(candidate)}, not in this configuration")
+    if row.shared and row.configuration not in members_by_group(problem):
+        found.append(f"{where}: says shared, but no other workload of this scenario can use its configuration")
+    if not row.shared and len(row.serves) != 1:
+        found.append(f"{where}: replicas that are not shared serve exactly one workload; this row lists {len(row.serves)}")
+    if found:
+        return None, found
+    shares = tuple(Share(share.workload, share.candidate, share.tokens_per_s) for share in row.serves)
+    return ReplicaGroup(row.site, row.configuration, row.replicas, shares, row.shared), []
+
+
+def _row_differences(row: PlacementRow, expected: PlacementRow) -> list[str]:
+    stated, actual = row.model_dump(), expected.model_dump()
+    found = _differences(stated, actual, skip=("serves",))
+    for given, wanted in zip(stated["serves"], actual["serves"], strict=True):
+        found.extend(f"{wanted['workload']}: {difference}" for difference in _differences(given, wanted))
+    return found
+
+
+def _summary_problems(placement: Placement, problem: PlanProblem, groups: list[ReplicaGroup]) -> list[str]:
     """The totals recomputed from the rows; each baseline's saving recomputed from its stated
     J/token (the baselines themselves are other solves, not re-run here)."""
     if placement.summary is None:
-        return ["the placement has rows but no summary"] if assignments else []
-    fleet = summarize(problem, assignments)
+        return ["the placement has rows but no summary"] if groups else []
+    fleet = summarize(problem, groups)
     expected = summary_entry(fleet, placement.summary.gap, [])
     stated = placement.summary.model_dump()
     problems = [f"summary: {d}" for d in _differences(stated, expected.model_dump(), SUMMARY_FIELDS_NOT_RECOMPUTED)]

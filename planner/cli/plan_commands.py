@@ -105,6 +105,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 
+def _edges(text: str | None, flag: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise InputError(f"{flag} {text!r} is not a comma-separated list of token counts. To fix: e.g. {flag} 512,2048.") from error
+
+
+def cmd_slices(args: argparse.Namespace) -> int:
+    import yaml
+
+    from models import load_catalog
+    from planner.formats.placement import check_output_path
+    from planner.formats.request_trace import check_fits_the_model, read_request_trace
+    from planner.slicing import quantile_edges, slices, workload_entries
+
+    if args.output and Path(args.output).suffix.lower() not in (".yaml", ".yml"):
+        raise InputError(f"{args.output}: slices are written as YAML. To fix: end the name in .yaml.")
+    if args.output:
+        check_output_path(Path(args.output))
+    catalog = load_catalog()
+    llm = catalog.llm(args.model)
+    trace = read_request_trace(Path(args.trace))
+    check_fits_the_model(trace, llm, args.trace)
+    if args.tokens_per_s is not None and not args.tokens_per_s > 0:
+        raise InputError(f"--tokens-per-s {args.tokens_per_s} must be positive. To fix: give the peak output tokens/s to plan for.")
+    prompt_edges = _edges(args.prompt_edges, "--prompt-edges") or quantile_edges(trace.prompt_tokens, args.prompt_buckets)
+    output_edges = _edges(args.output_edges, "--output-edges") or quantile_edges(trace.output_tokens, args.output_buckets)
+    found = slices(trace, prompt_edges, output_edges, args.tokens_per_s)
+    slo = {key: value for key, value in (("ttft_ms", args.ttft_ms), ("tpot_ms", args.tpot_ms)) if value is not None}
+    entries = workload_entries(found, llm.name, args.prefix, {**slo, "statistic": args.statistic})
+    print(f"{args.trace}: {trace.requests} requests over {trace.duration_s:,.0f} s; prompt edges {prompt_edges}, output edges {output_edges}")
+    for piece, entry in zip(found, entries, strict=True):
+        print(f"  {entry['name']}: {piece.requests} requests ({piece.requests / trace.requests:.0%}), mean prompt "
+              f"{piece.prompt_tokens}, mean output {piece.output_tokens}, {piece.output_tok_s:,.1f} output tok/s")  # fmt: skip
+    text = yaml.safe_dump({"workloads": entries}, sort_keys=False)
+    if args.output:
+        from planner.formats.placement import write_text_atomically
+
+        write_text_atomically(text, Path(args.output))
+        print(f"wrote {len(entries)} workloads to {args.output} (paste them into a scenario's workloads:)")
+    else:
+        print(text, end="")
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
     planning = commands.add_parser(
         "plan",
@@ -154,6 +201,27 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
     dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    slicing = commands.add_parser(
+        "slices",
+        help="a request trace's prompt and output lengths bucketed into workloads of one model",
+        description="Bucket a request trace (CSV: timestamp, prompt_tokens, output_tokens, or the Azure 2023 "
+        "layout) by prompt and output length; each bucket becomes a scenario workload with its rate and mean "
+        "lengths. Workloads of one model then share replicas in a plan.",
+    )
+    slicing.add_argument("trace", help="request trace CSV (e.g. data/public/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv)")
+    slicing.add_argument("--model", required=True, help="the model serving the trace (a catalog name or alias)")
+    slicing.add_argument("--prompt-buckets", type=int, default=2, metavar="N", help="quantile buckets of prompt length (default 2)")
+    slicing.add_argument("--output-buckets", type=int, default=2, metavar="N", help="quantile buckets of output length (default 2)")
+    slicing.add_argument("--prompt-edges", metavar="T1,T2", help="fixed inner edges instead of quantiles, e.g. 512,2048")
+    slicing.add_argument("--output-edges", metavar="T1,T2", help="fixed inner edges instead of quantiles, e.g. 128")
+    slicing.add_argument("--tokens-per-s", type=float, metavar="TOK_S", help="scale the slices to this total output tok/s (default: the trace's own mean rate)")
+    slicing.add_argument("--tpot-ms", type=float, help="TPOT SLO every slice inherits")
+    slicing.add_argument("--ttft-ms", type=float, help="TTFT SLO every slice inherits")
+    slicing.add_argument("--statistic", default="p95", choices=["mean", "p50", "p90", "p95", "p99"], help="the SLOs' statistic (default p95)")
+    slicing.add_argument("--prefix", default="slice", help="workload name prefix (default slice)")
+    slicing.add_argument("-o", "--output", help="write the workloads as YAML instead of printing them")
+    slicing.set_defaults(handler=cmd_slices)
 
     validate = commands.add_parser(
         "validate",

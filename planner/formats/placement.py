@@ -1,7 +1,8 @@
-"""The placement file (`planner plan -o placement.yaml|.json`, version 1): the plan's contract.
+"""The placement file (`planner plan -o placement.yaml|.json`, version 2): the plan's contract.
 
-It echoes the scenario's sites and workloads and, per placement row, the candidate's own
-figures (tok/s, power, peak power per replica, latencies), so it can be checked by hand or by
+Version 2 has one row per replica group (one configuration at one site) with the workloads it
+serves; version 1 had one row per (workload, candidate, site). It echoes the scenario's sites
+and workloads and, per served workload, the candidate's own figures (tok/s, power, peak power per replica, latencies), so it can be checked by hand or by
 `planner validate` without the optimizer.
 """
 
@@ -77,29 +78,50 @@ class Summary(_Strict):
     baselines: list[BaselineEntry] = []
 
 
-class PlacementRow(_Strict):
-    site: str
+class ServedShare(_Strict):
+    """One workload's load on a replica group, with its candidate's own figures per replica."""
+
     workload: str
-    model: str
-    hardware: str
     candidate: str
-    config: dict[str, Any]
-    replicas: int = Field(ge=1)
-    gpus: int = Field(ge=1)
     tokens_per_s: float = Field(ge=0)
-    utilization: float
-    power_w: float
-    peak_power_w: float
-    joules_per_token: float
     replica_tokens_per_s: float
     replica_power_w: float
     replica_peak_power_w: float
+    joules_per_token: float
+    """The candidate's IT joules per token at its operating point."""
     ttft_ms: float | None
     ttft_statistic: str | None
     tpot_ms: float
     tpot_statistic: str
     source: str
     flags: list[str] = []
+
+
+class PlacementRow(_Strict):
+    """One replica group: replicas of one configuration at one site, and the workloads they serve."""
+
+    site: str
+    model: str
+    hardware: str
+    configuration: str
+    config: dict[str, Any]
+    shared: bool
+    """Replicas that may carry several workloads' loads, charged by optimizer/replica_groups'
+    accounting; false: replicas of one workload's candidate, charged its own figures."""
+    replicas: int = Field(ge=1)
+    gpus: int = Field(ge=1)
+    tokens_per_s: float = Field(ge=0)
+    utilization: float
+    """The group's load in replica-equivalents (sum of tokens/s over each share's replica
+    tokens/s) over its replicas."""
+    power_w: float
+    """IT power the group is charged: each replica at replica_power_w, credited for load of
+    members drawing less."""
+    peak_power_w: float
+    replica_power_w: float
+    """The highest IT power per replica among the configuration's members."""
+    replica_peak_power_w: float
+    serves: list[ServedShare]
 
 
 class ShadowPriceEntry(_Strict):
@@ -112,7 +134,7 @@ class ShadowPriceEntry(_Strict):
 
 
 class Placement(_Strict):
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     scenario: ScenarioRef
     objective: str
     solver: str
@@ -150,9 +172,13 @@ def placement_text(placement: Placement, suffix: str = ".yaml") -> str:
 
 
 def write_placement(placement: Placement, path: Path) -> None:
-    """YAML or JSON by suffix, written to a temporary file and renamed: never half-written."""
+    """YAML or JSON by suffix."""
     check_output_path(path)
-    text = placement_text(placement, path.suffix)
+    write_text_atomically(placement_text(placement, path.suffix), path)
+
+
+def write_text_atomically(text: str, path: Path) -> None:
+    """Written to a temporary file and renamed: never half-written."""
     folder = path.parent
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -172,6 +198,11 @@ def read_placement(path: Path) -> Placement:
         raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing placement file.") from error
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `planner plan -o`.") from error
+    if isinstance(content, dict) and content.get("version") == 1:
+        raise InputError(
+            f"{path} is a version 1 placement file (one row per workload; version 2 rows are replica groups that "
+            "may serve several workloads). To fix: plan it again with `planner plan -o`."
+        )
     try:
         return Placement.model_validate(content)
     except ValidationError as error:

@@ -37,7 +37,7 @@ def test_a_solve_in_a_child_finds_the_in_process_optimum(seed: int, monkeypatch:
     if in_process.has_solution:
         assert in_child.objective_value == pytest.approx(in_process.objective_value, rel=1e-9)
         assert in_child.gap == pytest.approx(0.0, abs=1e-9)
-        assert sum(a.replicas for a in in_child.assignments) == sum(a.replicas for a in in_process.assignments)
+        assert sum(a.replicas for a in in_child.groups) == sum(a.replicas for a in in_process.groups)
 
 
 def _market_split(rows: int, columns: int, seed: int) -> tuple[highspy.Highs, np.ndarray]:

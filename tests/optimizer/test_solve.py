@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from optimizer.candidates import configuration_id
 from optimizer.diagnosis import Shortfall, explain_infeasibility, shadow_prices
-from optimizer.formulation import objective_terms
 from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
+from optimizer.replica_groups import charged, members_by_group, members_of, replica_terms
 from optimizer.solve import solve
 from planner.wording import describe_shortfall
 from tests.optimizer.factories import candidate, point, problem, site, workload
@@ -36,7 +37,7 @@ def brute_force(p: PlanProblem) -> float | None:
             gpus[(s.name, c.hardware)] += n * c.gpus_per_replica
             peak[s.name] += n * s.pue * c.peak_power_w
             capacity[c.workload] += n * p.max_utilization * c.tok_s
-            value += n * objective_terms(p, c, s)[p.objective]
+            value += n * replica_terms(p, c, s)[p.objective]
         if any(used > next(s for s in p.sites if s.name == name).inventory[hw] for (name, hw), used in gpus.items()):
             continue
         if any(used > next(s for s in p.sites if s.name == name).power_budget_w + 1e-9 for name, used in peak.items()):
@@ -47,18 +48,27 @@ def brute_force(p: PlanProblem) -> float | None:
     return best
 
 
-def check_constraints(p: PlanProblem, assignments) -> None:
+def check_constraints(p: PlanProblem, groups) -> None:
+    """Demand met, each group's load within its replicas' capacity, inventories and budgets
+    held, each group's peak charged as replica_groups charges it."""
     candidates = {(c.workload, c.id): c for c in p.candidates}
+    shared = members_by_group(p)
     sites = {s.name: s for s in p.sites}
     served: dict[str, float] = defaultdict(float)
     gpus: dict[tuple[str, str], int] = defaultdict(int)
     peak: dict[str, float] = defaultdict(float)
-    for a in assignments:
-        c = candidates[(a.workload, a.candidate_id)]
-        assert a.tok_s <= p.max_utilization * c.tok_s * a.replicas * (1 + 1e-7) + 1e-6
-        served[a.workload] += a.tok_s
-        gpus[(a.site, c.hardware)] += a.replicas * c.gpus_per_replica
-        peak[a.site] += sites[a.site].pue * c.peak_power_w * a.replicas
+    for g in groups:
+        members = members_of(g, shared, candidates)
+        load = sum(share.tok_s / candidates[(share.workload, share.candidate_id)].tok_s for share in g.shares)
+        assert load <= p.max_utilization * g.replicas * (1 + 1e-7) + 1e-6
+        assert len(g.shares) == 1 or g.shared
+        for share in g.shares:
+            served[share.workload] += share.tok_s
+            assert configuration_id(candidates[(share.workload, share.candidate_id)]) == g.configuration
+        gpus[(g.site, members[0].hardware)] += g.replicas * members[0].gpus_per_replica
+        peak[g.site] += charged(p, members, g, sites[g.site])["facility_peak_w"]
+        assert charged(p, members, g, sites[g.site])["facility_peak_w"] >= min(
+            sites[g.site].pue * m.peak_power_w for m in members) * g.replicas * (1 - 1e-9)
     for w in p.workloads:
         assert served[w.name] == pytest.approx(w.demand_tok_s, rel=1e-6)
     for (name, hw), used in gpus.items():
@@ -74,7 +84,7 @@ def test_picks_the_lower_energy_operating_point():
     p = problem([workload(demand=3000)], [small, large], [site("s", 10, {"A": 4})])
     solution = solve(p, EXACT)
     assert solution.status == "optimal"
-    assert [(a.candidate_id, a.replicas) for a in solution.assignments] == [(large.id, 1)]
+    assert [(g.shares[0].candidate_id, g.replicas) for g in solution.groups] == [(large.id, 1)]
     assert solution.objective_value == pytest.approx(1.2 * 600)
 
 
@@ -83,7 +93,7 @@ def test_low_demand_takes_the_smaller_operating_point():
     small = candidate("w", point("A", tok_s=1000, power_w=400, load=16))
     large = candidate("w", point("A", tok_s=4000, power_w=600, load=64, measurement_id=1))
     p = problem([workload(demand=500)], [small, large], [site("s", 10, {"A": 4})])
-    assert [a.candidate_id for a in solve(p, EXACT).assignments] == [small.id]
+    assert [g.shares[0].candidate_id for g in solve(p, EXACT).groups] == [small.id]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -112,7 +122,7 @@ def test_optimal_against_exhaustive_enumeration(points, sites, demand, objective
     else:
         assert solution.status == "optimal"
         assert solution.objective_value == pytest.approx(expected, rel=1e-6, abs=1e-6)
-        check_constraints(p, solution.assignments)
+        check_constraints(p, solution.groups)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -132,8 +142,8 @@ def test_every_constraint_holds_on_random_problems(seed, n_workloads, n_sites):
     p = problem(workloads, candidates, sites, objective=rng.choice(["energy", "cost", "carbon"]))
     solution = solve(p, SolveOptions())
     if solution.has_solution:
-        check_constraints(p, solution.assignments)
-        fleet = summarize(p, solution.assignments)
+        check_constraints(p, solution.groups)
+        fleet = summarize(p, solution.groups)
         assert fleet.tok_s == pytest.approx(sum(w.demand_tok_s for w in workloads), rel=1e-6)
     else:
         assert solution.status == "infeasible"
@@ -146,7 +156,7 @@ def test_objectives_choose_differently():
     c = candidate("w", point("C", tok_s=2000, power_w=600, measurement_id=1))
     sites = [site("dirty", 10, {"A": 2}, carbon=800, usd_per_kwh=0.1), site("clean", 10, {"C": 2}, carbon=20, usd_per_kwh=0.1)]
     chosen = {
-        objective: {x.site for x in solve(problem([workload(demand=1000)], [a, c], sites, objective=objective), EXACT).assignments}
+        objective: {x.site for x in solve(problem([workload(demand=1000)], [a, c], sites, objective=objective), EXACT).groups}
         for objective in ("energy", "cost", "carbon")
     }
     assert chosen == {"energy": {"dirty"}, "cost": {"clean"}, "carbon": {"clean"}}
@@ -157,7 +167,7 @@ def test_tie_break_is_deterministic_and_prefers_the_cheaper_of_equal_energy():
     op = point("A", tok_s=2000, power_w=500)
     sites = [site("pricey", 10, {"A": 2}, usd_per_kwh=0.30), site("cheap", 10, {"A": 2}, usd_per_kwh=0.05)]
     p = problem([workload(demand=1000)], [candidate("w", op)], sites)
-    runs = {tuple(solve(p).assignments) for _ in range(3)}
+    runs = {tuple(solve(p).groups) for _ in range(3)}
     assert len(runs) == 1
     assert {a.site for a in runs.pop()} == {"cheap"}
 
@@ -167,8 +177,8 @@ def test_min_sites_spreads_a_workload():
     sites = [site("s1", 10, {"A": 4}), site("s2", 10, {"A": 4}, pue=1.5)]
     p = problem([workload(demand=1000, min_sites=2)], [candidate("w", op)], sites)
     solution = solve(p, EXACT)
-    assert {a.site for a in solution.assignments} == {"s1", "s2"}
-    check_constraints(p, solution.assignments)
+    assert {a.site for a in solution.groups} == {"s1", "s2"}
+    check_constraints(p, solution.groups)
 
 
 def test_infeasible_power_names_the_site_and_the_shortfall():
@@ -249,8 +259,11 @@ def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
 
     rng = random.Random(seed)
     workloads = [workload(f"w{i}", demand=rng.uniform(1_000, 30_000)) for i in range(3)]
+    # one configuration's power differs a little between workloads' lengths, its speed more
+    measured = {(hw, j): (rng.uniform(800, 8000), rng.uniform(200, 700)) for hw in "AB" for j in range(3)}
     candidates = [
-        candidate(w.name, point(hw, tok_s=rng.uniform(800, 8000), power_w=rng.uniform(200, 700), load=j, measurement_id=j))
+        candidate(w.name, point(hw, tok_s=measured[(hw, j)][0] * rng.uniform(0.7, 1.3),
+                                power_w=measured[(hw, j)][1] * rng.uniform(0.95, 1.05), load=j, measurement_id=j))
         for w in workloads for hw in "AB" for j in range(3)
     ]
     sites = [site(f"s{i}", budget_kw=rng.uniform(10, 40), inventory={hw: rng.randint(2, 20) for hw in "AB"}) for i in range(3)]

@@ -165,10 +165,10 @@ def test_mixed_fleet_scenario_plans_validates_and_names_sources(tmp_path, sqlite
     assert main(["--db", sqlite_url, "validate", str(output), str(scenario)]) == 0
     placement = read_placement(output)
     assert {row.hardware for row in placement.placements} <= {"A100-SXM4-40GB", "H100-SXM-80GB"}
-    for row in placement.placements:
-        assert row.source.startswith("ML.ENERGY leaderboard v2 [chat/")
-        assert "ttft_unverified" in row.flags or row.workload == "chat-70b"
-        assert "peak_power_estimated" in row.flags
+    for share in (share for row in placement.placements for share in row.serves):
+        assert share.source.startswith("ML.ENERGY leaderboard v2 [chat/")
+        assert "ttft_unverified" in share.flags or share.workload == "chat-70b"
+        assert "peak_power_estimated" in share.flags
 
 
 def test_v3_data_folder_as_published_imports_its_llm_configurations(tmp_path, sqlite_url, capsys):

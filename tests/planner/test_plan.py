@@ -53,9 +53,13 @@ def test_placement_file_can_be_checked_by_hand(example, tmp_path, sqlite_url):
     sites = {s["name"]: s for s in content["sites"]}
     for row in rows:
         assert row["gpus"] == row["replicas"] * row["config"]["gpus_per_replica"]
-        assert row["tokens_per_s"] <= content["max_utilization"] * row["replica_tokens_per_s"] * row["replicas"] + 1e-6
-        assert row["power_w"] == pytest.approx(row["replicas"] * row["replica_power_w"], rel=1e-6)
-        assert row["source"].startswith("reference/")
+        load = sum(share["tokens_per_s"] / share["replica_tokens_per_s"] for share in row["serves"])
+        assert load <= content["max_utilization"] * row["replicas"] + 1e-6
+        assert row["tokens_per_s"] == pytest.approx(sum(share["tokens_per_s"] for share in row["serves"]))
+        (share,) = row["serves"]  # one workload per model here: nothing is shared
+        assert not row["shared"]
+        assert row["power_w"] == pytest.approx(row["replicas"] * share["replica_power_w"], rel=1e-6)
+        assert share["source"].startswith("reference/")
     facility_w = sum(sites[r["site"]]["pue"] * r["power_w"] for r in rows)
     tokens = sum(r["tokens_per_s"] for r in rows)
     assert content["summary"]["joules_per_token"] == pytest.approx(facility_w / tokens, rel=1e-4)

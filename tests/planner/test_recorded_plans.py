@@ -1,8 +1,12 @@
 """Every bundled scenario plans as it did when its placement was recorded (tests/planner/recorded_plans/).
 
 The files were written by `planner plan SCENARIO -o FILE` on a fresh Store before the optimizer was
-split into its rooms; a refactoring that changes a placement or a figure fails here. Re-record only
-for a change that is meant to move plans (new bundled data, a model change), and say so in the commit.
+split into its rooms, and re-recorded as placement files version 2 when replicas became shared
+(#17): example and mixed-fleet (one workload per model) kept every row and figure; large.yaml's
+three llama-3.1-8b workloads now share replicas (1 GPU and 0.9 % of the joules fewer; its old plan
+is the "own replicas per workload" baseline, to the last digit). A refactoring that changes a
+placement or a figure fails here. Re-record only for a change that is meant to move plans (new
+bundled data, a model change), and say so in the commit.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def _more_utilization_fewer_replicas(content: dict[str, Any]) -> None:
     row["gpus"] = row["replicas"] * row["config"]["gpus_per_replica"]
     row["power_w"] = row["replicas"] * row["replica_power_w"]
     row["peak_power_w"] = row["replicas"] * row["replica_peak_power_w"]
-    row["utilization"] = row["tokens_per_s"] / (row["replicas"] * row["replica_tokens_per_s"])
+    row["utilization"] = sum(s["tokens_per_s"] / s["replica_tokens_per_s"] for s in row["serves"]) / row["replicas"]
 
 
 CASES: list[tuple[str, Edit, int, str]] = [
@@ -79,11 +79,12 @@ CASES: list[tuple[str, Edit, int, str]] = [
     ("summary total", _scale(("summary", "facility_power_kw"), 0.9), 1, "summary: facility_power_kw stated"),
     ("summary J/token", _scale(("summary", "joules_per_token"), 0.5), 1, "summary: joules_per_token stated"),
     ("row power", _scale(("placements", 0, "power_w"), 0.5), 1, "power_w stated"),
-    ("row J/token", _scale(("placements", 0, "joules_per_token"), 0.5), 1, "joules_per_token stated"),
-    ("row TPOT", _scale(("placements", 0, "tpot_ms"), 0.5), 1, "tpot_ms stated"),
+    ("row J/token", _scale(("placements", 0, "serves", 0, "joules_per_token"), 0.5), 1, "joules_per_token stated"),
+    ("row TPOT", _scale(("placements", 0, "serves", 0, "tpot_ms"), 0.5), 1, "tpot_ms stated"),
+    ("a group claims sharing", _set(("placements", 0, "shared"), True), 1, "says shared, but no other workload"),
     ("row batch", _set(("placements", 0, "config", "batch"), 4096), 1, "config stated"),
     ("row utilisation", _set(("placements", 0, "utilization"), 0.1), 1, "utilization stated 0.1"),
-    ("row source", _set(("placements", 0, "source"), "my own lab"), 1, "source stated 'my own lab'"),
+    ("row source", _set(("placements", 0, "serves", 0, "source"), "my own lab"), 1, "source stated 'my own lab'"),
     ("hardware swapped", _swap_hardware, 1, "hardware stated 'A100-SXM4-40GB', recomputed 'H100-SXM-80GB'"),
     ("a site's budget echoed higher", _scale(("sites", 0, "power_budget_kw"), 10), 1, "sites differ from the scenario's"),
 ]
@@ -107,3 +108,26 @@ def test_the_untouched_file_is_valid(planned, tmp_path: Path) -> None:
     path = tmp_path / "same.yaml"
     path.write_text(yaml.safe_dump(content, sort_keys=False))
     assert main(["--db", url, "validate", str(path), str(scenario)]) == 0
+
+
+def test_a_shared_group_validates_and_its_edits_are_caught(tmp_path: Path) -> None:
+    """Two workloads of one model share replicas; validate recomputes each group from its shares."""
+    content = yaml.safe_load(EXAMPLE_TEXT)
+    chat = content["workloads"][0]
+    content["workloads"] = [
+        {**chat, "name": "chat-a", "tokens_per_s": 3000},
+        {**chat, "name": "chat-b", "tokens_per_s": 2500},
+        content["workloads"][1],
+    ]
+    scenario = tmp_path / "shared.yaml"
+    scenario.write_text(yaml.safe_dump(content))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    output = tmp_path / "p.yaml"
+    assert main(["--db", url, "plan", str(scenario), "-o", str(output), "--no-baselines"]) == 0
+    planned = yaml.safe_load(output.read_text())
+    shared = [r for r in planned["placements"] if r["shared"]]
+    assert shared and {s["workload"] for r in shared for s in r["serves"]} == {"chat-a", "chat-b"}
+    assert main(["--db", url, "validate", str(output), str(scenario)]) == 0
+    shared[0]["serves"][0]["tokens_per_s"] *= 0.5
+    output.write_text(yaml.safe_dump(planned))
+    assert main(["--db", url, "validate", str(output), str(scenario)]) == 1
