@@ -9,6 +9,7 @@ from typing import Literal
 from optimizer.candidates import Candidate
 from optimizer.metrics import FleetSummary, summarize
 from optimizer.problem import PlanProblem, Solution, SolveOptions, Status
+from optimizer.replica_groups import configurations
 from optimizer.solve import solve, within
 
 SKIPPED = "skipped: the time limit was spent before this baseline"
@@ -65,12 +66,20 @@ def max_throughput(problem: PlanProblem, options: SolveOptions, deadline_s: floa
     )
 
 
-def own_replicas(problem: PlanProblem, solution: Solution) -> Baseline | None:
-    """The plan with every workload on replicas of its own (solved beside the plan): what sharing
-    saves. None where nothing could be shared."""
-    alone = solution.unshared
-    if alone is None:
+def own_replicas(problem: PlanProblem, solution: Solution, options: SolveOptions, deadline_s: float | None = None) -> Baseline | None:
+    """The plan with every workload on replicas of its own: what sharing saves (solved beside the
+    plan where the plan needed it anyway). None where nothing could be shared."""
+    if not any(c.shared for c in configurations(problem.candidates, problem.share_replicas)):
         return None
     unshared = replace(problem, share_replicas=False)
+    alone = solution.unshared
+    if alone is None:
+        limited = within(options, deadline_s)
+        if limited is None:
+            return Baseline(OWN_REPLICAS, SKIPPED, "skipped", None)
+        alone = solve(unshared, limited)
     summary = summarize(unshared, alone.groups) if alone.has_solution else None
-    return Baseline("own replicas per workload", "no replica serves two workloads", alone.status, summary)
+    return Baseline(OWN_REPLICAS, "no replica serves two workloads", alone.status, summary)
+
+
+OWN_REPLICAS = "own replicas per workload"

@@ -9,6 +9,7 @@ received and ends the child, which frees its core at once (a thread could not be
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import subprocess
@@ -40,7 +41,7 @@ class ChildResult:
     @property
     def gap(self) -> float | None:
         """HiGHS's definition: (primal - dual) / |primal|."""
-        if self.objective is None or self.dual_bound is None:
+        if self.objective is None or self.dual_bound is None or not math.isfinite(self.dual_bound):
             return None
         return max(0.0, self.objective - self.dual_bound) / max(abs(self.objective), 1e-9)
 

@@ -188,6 +188,7 @@ def _demand_rows(model: PlacementModel, rows: _Rows) -> None:
             alone = model.alone[workload.name] = prob.add_variable(f"z_{name}", lowBound=0, upBound=workload.demand_tok_s)
             prob += pulp.LpAffineExpression(shared) + alone == workload.demand_tok_s, f"demand[{name}]"
             prob += alone - covered <= 0, f"unshared[{name}]"
+
         if workload.min_sites > 1:
             indicators = []
             for site in model.problem.sites:

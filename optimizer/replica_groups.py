@@ -41,6 +41,12 @@ class Configuration:
         return len({c.workload for c in self.members}) > 1
 
     @property
+    def uniform(self) -> bool:
+        """Every member draws the same average and peak power: no ceiling to pay, so the
+        group charges any mix exactly what its members would alone."""
+        return len({(c.power_w, c.peak_power_w) for c in self.members}) == 1
+
+    @property
     def hardware(self) -> str:
         return self.members[0].hardware
 

@@ -13,6 +13,7 @@ import pulp
 from optimizer.candidates import candidates_by_key, configuration_id
 from optimizer.formulation import GroupKey, PlacementModel, build_model, tie_broken_objective
 from optimizer.highs import SOLVER_NAME, run
+from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
 from optimizer.replica_groups import configurations
 from optimizer.start import lp_rounding_start
@@ -74,24 +75,37 @@ def within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | No
 def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_from: Solution | None = None) -> Solution:
     """The placement minimising the problem's objective, ties broken by the others.
 
-    Where replicas can be shared, the plan without sharing is solved too (quickly: each workload
-    apart) and the better kept, so sharing never costs more than it saves; the returned gap
-    then holds against both models' bounds. `start_from`, a solution of a similar problem (last
+    Where a shared configuration's members draw different power, the plan without sharing is
+    solved too (first, with a third of the time) and the better kept, so sharing never costs
+    more than it saves; the returned gap then holds against both models' bounds. `start_from`, a solution of a similar problem (last
     month's plan), seeds the starting point."""
-    if not (problem.share_replicas and any(c.shared for c in configurations(problem.candidates))):
+    classes = interchangeable(problem) if problem.share_replicas else []
+    if classes:
+        start = None if start_from is None else merged_start(classes, start_from, problem)
+        return split_back(problem, classes, solve(merged_problem(problem, classes), options, start))
+    shared = [c for c in configurations(problem.candidates, problem.share_replicas) if c.shared]
+    if all(c.uniform for c in shared):
+        # the shared model then holds every plan without sharing at the same cost
         return _solve_model(problem, options, start_from)
     started_s = time.monotonic()
-    alone = _solve_model(replace(problem, share_replicas=False), options, start_from)
+    first = options if options.time_limit_s is None else replace(options, time_limit_s=options.time_limit_s * UNSHARED_SHARE)
+    alone = _solve_model(replace(problem, share_replicas=False), first, start_from)
     limited = within(options, None if options.time_limit_s is None else started_s + options.time_limit_s)
-    together = _solve_model(problem, limited or replace(options, time_limit_s=MIN_SOLVE_S), start_from)
+    # the plan without sharing is a feasible start for the shared model where the groups' peak fits
+    seed = start_from if start_from is not None or not alone.has_solution else alone
+    together = _solve_model(problem, limited or replace(options, time_limit_s=MIN_SOLVE_S), seed)
     return replace(_better(together, alone), unshared=alone)
+
+
+UNSHARED_SHARE = 1 / 3
+"""Of a time limit, what the plan without sharing may use; the shared model, started from it, gets the rest."""
 
 
 def _lower_bound(solution: Solution) -> float | None:
     """What the solve proved no plan of its model beats; +inf where it proved none exists."""
     if solution.status == "infeasible":
         return math.inf
-    if solution.objective_value is None or solution.gap is None:
+    if solution.objective_value is None or solution.gap is None or not math.isfinite(solution.gap):
         return None
     return solution.objective_value - solution.gap * abs(solution.objective_value)
 

@@ -97,9 +97,11 @@ def _from_plan(model: PlacementModel, base: Iterable[ReplicaGroup]) -> tuple[dic
             if key in model.replicas:
                 counts[model.replicas[key].name] = group.replicas
             elif key in model.loads:
-                loads[model.loads[key].name] = share.tok_s
+                loads[model.loads[key].name] = loads.get(model.loads[key].name, 0.0) + share.tok_s
         if (group.configuration, group.site) in model.groups:
-            counts[model.groups[(group.configuration, group.site)].name] = group.replicas
+            # a plan without sharing has a group per workload where this model has one in all
+            n = model.groups[(group.configuration, group.site)].name
+            counts[n] = counts.get(n, 0) + group.replicas
     return counts, loads
 
 

@@ -335,7 +335,7 @@ def plan_problem(
     deadline_s = None if options.time_limit_s is None else started_s + options.time_limit_s
     baselines: tuple[Baseline, ...] = ()
     if with_baselines:
-        alone = own_replicas(problem, solution)
+        alone = own_replicas(problem, solution, options, deadline_s)
         baselines = (
             best_single_gpu_type(problem, options, deadline_s),
             max_throughput(problem, options, deadline_s),

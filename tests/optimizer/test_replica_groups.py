@@ -96,7 +96,8 @@ def test_two_small_workloads_share_one_replica_and_save_its_power():
     p = problem([workload("w0", demand=320), workload("w1", demand=320)], shared, [site("s", 10, {"A": 4})])
     solution = solve(p, EXACT)
     assert [(g.replicas, g.shared, sorted(s.workload for s in g.shares)) for g in solution.groups] == [(1, True, ["w0", "w1"])]
-    assert solution.unshared is not None and sum(g.replicas for g in solution.unshared.groups) == 2
+    alone = solve(replace(p, share_replicas=False), EXACT)
+    assert sum(g.replicas for g in alone.groups) == 2
     assert summarize(p, solution.groups).facility_power_w == pytest.approx(1.2 * 500)
 
 
@@ -187,3 +188,35 @@ def test_melange_example_at_other_rates_never_costs_more_than_whole_buckets(scal
     )
     _, cost = gpus_and_cost(melange_problem(("A10G", "A100-80GB"), rate))
     assert cost <= whole_buckets + 1e-9
+
+
+def test_interchangeable_workloads_solve_as_one_and_split_back_by_demand():
+    """Two workloads with the same candidates and no one else on their configurations are merged
+    for the solve; the plan equals the shared model's optimum and each gets its own load."""
+    from optimizer.merging import interchangeable
+    from optimizer.solve import _solve_model
+
+    ops = [point("A", tok_s=1000, power_w=400, load=16), point("A", tok_s=3000, power_w=700, load=64, measurement_id=1),
+           point("B", tok_s=2000, power_w=500, load=32, measurement_id=2)]
+    candidates = [candidate(w, op) for w in ("w0", "w1") for op in ops]
+    sites = [site("s0", 3, {"A": 3, "B": 1}), site("s1", 2, {"A": 2, "B": 2}, pue=1.4)]
+    p = problem([workload("w0", demand=2300), workload("w1", demand=900)], candidates, sites)
+    assert [tuple(w.name for w in members) for members in interchangeable(p)] == [("w0", "w1")]
+    merged = solve(p, EXACT)
+    direct = _solve_model(p, EXACT, None)
+    assert merged.objective_value == pytest.approx(direct.objective_value, rel=1e-9)
+    check_constraints(p, merged.groups)
+    for g in merged.groups:
+        loads = {s.workload: s.tok_s for s in g.shares}
+        assert loads["w0"] / loads["w1"] == pytest.approx(2300 / 900) and g.shared
+    assert summarize(p, merged.groups).facility_power_w == pytest.approx(direct.objective_value)
+
+
+def test_workloads_are_not_merged_where_another_workload_shares_their_configuration():
+    from optimizer.merging import interchangeable
+
+    same = point("A", tok_s=1000, power_w=400)
+    other = point("A", tok_s=700, power_w=420, prompt=2048, measurement_id=1)
+    p = problem([workload("w0"), workload("w1"), workload("rag")],
+                [candidate("w0", same), candidate("w1", same), candidate("rag", other)], [site("s", 10, {"A": 4})])
+    assert interchangeable(p) == []
