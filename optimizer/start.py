@@ -99,10 +99,19 @@ def _from_plan(model: PlacementModel, base: Iterable[ReplicaGroup]) -> tuple[dic
             elif key in model.loads:
                 loads[model.loads[key].name] = loads.get(model.loads[key].name, 0.0) + share.tok_s
         if (group.configuration, group.site) in model.groups:
-            # a plan without sharing has a group per workload where this model has one in all
             n = model.groups[(group.configuration, group.site)].name
             counts[n] = counts.get(n, 0) + group.replicas
     return counts, loads
+
+
+def _consolidated(options: Sequence[_Option], counts: dict[str, int], loads: dict[str, float]) -> dict[str, int]:
+    """A plan without sharing has a group per workload where the shared model has one for all:
+    the replicas their summed load needs, no more (the saving sharing is for)."""
+    needed: dict[str, float] = defaultdict(float)
+    for option in options:
+        if option.load is not None:
+            needed[option.n.name] += loads.get(option.load.name, 0.0) / option.per_replica_tok_s
+    return {name: min(count, math.ceil(needed[name] - 1e-9)) if name in needed else count for name, count in counts.items()}
 
 
 def lp_rounding_start(
@@ -116,7 +125,8 @@ def lp_rounding_start(
         return None
     options = _options(model)
     if base is not None:
-        covered = _greedy_cover(model, objective, options, *_from_plan(model, base))
+        counts, loads = _from_plan(model, base)
+        covered = _greedy_cover(model, objective, options, _consolidated(options, counts, loads), loads)
         if covered is not None:
             return covered
     rounded = _relaxation(model, objective)
