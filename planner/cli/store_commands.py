@@ -27,6 +27,22 @@ def cmd_db_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_check(args: argparse.Namespace) -> int:
+    from planner.model_check import model_check
+
+    table = model_check(open_store_of(args), model=args.model, hardware=args.hardware)
+    if table.empty:
+        print("no sweep of three or more batch sizes matches: nothing to hold out.")
+        return 0
+    print_table(table)
+    print(
+        "\neach point predicted by the curves fitted to the rest of its sweep (cycle time and TPOT linear in batch, "
+        "power linear in ln batch); largest |predicted / measured - 1| in %. interp: inside the other points' "
+        "batch range; extrap: the sweep's smallest or largest batch."
+    )
+    return 0
+
+
 def cmd_measurements(args: argparse.Namespace) -> int:
     from planner.stored_points import operating_points_table
 
@@ -95,6 +111,13 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     measurements.add_argument("--model", help="only this model (any alias)")
     measurements.add_argument("--hardware", help="only this GPU type (any alias)")
     measurements.set_defaults(handler=cmd_measurements)
+
+    checking = commands.add_parser(
+        "model-check", help="leave-one-out error of the batch curves (simulator/performance.py) on each measured sweep"
+    )
+    checking.add_argument("--model", help="only this model (any alias)")
+    checking.add_argument("--hardware", help="only this GPU type (any alias)")
+    checking.set_defaults(handler=cmd_model_check)
 
     importer = commands.add_parser(
         "import",

@@ -51,3 +51,4 @@ def test_bad_slicing_options_say_what_to_fix(extra, fragment, capsys):
     assert main(["slices", str(CODE_TRACE), "--model", "llama-3.1-8b", *extra]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "To fix" in err
+
