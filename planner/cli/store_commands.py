@@ -37,7 +37,7 @@ def cmd_model_check(args: argparse.Namespace) -> int:
     print_table(table)
     print(
         "\neach point predicted by the curves fitted to the rest of its sweep (cycle time and TPOT linear in batch, "
-        "power linear in ln batch); largest |predicted / measured - 1| in %. interp: inside the other points' "
+        "power saturating in batch, or linear in ln batch with fewer than four batches); largest |predicted / measured - 1| in %. interp: inside the other points' "
         "batch range; extrap: the sweep's smallest or largest batch."
     )
     return 0

@@ -10,24 +10,29 @@ from simulator.performance import BatchPoint, fit, leave_one_out
 
 
 def _on_curves(batch: int, alpha: float = 2.0, beta: float = 0.01, a: float = 6.0, c: float = 0.03,
-               p0: float = 430.0, p1: float = 50.0, output: int = 128) -> BatchPoint:
-    return BatchPoint(batch, batch * output / (alpha + beta * batch), a + c * batch, p0 + p1 * math.log(batch))
+               p0: float = 430.0, p1: float = 280.0, k: float = 20.0, output: int = 128) -> BatchPoint:
+    return BatchPoint(batch, batch * output / (alpha + beta * batch), a + c * batch, p0 + p1 * batch / (batch + k))
 
 
 def test_points_on_the_shapes_are_recovered_and_predicted_without_error():
     points = [_on_curves(b) for b in (1, 4, 16, 64, 256)]
     curves = fit(points, 128)
     assert curves.cycle_s.intercept == pytest.approx(2.0) and curves.cycle_s.slope == pytest.approx(0.01)
-    assert curves.tpot_ms.slope == pytest.approx(0.03) and curves.power_w.slope == pytest.approx(50.0)
+    assert curves.tpot_ms.slope == pytest.approx(0.03)
+    assert curves.power_w.shape == "saturating"
+    assert curves.power_w.parameters == pytest.approx((430.0, 280.0, 20.0), rel=1e-4)
     assert curves.j_per_token(32) == pytest.approx(_on_curves(32).j_per_token)
     held = leave_one_out(points, 128)
     assert len(held) == 5
-    assert max(abs(h.j_per_token_error) for h in held) < 1e-9
+    assert max(abs(h.tok_s_error) for h in held) < 1e-9
+    # four points left: the saturating power curve is recovered from each such set
+    assert max(abs(h.j_per_token_error) for h in held) < 1e-4
     assert [h.extrapolated for h in held] == [True, False, False, False, True]
 
 
 def test_a_held_out_point_is_predicted_from_the_line_through_the_others():
     points = [BatchPoint(1, 100.0, 5.0, 400.0), BatchPoint(16, 1200.0, 6.0, 500.0), BatchPoint(64, 3000.0, 9.0, 640.0)]
+    assert fit(points, 100).power_w.shape == "log-linear"  # three batches: too few for the saturating shape
     (middle,) = [h for h in leave_one_out(points, 100) if h.point.batch == 16]
     # cycle s through (1, 1.0) and (64, 2.1333): at 16 it is 1 + 15 * 1.1333 / 63
     cycle_s = 1.0 + 15 * (64 * 100 / 3000 - 1.0) / 63
