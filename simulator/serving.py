@@ -1,0 +1,258 @@
+"""A discrete-event simulator of replicas serving requests with continuous batching.
+
+Each replica runs steps like vLLM's scheduler: waiting requests are admitted (first come, first
+served) while fewer than `max_batch` run and their prompt fits the KV cache; a step decodes one
+token for every running request past its prefill and prefills the newly admitted prompts (whole,
+or at most `prefill_tokens_per_step` of them with chunked prefill); it lasts the configuration's
+decode step at that batch (simulator/performance.py) plus the prefill at `prefill_s_per_token`.
+When the cache cannot hold the next token of every running request, the latest admitted is
+preempted (its cache freed; it waits at the front of the queue and prefills its prompt and what
+it had generated again). A router sends each arrival to one of its workload's replicas. A
+replica draws its curves' power at its running batch while it steps and `idle_power_w` between.
+Pure: arrays in, arrays out; the planner builds the replicas from a placement.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from simulator.performance import BatchCurves
+from simulator.traffic import Trace
+
+RouterPolicy = Literal["round_robin", "least_outstanding", "power_of_two"]
+
+
+@dataclass(frozen=True)
+class ReplicaModel:
+    """What one replica of a configuration does per step."""
+
+    curves: BatchCurves
+    prefill_s_per_token: float
+    max_batch: int
+    kv_capacity_tokens: int
+    """Tokens of KV cache the GPUs hold beside the weights (prompt and generated, all requests)."""
+    idle_power_w: float
+    prefill_tokens_per_step: int | None = None
+    """Chunked prefill: at most this many prompt tokens a step; None: admitted prompts whole."""
+
+    def step_s(self, decoding: int, prefill_tokens: int) -> float:
+        decode_s = self.curves.tpot(decoding) / 1000 if decoding else 0.0
+        return decode_s + prefill_tokens * self.prefill_s_per_token
+
+    def power_w(self, running: int) -> float:
+        return self.curves.power(running) if running else self.idle_power_w
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    workload: str
+    model: ReplicaModel
+    weight: float = 1.0
+    """The replica's share of its workload's traffic under round robin (its planned tokens/s)."""
+
+
+@dataclass
+class _Request:
+    index: int
+    arrival_s: float
+    prompt: int
+    output: int
+    generated: int = 0
+    cached: int = 0
+    """Tokens this request holds in the KV cache."""
+    to_prefill: int = 0
+    """Prompt tokens (and, after a preemption, generated ones) still to prefill."""
+    prefill_ends: bool = False
+    """Its prefill completes with the step under way."""
+    first_token_s: float | None = None
+    finish_s: float | None = None
+    preemptions: int = 0
+
+
+@dataclass
+class _Replica:
+    spec: ReplicaSpec
+    waiting: deque[_Request] = field(default_factory=deque)
+    running: list[_Request] = field(default_factory=list)
+    busy: bool = False
+    decoding: list[_Request] = field(default_factory=list)
+    """Requests the step under way decodes a token for."""
+    energy_j: float = 0.0
+    busy_s: float = 0.0
+    most_running: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return len(self.waiting) + len(self.running)
+
+    def kv_used(self) -> int:
+        return sum(r.cached for r in self.running)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    workload: np.ndarray
+    replica: np.ndarray
+    arrival_s: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    """Mean gap between a request's output tokens after the first (NaN for one-token outputs)."""
+    finish_s: np.ndarray
+    preemptions: np.ndarray
+    energy_j: np.ndarray
+    """Per replica, busy steps and idle time up to the last finish."""
+    busy_s: np.ndarray
+    most_running: np.ndarray
+    horizon_s: float
+
+    def percentile(self, metric: Literal["ttft_s", "tpot_s"], q: float, workload: str | None = None) -> float:
+        values: np.ndarray = getattr(self, metric)
+        chosen = values if workload is None else values[self.workload == workload]
+        return float(np.nanpercentile(chosen, q))
+
+
+def simulate(
+    replicas: Sequence[ReplicaSpec],
+    traces: Mapping[str, Trace],
+    policy: RouterPolicy = "least_outstanding",
+    seed: int = 0,
+) -> SimulationResult:
+    """Every request of every workload's trace served by that workload's replicas."""
+    states = [_Replica(spec) for spec in replicas]
+    by_workload: dict[str, list[int]] = {}
+    for index, spec in enumerate(replicas):
+        by_workload.setdefault(spec.workload, []).append(index)
+    missing = sorted(set(traces) - set(by_workload))
+    if missing:
+        raise ValueError(f"no replica serves workload(s) {', '.join(missing)}")
+    for name, trace in traces.items():
+        longest = int((trace.prompt_tokens + trace.output_tokens).max())
+        smallest = min(states[i].spec.model.kv_capacity_tokens for i in by_workload[name])
+        if longest > smallest:
+            raise ValueError(f"a request of {name} needs {longest} tokens of KV cache; a replica serving it holds {smallest}")
+    requests: list[_Request] = []
+    names: list[str] = []
+    events: list[tuple[float, int, int, int]] = []
+    """(time, kind 0 arrival / 1 step end, order, request or replica index)."""
+    for name, trace in traces.items():
+        for arrival, prompt, output in zip(trace.arrival_s, trace.prompt_tokens, trace.output_tokens, strict=True):
+            requests.append(_Request(len(requests), float(arrival), int(prompt), int(output)))
+            names.append(name)
+    for request in requests:
+        heapq.heappush(events, (request.arrival_s, 0, request.index, request.index))
+    router = _Router(states, by_workload, policy, seed)
+    chosen = np.zeros(len(requests), dtype=np.int64)
+    order = len(requests)
+    now = 0.0
+    while events:
+        now, kind, _, index = heapq.heappop(events)
+        if kind == 0:
+            target = router.pick(names[index])
+            chosen[index] = target
+            request = requests[index]
+            request.to_prefill = request.prompt
+            states[target].waiting.append(request)
+            replica_index = target
+        else:
+            replica_index = index
+            _finish_step(states[replica_index], now)
+        state = states[replica_index]
+        if not state.busy and state.outstanding:
+            order += 1
+            heapq.heappush(events, (now + _start_step(state), 1, order, replica_index))
+    horizon_s = max((r.finish_s or 0.0) for r in requests) if requests else 0.0
+    for state in states:
+        state.energy_j += state.spec.model.idle_power_w * max(horizon_s - state.busy_s, 0.0)
+    return SimulationResult(
+        workload=np.asarray(names),
+        replica=chosen,
+        arrival_s=np.asarray([r.arrival_s for r in requests]),
+        ttft_s=np.asarray([(r.first_token_s or np.nan) - r.arrival_s for r in requests]),
+        tpot_s=np.asarray([((r.finish_s or np.nan) - (r.first_token_s or np.nan)) / (r.output - 1) if r.output > 1 else np.nan
+                           for r in requests]),  # fmt: skip
+        finish_s=np.asarray([r.finish_s or np.nan for r in requests]),
+        preemptions=np.asarray([r.preemptions for r in requests]),
+        energy_j=np.asarray([s.energy_j for s in states]),
+        busy_s=np.asarray([s.busy_s for s in states]),
+        most_running=np.asarray([s.most_running for s in states]),
+        horizon_s=horizon_s,
+    )
+
+
+class _Router:
+    def __init__(self, states: list[_Replica], by_workload: dict[str, list[int]], policy: RouterPolicy, seed: int) -> None:
+        self.states, self.by_workload, self.policy = states, by_workload, policy
+        self.rng = random.Random(seed)
+        self.credit = [0.0] * len(states)
+
+    def pick(self, workload: str) -> int:
+        options = self.by_workload[workload]
+        weights = [self.states[i].spec.weight for i in options]
+        if self.policy == "round_robin":
+            # smooth weighted round robin: each turn every replica earns its weight, the richest serves
+            for i, weight in zip(options, weights, strict=True):
+                self.credit[i] += weight
+            best = max(options, key=lambda i: self.credit[i])
+            self.credit[best] -= sum(weights)
+            return best
+        if self.policy == "power_of_two" and len(options) > 2:
+            options = self.rng.sample(options, 2)
+        return min(options, key=lambda i: (self.states[i].outstanding / self.states[i].spec.weight, i))
+
+
+def _start_step(state: _Replica) -> float:
+    """Admit, preempt where the cache is short, and return the step's duration."""
+    model = state.spec.model
+    while state.waiting and len(state.running) < model.max_batch:
+        head = state.waiting[0]
+        if state.kv_used() + head.to_prefill + 1 > model.kv_capacity_tokens:
+            break
+        state.running.append(state.waiting.popleft())
+    state.decoding = [r for r in state.running if r.to_prefill == 0]
+    while state.decoding and state.kv_used() + len(state.decoding) > model.kv_capacity_tokens:
+        victim = state.running.pop()
+        victim.preemptions += 1
+        victim.to_prefill, victim.cached = victim.prompt + victim.generated, 0
+        state.waiting.appendleft(victim)
+        state.decoding = [r for r in state.running if r.to_prefill == 0]
+    budget = model.prefill_tokens_per_step
+    prefill_tokens = 0
+    for request in state.running:
+        if request.to_prefill:
+            take = request.to_prefill if budget is None else min(request.to_prefill, budget - prefill_tokens)
+            request.to_prefill -= take
+            request.cached += take
+            request.prefill_ends = take > 0 and request.to_prefill == 0
+            prefill_tokens += take
+    duration_s = model.step_s(len(state.decoding), prefill_tokens)
+    state.energy_j += model.power_w(len(state.running)) * duration_s
+    state.busy_s += duration_s
+    state.busy = True
+    state.most_running = max(state.most_running, len(state.running))
+    return duration_s
+
+
+def _finish_step(state: _Replica, now: float) -> None:
+    """Tokens out at the step's end: one per decoding request (its last token now cached), and
+    one for each request whose prefill (first or after a preemption) completed."""
+    for request in state.decoding:
+        request.generated += 1
+        request.cached += 1
+    for request in state.running:
+        if request.prefill_ends:
+            request.prefill_ends = False
+            request.generated += 1
+            if request.first_token_s is None:
+                request.first_token_s = now
+    for request in [r for r in state.running if r.generated >= r.output]:
+        request.finish_s = now
+        state.running.remove(request)
+    state.decoding = []
+    state.busy = False

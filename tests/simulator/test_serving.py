@@ -1,0 +1,86 @@
+"""The serving simulator against hand-computed timelines, and its scheduler's limits under load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.performance import BatchPoint, fit
+from simulator.serving import ReplicaModel, ReplicaSpec, simulate
+from simulator.traffic import Trace
+
+# decode step 10 ms + 0.1 ms per running request; power 300 W + 50 W * b / (b + 8)
+CURVES = fit([BatchPoint(b, b * 100 / (1.0 + 0.01 * b), 10.0 + 0.1 * b, 300 + 50 * b / (b + 8)) for b in (1, 4, 16, 64)], 100)
+
+
+def replica(max_batch: int = 8, kv: int = 100_000, chunk: int | None = None, workload: str = "w", weight: float = 1.0) -> ReplicaSpec:
+    model = ReplicaModel(CURVES, prefill_s_per_token=1e-4, max_batch=max_batch, kv_capacity_tokens=kv, idle_power_w=100.0,
+                         prefill_tokens_per_step=chunk)  # fmt: skip
+    return ReplicaSpec(workload, model, weight)
+
+
+def trace(arrivals: list[float], prompt: int = 1000, output: int = 3) -> Trace:
+    n = len(arrivals)
+    return Trace(np.asarray(arrivals, dtype=float), np.full(n, prompt), np.full(n, output))
+
+
+def test_one_request_on_an_idle_replica_follows_the_steps_by_hand():
+    result = simulate([replica()], {"w": trace([0.0, 10.0])})
+    step_1 = CURVES.tpot(1) / 1000  # 10.1 ms
+    # prefill of 1000 tokens alone (0.1 s) gives the first token; two decode steps give the rest
+    assert result.ttft_s[0] == pytest.approx(0.1)
+    assert result.tpot_s[0] == pytest.approx(step_1)
+    assert result.finish_s[1] == pytest.approx(10.0 + 0.1 + 2 * step_1)
+    busy_s = 2 * (0.1 + 2 * step_1)
+    assert result.busy_s[0] == pytest.approx(busy_s)
+    assert result.energy_j[0] == pytest.approx(CURVES.power(1) * busy_s + 100.0 * (result.horizon_s - busy_s))
+
+
+def test_an_arrival_during_a_step_waits_for_the_next_and_prefills_beside_the_decodes():
+    result = simulate([replica()], {"w": trace([0.0, 0.05], output=4)})
+    # request 1 arrives in request 0's prefill step (0-0.1 s); the next step decodes 0 and prefills 1
+    assert result.ttft_s[1] == pytest.approx(0.1 + CURVES.tpot(1) / 1000 + 0.1 - 0.05)
+
+
+def test_the_batch_limit_and_the_kv_cache_hold_and_every_request_finishes():
+    arrivals = list(np.linspace(0.0, 0.2, 40))
+    roomy = simulate([replica(max_batch=4)], {"w": trace(arrivals, prompt=200, output=50)})
+    assert roomy.most_running[0] == 4 and roomy.preemptions.sum() == 0
+    # room for about three requests' full length: running ones are preempted and recomputed
+    tight = simulate([replica(max_batch=8, kv=800)], {"w": trace(arrivals, prompt=200, output=50)})
+    assert tight.preemptions.sum() > 0
+    assert not np.isnan(tight.finish_s).any()
+    assert tight.finish_s.max() > roomy.finish_s.max()
+    assert roomy.percentile("ttft_s", 100, "w") == pytest.approx(np.nanmax(roomy.ttft_s))
+    assert roomy.percentile("tpot_s", 50) == pytest.approx(np.median(roomy.tpot_s))
+
+
+def test_chunked_prefill_spreads_a_long_prompt_over_steps():
+    whole = simulate([replica()], {"w": trace([0.0], prompt=4000)})
+    chunked = simulate([replica(chunk=1000)], {"w": trace([0.0], prompt=4000)})
+    assert whole.ttft_s[0] == pytest.approx(0.4)
+    assert chunked.ttft_s[0] == pytest.approx(0.4)  # alone, the chunks add up to the same time
+    burst = [0.0, 0.001]
+    long_then_short = {"w": Trace(np.asarray(burst), np.asarray([8000, 100]), np.asarray([2, 2]))}
+    # the short request's prefill waits behind the whole 0.8 s prompt unless it is chunked
+    assert simulate([replica(chunk=1000)], long_then_short).ttft_s[1] < simulate([replica()], long_then_short).ttft_s[1]
+
+
+def test_routers_split_traffic_by_weight_and_by_load():
+    arrivals = [i * 1.0 for i in range(40)]  # far apart: every replica is idle at each arrival
+    specs = [replica(weight=3.0), replica(weight=1.0)]
+    counts = np.bincount(simulate(specs, {"w": trace(arrivals)}, policy="round_robin").replica, minlength=2)
+    assert list(counts) == [30, 10]
+    burst = [0.0] * 1 + [1e-6 * i for i in range(1, 8)]
+    even = simulate([replica(), replica()], {"w": trace(burst)}, policy="least_outstanding")
+    assert list(np.bincount(even.replica, minlength=2)) == [4, 4]
+    a = simulate([replica(), replica(), replica()], {"w": trace(arrivals)}, policy="power_of_two", seed=3)
+    b = simulate([replica(), replica(), replica()], {"w": trace(arrivals)}, policy="power_of_two", seed=3)
+    assert np.array_equal(a.replica, b.replica)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="no replica serves workload"):
+        simulate([replica()], {"other": trace([0.0])})
+    with pytest.raises(ValueError, match="needs 1003 tokens of KV cache"):
+        simulate([replica(kv=500)], {"w": trace([0.0])})
