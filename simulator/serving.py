@@ -52,10 +52,10 @@ class ReplicaModel:
 
 @dataclass(frozen=True)
 class ReplicaSpec:
-    workload: str
     model: ReplicaModel
-    weight: float = 1.0
-    """The replica's share of its workload's traffic under round robin (its planned tokens/s)."""
+    serves: Mapping[str, float]
+    """The workloads it serves, each with its weight among that workload's replicas (the
+    planned tokens/s: round robin splits by it, least outstanding divides by it)."""
 
 
 @dataclass
@@ -128,7 +128,8 @@ def simulate(
     states = [_Replica(spec) for spec in replicas]
     by_workload: dict[str, list[int]] = {}
     for index, spec in enumerate(replicas):
-        by_workload.setdefault(spec.workload, []).append(index)
+        for name in spec.serves:
+            by_workload.setdefault(name, []).append(index)
     missing = sorted(set(traces) - set(by_workload))
     if missing:
         raise ValueError(f"no replica serves workload(s) {', '.join(missing)}")
@@ -190,21 +191,21 @@ class _Router:
     def __init__(self, states: list[_Replica], by_workload: dict[str, list[int]], policy: RouterPolicy, seed: int) -> None:
         self.states, self.by_workload, self.policy = states, by_workload, policy
         self.rng = random.Random(seed)
-        self.credit = [0.0] * len(states)
+        self.credit: dict[tuple[str, int], float] = {}
 
     def pick(self, workload: str) -> int:
         options = self.by_workload[workload]
-        weights = [self.states[i].spec.weight for i in options]
+        weights = [self.states[i].spec.serves[workload] for i in options]
         if self.policy == "round_robin":
             # smooth weighted round robin: each turn every replica earns its weight, the richest serves
             for i, weight in zip(options, weights, strict=True):
-                self.credit[i] += weight
-            best = max(options, key=lambda i: self.credit[i])
-            self.credit[best] -= sum(weights)
+                self.credit[(workload, i)] = self.credit.get((workload, i), 0.0) + weight
+            best = max(options, key=lambda i: self.credit[(workload, i)])
+            self.credit[(workload, best)] -= sum(weights)
             return best
         if self.policy == "power_of_two" and len(options) > 2:
             options = self.rng.sample(options, 2)
-        return min(options, key=lambda i: (self.states[i].outstanding / self.states[i].spec.weight, i))
+        return min(options, key=lambda i: (self.states[i].outstanding / self.states[i].spec.serves[workload], i))
 
 
 def _start_step(state: _Replica) -> float:

@@ -16,7 +16,7 @@ CURVES = fit([BatchPoint(b, b * 100 / (1.0 + 0.01 * b), 10.0 + 0.1 * b, 300 + 50
 def replica(max_batch: int = 8, kv: int = 100_000, chunk: int | None = None, workload: str = "w", weight: float = 1.0) -> ReplicaSpec:
     model = ReplicaModel(CURVES, prefill_s_per_token=1e-4, max_batch=max_batch, kv_capacity_tokens=kv, idle_power_w=100.0,
                          prefill_tokens_per_step=chunk)  # fmt: skip
-    return ReplicaSpec(workload, model, weight)
+    return ReplicaSpec(model, {workload: weight})
 
 
 def trace(arrivals: list[float], prompt: int = 1000, output: int = 3) -> Trace:
@@ -84,3 +84,10 @@ def test_bad_inputs_are_refused():
         simulate([replica()], {"other": trace([0.0])})
     with pytest.raises(ValueError, match="needs 1003 tokens of KV cache"):
         simulate([replica(kv=500)], {"w": trace([0.0])})
+
+
+def test_a_shared_replica_takes_each_workloads_requests():
+    shared = ReplicaSpec(replica().model, {"a": 1.0, "b": 1.0})
+    result = simulate([shared, replica(workload="b")], {"a": trace([0.0, 0.5]), "b": trace([0.0, 0.0001])})
+    assert list(result.replica[result.workload == "a"]) == [0, 0]
+    assert sorted(result.replica[result.workload == "b"]) == [0, 1]
