@@ -101,6 +101,7 @@ class SimulationResult:
     workload: np.ndarray
     replica: np.ndarray
     arrival_s: np.ndarray
+    output_tokens: np.ndarray
     ttft_s: np.ndarray
     tpot_s: np.ndarray
     """Mean gap between a request's output tokens after the first (NaN for one-token outputs)."""
@@ -175,6 +176,7 @@ def simulate(
         workload=np.asarray(names),
         replica=chosen,
         arrival_s=np.asarray([r.arrival_s for r in requests]),
+        output_tokens=np.asarray([r.output for r in requests]),
         ttft_s=np.asarray([(r.first_token_s or np.nan) - r.arrival_s for r in requests]),
         tpot_s=np.asarray([((r.finish_s or np.nan) - (r.first_token_s or np.nan)) / (r.output - 1) if r.output > 1 else np.nan
                            for r in requests]),  # fmt: skip

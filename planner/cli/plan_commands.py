@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from planner.cli.common import open_store_of
+from planner.cli.common import open_store_of, print_table
 from planner.errors import InputError, PlannerError
 from planner.formats.scenario import Sources
 
@@ -152,6 +152,36 @@ def cmd_slices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_files(entries: list[str]) -> dict[str, Path]:
+    files = {}
+    for entry in entries:
+        name, separator, path = entry.partition("=")
+        if not separator or not name or not path:
+            raise InputError(f"--trace {entry!r} is not WORKLOAD=FILE. To fix: e.g. --trace chat-8b=conv.csv.")
+        if name in files:
+            raise InputError(f"--trace names {name} twice. To fix: give one trace per workload.")
+        files[name] = Path(path)
+    return files
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from planner.simulating import simulate_placement
+
+    simulation = simulate_placement(
+        Path(args.placement), Path(args.scenario), open_store_of(args), _trace_files(args.trace or []),
+        policy=args.router, seed=args.seed, duration_s=args.duration, chunked_prefill_tokens=args.chunked_prefill,
+    )  # fmt: skip
+    result = simulation.result
+    print(f"{len(result.workload):,} requests over {result.horizon_s:,.1f} s on {len(result.energy_j)} replicas ({args.router} routing)")
+    print_table(simulation.table)
+    print()
+    print_table(simulation.energy)
+    for note in simulation.notes:
+        print(f"note: {note}")
+    print("note: each replica is stepped by the batch curves of its configuration's measured sweep, at the sweep's request shape")
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
     planning = commands.add_parser(
         "plan",
@@ -201,6 +231,21 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
     dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    simulating = commands.add_parser(
+        "simulate",
+        help="replay request traces against a placement on the serving simulator: TTFT/TPOT percentiles, SLO met, energy",
+        description="Validate PLACEMENT against SCENARIO, then simulate its replicas (continuous batching, KV cache, "
+        "routing) serving each workload's request trace, time-compressed to the workload's planned demand.",
+    )
+    simulating.add_argument("placement", help="placement file written by `planner plan -o`")
+    simulating.add_argument("scenario", help="the scenario it was planned for")
+    simulating.add_argument("--trace", action="append", metavar="WORKLOAD=FILE", help="a request trace per workload (repeat)")
+    simulating.add_argument("--router", default="least_outstanding", choices=["least_outstanding", "round_robin", "power_of_two"])
+    simulating.add_argument("--seed", type=int, default=0, help="seed of the power-of-two router (default 0)")
+    simulating.add_argument("--duration", type=float, metavar="S", help="only the first S seconds of each scaled trace")
+    simulating.add_argument("--chunked-prefill", type=int, metavar="TOKENS", help="at most this many prompt tokens per step (default: whole prompts)")
+    simulating.set_defaults(handler=cmd_simulate)
 
     slicing = commands.add_parser(
         "slices",

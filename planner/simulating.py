@@ -1,0 +1,190 @@
+"""`planner simulate`: a placement replayed against request traces on the serving simulator.
+
+The placement is validated first (a simulation of a plan that does not hold would be read as if
+it did). Each replica group becomes that many simulated replicas: batch curves fitted to the
+measured sweep of its configuration (simulator/performance.py), the batch it was planned at as
+its limit, the KV cache the catalog's GPU memory leaves beside the weights, and the prefill rate
+its sweep implies (cycle time less the decode steps; the catalog's compute roofline where the
+sweep cannot say). Each workload's trace is time-compressed to its planned demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models import Catalog, Store, load_catalog
+from optimizer.candidates import WorkloadSpec, candidate_id
+from optimizer.operating_point import OperatingPoint
+from planner.errors import InputError
+from planner.formats.placement import Placement, PlacementRow, read_placement
+from planner.formats.request_trace import read_request_trace
+from planner.formats.scenario import load_scenario
+from planner.model_check import sweeps
+from planner.planning import workload_specs
+from planner.stored_points import usable_operating_points
+from planner.validate import check_placement
+from simulator.performance import BatchCurves, BatchPoint, fit
+from simulator.serving import ReplicaModel, ReplicaSpec, RouterPolicy, SimulationResult, simulate
+from simulator.traffic import Trace, scaled_to
+
+KV_MEMORY_SHARE = 0.9
+"""Of the GPUs' memory, what the runtime may use for weights and KV cache (vLLM's default)."""
+PREFILL_COMPUTE_EFFICIENCY = 0.5
+"""Share of the datasheet BF16 TFLOP/s prefill reaches, where the sweep gives no prefill time."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    result: SimulationResult
+    table: pd.DataFrame
+    """Per workload: requests, TTFT and TPOT percentiles, SLO attainment."""
+    energy: pd.DataFrame
+    """Planned against simulated: output tok/s and IT joules per token."""
+    notes: tuple[str, ...]
+
+
+def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], catalog: Catalog,
+                         notes: list[str]) -> ReplicaModel:  # fmt: skip
+    """The simulated replica of a placement row, from the sweep of the candidate serving most of it."""
+    main = max(row.serves, key=lambda share: share.tokens_per_s)
+    point = points[main.candidate]
+    shape = point.workload_profile or str(point.prompt_tokens)
+    key = (point.model, point.hardware, point.runtime, point.gpus_per_replica, shape, point.output_tokens, point.source)
+    sweep = sweeps(list(points.values())).get(key, [])
+    if len({p.load for p in sweep}) < 2:
+        raise InputError(
+            f"{row.configuration} at {row.site}: the Store has this configuration at one batch size only ({point.source}), "
+            "so no batch curve can be fitted. To fix: measure it at two or more batch sizes (`planner bench --concurrency`)."
+        )
+    curves = fit([BatchPoint(p.load, p.tok_s, p.tpot_ms, p.power_w) for p in sweep], point.output_tokens)
+    gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
+    kv_tokens = int((point.gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE - llm.weight_bytes) / llm.kv_bytes_per_token)
+    if kv_tokens < 1:
+        raise InputError(f"{row.configuration}: {llm.name}'s weights leave no KV cache on {point.gpus_per_replica} x {gpu.name}.")
+    return ReplicaModel(
+        curves=curves,
+        prefill_s_per_token=_prefill_s_per_token(curves, point, catalog, notes),
+        max_batch=point.load,
+        kv_capacity_tokens=kv_tokens,
+        idle_power_w=point.gpus_per_replica * gpu.idle_w,
+    )
+
+
+def _prefill_s_per_token(curves: BatchCurves, point: OperatingPoint, catalog: Catalog, notes: list[str]) -> float:
+    if point.prompt_tokens is not None:
+        prefill_s = curves.cycle_s.at(point.load) - point.output_tokens * curves.tpot(point.load) / 1000
+        if prefill_s > 0:
+            return prefill_s / (point.load * point.prompt_tokens)
+    gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
+    notes.append(f"{point.hardware}/{point.runtime} {point.model}: prefill time from the compute roofline (the sweep does not resolve it)")
+    return 2 * llm.active_params_b * 1e9 / (point.gpus_per_replica * gpu.bf16_dense_tflops * 1e12 * PREFILL_COMPUTE_EFFICIENCY)
+
+
+def _traces(placement: Placement, trace_files: Mapping[str, Path], duration_s: float | None) -> dict[str, Trace]:
+    demand = {w.name: w.demand_tok_s for w in placement.workloads}
+    unknown = sorted(set(trace_files) - set(demand))
+    if unknown:
+        raise InputError(f"--trace names workload(s) {', '.join(unknown)} not in the placement. To fix: use {', '.join(demand)}.")
+    missing = sorted(set(demand) - set(trace_files))
+    if missing:
+        raise InputError(f"no --trace for workload(s) {', '.join(missing)}. To fix: add --trace NAME=FILE for each.")
+    traces = {}
+    for name, path in trace_files.items():
+        trace = scaled_to(read_request_trace(path), demand[name])
+        if duration_s is not None:
+            kept = trace.arrival_s <= duration_s
+            trace = Trace(trace.arrival_s[kept], trace.prompt_tokens[kept], trace.output_tokens[kept])
+        traces[name] = trace
+    return traces
+
+
+def simulate_placement(
+    placement_path: Path,
+    scenario_path: Path,
+    store: Store,
+    trace_files: Mapping[str, Path],
+    policy: RouterPolicy = "least_outstanding",
+    seed: int = 0,
+    duration_s: float | None = None,
+    chunked_prefill_tokens: int | None = None,
+) -> Simulation:
+    if chunked_prefill_tokens is not None and chunked_prefill_tokens < 1:
+        raise InputError(f"--chunked-prefill {chunked_prefill_tokens} must be a positive token count. To fix: e.g. 2048.")
+    if duration_s is not None and not duration_s > 0:
+        raise InputError(f"--duration {duration_s} must be positive. To fix: give seconds of traffic, e.g. --duration 300.")
+    placement = read_placement(placement_path)
+    problems = check_placement(placement, scenario_path, store)
+    if problems:
+        raise InputError(f"{placement_path} does not validate against {scenario_path}: {problems[0]}. To fix: plan it again.")
+    catalog = load_catalog()
+    scenario, _ = load_scenario(scenario_path, catalog)
+    points = {candidate_id(p): p for p in usable_operating_points(store)}
+    notes: list[str] = []
+    replicas: list[ReplicaSpec] = []
+    for row in placement.placements:
+        model = replace(_configuration_model(row, points, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
+        serves = {share.workload: share.tokens_per_s / row.replicas for share in row.serves if share.tokens_per_s > 0}
+        replicas.extend(ReplicaSpec(model, serves) for _ in range(row.replicas))
+    traces = _traces(placement, trace_files, duration_s)
+    try:
+        result = simulate(replicas, traces, policy, seed)
+    except ValueError as error:
+        raise InputError(f"the traces cannot be served by this placement: {error}. To fix: drop or truncate those requests.") from error
+    slo = {w.name: w for w in workload_specs(scenario)}
+    return Simulation(result, _latency_table(result, slo), _energy_table(result, placement), tuple(dict.fromkeys(notes)))
+
+
+STATISTICS = {"mean": None, "p50": 50, "p90": 90, "p95": 95, "p99": 99}
+
+
+def _statistic(values: np.ndarray, name: str) -> float:
+    q = STATISTICS[name]
+    return float(np.nanmean(values) if q is None else np.nanpercentile(values, q))
+
+
+def _latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) -> pd.DataFrame:
+    """Per workload: percentiles, the SLO's own statistic against its bound, and the share of
+    requests within both bounds."""
+    rows = []
+    for name in sorted(set(result.workload)):
+        chosen = result.workload == name
+        target = slo[name]
+        ttft_ms, tpot_ms = result.ttft_s[chosen] * 1000, result.tpot_s[chosen] * 1000
+        within = np.ones(int(chosen.sum()), dtype=bool)
+        verdicts = []
+        for label, values, bound in (("TTFT", ttft_ms, target.ttft_slo_ms), ("TPOT", tpot_ms, target.tpot_slo_ms)):
+            if bound is None:
+                continue
+            within &= np.nan_to_num(values, nan=0.0) <= bound
+            measured = _statistic(values, target.slo_statistic)
+            verdicts.append(f"{label} {target.slo_statistic} {measured:.1f} {'<=' if measured <= bound else '>'} {bound:g}")
+        row: dict[str, object] = {"workload": name, "requests": int(chosen.sum())}
+        for q in (50, 95, 99):
+            row[f"TTFT p{q} ms"] = round(float(np.nanpercentile(ttft_ms, q)), 1)
+        for q in (50, 95, 99):
+            row[f"TPOT p{q} ms"] = round(float(np.nanpercentile(tpot_ms, q)), 2)
+        row["SLO (ms)"] = "; ".join(verdicts)
+        row["requests within"] = f"{within.mean():.1%}"
+        row["preempted"] = int(result.preemptions[chosen].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _energy_table(result: SimulationResult, placement: Placement) -> pd.DataFrame:
+    """The whole simulated span (arrivals and the drain after the last) against the plan's steady state."""
+    summary = placement.summary
+    assert summary is not None
+    tokens = int(result.output_tokens.sum())
+    simulated_tok_s = tokens / result.horizon_s if result.horizon_s else float("nan")
+    simulated_j = float(result.energy_j.sum()) / tokens if tokens else float("nan")
+    return pd.DataFrame(
+        [
+            {"": "planned (steady state at peak demand)", "output tok/s": round(summary.tokens_per_s), "IT mJ/token": round(summary.it_joules_per_token * 1000, 1)},
+            {"": "simulated (trace scaled to it)", "output tok/s": round(simulated_tok_s), "IT mJ/token": round(simulated_j * 1000, 1)},
+        ]
+    )  # fmt: skip

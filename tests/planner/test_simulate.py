@@ -1,0 +1,88 @@
+"""`planner simulate`: the bundled example replayed at its own request shape, and bad input refused."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from planner.cli import main
+from planner.simulating import simulate_placement
+from planner.store_setup import open_store
+
+EXAMPLE_TEXT = resources.files("planner_data").joinpath("scenarios/example.yaml").read_text()
+
+
+def _poisson_trace(path: Path, rate_per_s: float, seconds: float, seed: int) -> Path:
+    """Requests at the scenario's own shape (512-token prompts, 128-token outputs)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate_per_s, int(rate_per_s * seconds)))
+    lines = ["timestamp,prompt_tokens,output_tokens"] + [f"{t - arrivals[0]:.9f},512,128" for t in arrivals]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path, dict[str, Path]]:
+    folder = tmp_path_factory.mktemp("simulate")
+    url = f"sqlite:///{folder / 'store.db'}"
+    scenario = folder / "example.yaml"
+    scenario.write_text(EXAMPLE_TEXT)
+    placement = folder / "p.yaml"
+    assert main(["--db", url, "plan", str(scenario), "-o", str(placement), "--no-baselines"]) == 0
+    demand = {w["name"]: w["tokens_per_s"] for w in yaml.safe_load(EXAMPLE_TEXT)["workloads"]}
+    traces = {name: _poisson_trace(folder / f"{name}.csv", tok_s / 128, 25, seed) for seed, (name, tok_s) in enumerate(demand.items())}
+    return url, scenario, placement, traces
+
+
+def test_at_the_planned_shape_the_simulation_serves_the_demand_near_the_planned_energy(planned):
+    url, scenario, placement, traces = planned
+    simulation = simulate_placement(placement, scenario, open_store(url), traces, duration_s=20)
+    result = simulation.result
+    planned_tok_s, simulated_tok_s = simulation.energy["output tok/s"]
+    # every request served: tokens over the span (arrivals plus the drain) match the demand over the arrivals
+    assert not np.isnan(result.finish_s).any()
+    assert simulated_tok_s * result.horizon_s == pytest.approx(result.output_tokens.sum(), rel=1e-3)
+    assert result.horizon_s < 20 + 5  # the queue drains within seconds: the plan has the capacity
+    planned_mj, simulated_mj = simulation.energy["IT mJ/token"]
+    assert simulated_mj == pytest.approx(planned_mj, rel=0.15)
+    assert set(simulation.table["workload"]) == {"chat-8b", "assistant-32b"}
+    assert (simulation.table["preempted"] == 0).all()
+
+
+def test_simulate_command_prints_the_percentiles(planned, capsys):
+    url, scenario, placement, traces = planned
+    arguments = [f"{name}={path}" for name, path in traces.items()]
+    assert main(["--db", url, "simulate", str(placement), str(scenario), "--duration", "5", *sum((["--trace", a] for a in arguments), [])]) == 0
+    out = capsys.readouterr().out
+    assert "TPOT p95 ms" in out and "chat-8b" in out and "simulated (trace scaled to it)" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--trace", "chat-8b"], "is not WORKLOAD=FILE"),
+        (["--trace", "nobody=x.csv"], "not in the placement"),
+        (["--duration", "0"], "must be positive"),
+        (["--chunked-prefill", "0"], "must be a positive token count"),
+    ],
+)
+def test_bad_simulate_input_is_refused_with_a_fix(planned, extra, fragment, capsys):
+    url, scenario, placement, traces = planned
+    assert main(["--db", url, "simulate", str(placement), str(scenario), *extra]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "To fix" in err
+
+
+def test_a_placement_that_does_not_validate_is_not_simulated(planned, tmp_path, capsys):
+    url, scenario, placement, traces = planned
+    content = yaml.safe_load(placement.read_text())
+    content["placements"][0]["replicas"] += 5
+    tampered = tmp_path / "tampered.yaml"
+    tampered.write_text(yaml.safe_dump(content))
+    arguments = sum((["--trace", f"{name}={path}"] for name, path in traces.items()), [])
+    assert main(["--db", url, "simulate", str(tampered), str(scenario), *arguments]) == 2
+    assert "does not validate" in capsys.readouterr().err
