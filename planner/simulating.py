@@ -156,12 +156,13 @@ def _latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) ->
         target = slo[name]
         ttft_ms, tpot_ms = result.ttft_s[chosen] * 1000, result.tpot_s[chosen] * 1000
         within = np.ones(int(chosen.sum()), dtype=bool)
-        verdicts = []
+        verdicts, meets = [], True
         for label, values, bound in (("TTFT", ttft_ms, target.ttft_slo_ms), ("TPOT", tpot_ms, target.tpot_slo_ms)):
             if bound is None:
                 continue
             within &= np.nan_to_num(values, nan=0.0) <= bound
             measured = _statistic(values, target.slo_statistic)
+            meets = meets and measured <= bound
             verdicts.append(f"{label} {target.slo_statistic} {measured:.1f} {'<=' if measured <= bound else '>'} {bound:g}")
         row: dict[str, object] = {"workload": name, "requests": int(chosen.sum())}
         for q in (50, 95, 99):
@@ -169,6 +170,7 @@ def _latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) ->
         for q in (50, 95, 99):
             row[f"TPOT p{q} ms"] = round(float(np.nanpercentile(tpot_ms, q)), 2)
         row["SLO (ms)"] = "; ".join(verdicts)
+        row["meets SLO"] = meets
         row["requests within"] = f"{within.mean():.1%}"
         row["preempted"] = int(result.preemptions[chosen].sum())
         rows.append(row)

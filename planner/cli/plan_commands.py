@@ -14,6 +14,8 @@ EXIT_INFEASIBLE = 3
 """`planner plan`: no placement meets the scenario, proven."""
 EXIT_NO_SOLUTION = 4
 """`planner plan`: the time limit ran out before a placement was found; the problem may be feasible."""
+EXIT_SLO_MISSED = 5
+"""`planner simulate`: a workload's simulated latency misses its SLO statistic (a deployment gate)."""
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -179,6 +181,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for note in simulation.notes:
         print(f"note: {note}")
     print("note: each replica is stepped by the batch curves of its configuration's measured sweep, at the sweep's request shape")
+    missed = list(simulation.table.loc[~simulation.table["meets SLO"], "workload"])
+    if missed:
+        print(f"SLO missed by {', '.join(missed)} (exit {EXIT_SLO_MISSED})", file=sys.stderr)
+        return EXIT_SLO_MISSED
     return 0
 
 
@@ -236,7 +242,8 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
         "simulate",
         help="replay request traces against a placement on the serving simulator: TTFT/TPOT percentiles, SLO met, energy",
         description="Validate PLACEMENT against SCENARIO, then simulate its replicas (continuous batching, KV cache, "
-        "routing) serving each workload's request trace, time-compressed to the workload's planned demand.",
+        "routing) serving each workload's request trace, time-compressed to the workload's planned demand. "
+        "Exit 0: every workload meets its SLO statistic; 5: one misses it; 2: invalid input.",
     )
     simulating.add_argument("placement", help="placement file written by `planner plan -o`")
     simulating.add_argument("scenario", help="the scenario it was planned for")

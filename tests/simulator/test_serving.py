@@ -91,3 +91,39 @@ def test_a_shared_replica_takes_each_workloads_requests():
     result = simulate([shared, replica(workload="b")], {"a": trace([0.0, 0.5]), "b": trace([0.0, 0.0001])})
     assert list(result.replica[result.workload == "a"]) == [0, 0]
     assert sorted(result.replica[result.workload == "b"]) == [0, 1]
+
+
+def test_batch_one_with_identical_requests_is_the_deterministic_queue_of_lindleys_recursion():
+    """One replica, batch 1, identical requests: service S = prefill + (output - 1) decode steps,
+    and each request starts at max(arrival, the previous finish): M/D/1, exactly."""
+    rng = np.random.default_rng(7)
+    arrivals = np.cumsum(rng.exponential(0.3, 400))
+    arrivals -= arrivals[0]
+    result = simulate([replica(max_batch=1)], {"w": trace(list(arrivals), prompt=1000, output=20)})
+    service_s = 1000 * 1e-4 + 19 * CURVES.tpot(1) / 1000
+    finish, expected_finish, expected_ttft = 0.0, [], []
+    for arrival in arrivals:
+        start = max(arrival, finish)
+        finish = start + service_s
+        expected_finish.append(finish)
+        expected_ttft.append(start - arrival + 1000 * 1e-4)
+    assert np.allclose(result.finish_s, expected_finish, rtol=0, atol=1e-9)
+    assert np.allclose(result.ttft_s, expected_ttft, rtol=0, atol=1e-9)
+    assert (result.ttft_s > 1000 * 1e-4 + 1e-9).any()  # some requests did queue
+
+
+def test_tokens_and_joules_are_conserved_and_a_seed_repeats_the_run():
+    rng = np.random.default_rng(11)
+    arrivals = np.cumsum(rng.exponential(0.01, 300))
+    arrivals -= arrivals[0]
+    lengths = Trace(arrivals, rng.integers(50, 2000, 300), rng.integers(1, 300, 300))
+    specs = [replica(max_batch=16, kv=20_000), replica(max_batch=16, kv=20_000)]
+    first = simulate(specs, {"w": lengths}, policy="power_of_two", seed=5)
+    again = simulate(specs, {"w": lengths}, policy="power_of_two", seed=5)
+    assert np.array_equal(first.finish_s, again.finish_s) and np.array_equal(first.energy_j, again.energy_j)
+    assert not np.isnan(first.finish_s).any() and (first.finish_s >= first.arrival_s).all()
+    assert first.output_tokens.sum() == lengths.output_tokens.sum()
+    # busy time never exceeds the span, and each replica's energy lies between all-idle and all-at-the-largest-batch power
+    assert (first.busy_s <= first.horizon_s + 1e-9).all()
+    assert (first.energy_j >= 100.0 * first.horizon_s - 1e-6).all()
+    assert (first.energy_j <= CURVES.power(16) * first.horizon_s + 1e-6).all()
