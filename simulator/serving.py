@@ -15,6 +15,7 @@ Pure: arrays in, arrays out; the planner builds the replicas from a placement.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,14 @@ class _Replica:
     busy: bool = False
     decoding: list[_Request] = field(default_factory=list)
     """Requests the step under way decodes a token for."""
+    steps: int = 1
+    """Identical decode steps under way as one event (nothing to admit or prefill, no one
+    finishing before their end); an arrival cuts them at the next step boundary."""
+    started_s: float = 0.0
+    step_s: float = 0.0
+    step_w: float = 0.0
+    version: int = 0
+    """Bumped when the steps under way are cut: their old end event is then stale."""
     energy_j: float = 0.0
     busy_s: float = 0.0
     most_running: int = 0
@@ -141,34 +150,39 @@ def simulate(
             raise ValueError(f"a request of {name} needs {longest} tokens of KV cache; a replica serving it holds {smallest}")
     requests: list[_Request] = []
     names: list[str] = []
-    events: list[tuple[float, int, int, int]] = []
-    """(time, kind 0 arrival / 1 step end, order, request or replica index)."""
+    events: list[tuple[float, int, int, int, int]] = []
+    """(time, kind 0 arrival / 1 step end, order, request or replica index, replica version)."""
     for name, trace in traces.items():
         for arrival, prompt, output in zip(trace.arrival_s, trace.prompt_tokens, trace.output_tokens, strict=True):
             requests.append(_Request(len(requests), float(arrival), int(prompt), int(output)))
             names.append(name)
     for request in requests:
-        heapq.heappush(events, (request.arrival_s, 0, request.index, request.index))
+        heapq.heappush(events, (request.arrival_s, 0, request.index, request.index, 0))
     router = _Router(states, by_workload, policy, seed)
     chosen = np.zeros(len(requests), dtype=np.int64)
     order = len(requests)
     now = 0.0
     while events:
-        now, kind, _, index = heapq.heappop(events)
+        now, kind, _, index, version = heapq.heappop(events)
         if kind == 0:
             target = router.pick(names[index])
             chosen[index] = target
             request = requests[index]
             request.to_prefill = request.prompt
-            states[target].waiting.append(request)
-            replica_index = target
+            replica_index, state = target, states[target]
+            state.waiting.append(request)
+            cut_s = _cut(state, now)
+            if cut_s is not None:
+                order += 1
+                heapq.heappush(events, (cut_s, 1, order, target, state.version))
         else:
-            replica_index = index
-            _finish_step(states[replica_index], now)
-        state = states[replica_index]
+            replica_index, state = index, states[index]
+            if version != state.version:
+                continue
+            _finish_step(state, now)
         if not state.busy and state.outstanding:
             order += 1
-            heapq.heappush(events, (now + _start_step(state), 1, order, replica_index))
+            heapq.heappush(events, (now + _start_step(state, now), 1, order, replica_index, state.version))
     horizon_s = max((r.finish_s or 0.0) for r in requests) if requests else 0.0
     for state in states:
         state.energy_j += state.spec.model.idle_power_w * max(horizon_s - state.busy_s, 0.0)
@@ -210,9 +224,11 @@ class _Router:
         return min(options, key=lambda i: (self.states[i].outstanding / self.states[i].spec.serves[workload], i))
 
 
-def _start_step(state: _Replica) -> float:
-    """Admit, preempt where the cache is short, and return the step's duration."""
+def _start_step(state: _Replica, now: float) -> float:
+    """Admit, preempt where the cache is short, and return the duration of the step (or of the
+    identical steps) it starts."""
     model = state.spec.model
+    state.started_s = now
     while state.waiting and len(state.running) < model.max_batch:
         head = state.waiting[0]
         if state.kv_used() + head.to_prefill + 1 > model.kv_capacity_tokens:
@@ -234,20 +250,42 @@ def _start_step(state: _Replica) -> float:
             request.cached += take
             request.prefill_ends = take > 0 and request.to_prefill == 0
             prefill_tokens += take
-    duration_s = model.step_s(len(state.decoding), prefill_tokens)
-    state.energy_j += model.power_w(len(state.running)) * duration_s
+    state.step_s = model.step_s(len(state.decoding), prefill_tokens)
+    state.step_w = model.power_w(len(state.running))
+    state.steps = 1
+    if not state.waiting and not prefill_tokens and state.decoding:
+        until_a_finish = min(r.output - r.generated for r in state.decoding)
+        until_the_cache_is_full = (model.kv_capacity_tokens - state.kv_used()) // len(state.decoding)
+        state.steps = max(1, min(until_a_finish, until_the_cache_is_full))
+    duration_s = state.steps * state.step_s
+    state.energy_j += state.step_w * duration_s
     state.busy_s += duration_s
     state.busy = True
     state.most_running = max(state.most_running, len(state.running))
     return duration_s
 
 
+def _cut(state: _Replica, now: float) -> float | None:
+    """Where an arrival finds identical steps under way: end them at the first step boundary
+    after `now` (where a single step would have let it in), or None when nothing is cut."""
+    if not state.busy or state.steps == 1:
+        return None
+    done = max(1, math.ceil((now - state.started_s) / state.step_s - 1e-9))
+    if done >= state.steps:
+        return None
+    state.energy_j -= state.step_w * state.step_s * (state.steps - done)
+    state.busy_s -= state.step_s * (state.steps - done)
+    state.steps = done
+    state.version += 1
+    return state.started_s + done * state.step_s
+
+
 def _finish_step(state: _Replica, now: float) -> None:
     """Tokens out at the step's end: one per decoding request (its last token now cached), and
     one for each request whose prefill (first or after a preemption) completed."""
     for request in state.decoding:
-        request.generated += 1
-        request.cached += 1
+        request.generated += state.steps
+        request.cached += state.steps
     for request in state.running:
         if request.prefill_ends:
             request.prefill_ends = False
