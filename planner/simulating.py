@@ -85,7 +85,7 @@ def _prefill_s_per_token(curves: BatchCurves, point: OperatingPoint, catalog: Ca
     return 2 * llm.active_params_b * 1e9 / (point.gpus_per_replica * gpu.bf16_dense_tflops * 1e12 * PREFILL_COMPUTE_EFFICIENCY)
 
 
-def _traces(placement: Placement, trace_files: Mapping[str, Path], duration_s: float | None) -> dict[str, Trace]:
+def _traces(placement: Placement, trace_files: Mapping[str, str | Path], duration_s: float | None) -> dict[str, Trace]:
     demand = {w.name: w.demand_tok_s for w in placement.workloads}
     unknown = sorted(set(trace_files) - set(demand))
     if unknown:
@@ -95,7 +95,7 @@ def _traces(placement: Placement, trace_files: Mapping[str, Path], duration_s: f
         raise InputError(f"no --trace for workload(s) {', '.join(missing)}. To fix: add --trace NAME=FILE for each.")
     traces = {}
     for name, path in trace_files.items():
-        trace = scaled_to(read_request_trace(path), demand[name])
+        trace = scaled_to(read_request_trace(Path(path)), demand[name])
         if duration_s is not None:
             kept = trace.arrival_s <= duration_s
             trace = Trace(trace.arrival_s[kept], trace.prompt_tokens[kept], trace.output_tokens[kept])
@@ -104,10 +104,10 @@ def _traces(placement: Placement, trace_files: Mapping[str, Path], duration_s: f
 
 
 def simulate_placement(
-    placement_path: Path,
-    scenario_path: Path,
+    placement_path: str | Path,
+    scenario_path: str | Path,
     store: Store,
-    trace_files: Mapping[str, Path],
+    trace_files: Mapping[str, str | Path],
     policy: RouterPolicy = "least_outstanding",
     seed: int = 0,
     duration_s: float | None = None,
@@ -117,6 +117,7 @@ def simulate_placement(
         raise InputError(f"--chunked-prefill {chunked_prefill_tokens} must be a positive token count. To fix: e.g. 2048.")
     if duration_s is not None and not duration_s > 0:
         raise InputError(f"--duration {duration_s} must be positive. To fix: give seconds of traffic, e.g. --duration 300.")
+    placement_path, scenario_path = Path(placement_path), Path(scenario_path)
     placement = read_placement(placement_path)
     problems = check_placement(placement, scenario_path, store)
     if problems:
