@@ -10,6 +10,7 @@ sweep cannot say). Each workload's trace is time-compressed to its planned deman
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from models import Catalog, Store, load_catalog
 from optimizer.candidates import WorkloadSpec, candidate_id
 from optimizer.operating_point import OperatingPoint
 from planner.errors import InputError
-from planner.formats.placement import Placement, PlacementRow, read_placement
+from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import read_request_trace
 from planner.formats.scenario import load_scenario
 from planner.model_check import sweeps
@@ -45,7 +46,20 @@ class Simulation:
     """Per workload: requests, TTFT and TPOT percentiles, SLO attainment."""
     energy: pd.DataFrame
     """Planned against simulated: output tok/s and IT joules per token."""
+    replicas: pd.DataFrame
+    """Per simulated replica: where, what, how busy, its mean batch and its energy."""
     notes: tuple[str, ...]
+
+    def to_json(self, path: str | Path) -> None:
+        """The three tables and the notes as one JSON file, written whole or not at all."""
+        content = {
+            "workloads": self.table.to_dict(orient="records"),
+            "energy": self.energy.to_dict(orient="records"),
+            "replicas": self.replicas.to_dict(orient="records"),
+            "horizon_s": self.result.horizon_s,
+            "notes": list(self.notes),
+        }
+        write_text_atomically(json.dumps(content, indent=2, default=float) + "\n", Path(path))
 
 
 def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], catalog: Catalog,
@@ -127,17 +141,24 @@ def simulate_placement(
     points = {candidate_id(p): p for p in usable_operating_points(store)}
     notes: list[str] = []
     replicas: list[ReplicaSpec] = []
+    where: list[dict[str, object]] = []
     for row in placement.placements:
         model = replace(_configuration_model(row, points, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
         serves = {share.workload: share.tokens_per_s / row.replicas for share in row.serves if share.tokens_per_s > 0}
         replicas.extend(ReplicaSpec(model, serves) for _ in range(row.replicas))
+        where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))
     traces = _traces(placement, trace_files, duration_s)
     try:
         result = simulate(replicas, traces, policy, seed)
     except ValueError as error:
         raise InputError(f"the traces cannot be served by this placement: {error}. To fix: drop or truncate those requests.") from error
     slo = {w.name: w for w in workload_specs(scenario)}
-    return Simulation(result, _latency_table(result, slo), _energy_table(result, placement), tuple(dict.fromkeys(notes)))
+    per_replica = pd.DataFrame(where).assign(
+        busy=np.round(result.busy_s / result.horizon_s, 3) if result.horizon_s else 0.0,
+        mean_batch=np.round(result.mean_batch, 1),
+        wh=np.round(result.energy_j / 3600, 3),
+    )
+    return Simulation(result, _latency_table(result, slo), _energy_table(result, placement), per_replica, tuple(dict.fromkeys(notes)))
 
 
 STATISTICS = {"mean": None, "p50": 50, "p90": 90, "p95": 95, "p99": 99}

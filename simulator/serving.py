@@ -95,6 +95,8 @@ class _Replica:
     """Bumped when the steps under way are cut: their old end event is then stale."""
     energy_j: float = 0.0
     busy_s: float = 0.0
+    batch_s: float = 0.0
+    """Running requests times seconds: over busy_s, the mean batch."""
     most_running: int = 0
 
     @property
@@ -119,6 +121,8 @@ class SimulationResult:
     energy_j: np.ndarray
     """Per replica, busy steps and idle time up to the last finish."""
     busy_s: np.ndarray
+    mean_batch: np.ndarray
+    """Per replica, requests running on average while it steps."""
     most_running: np.ndarray
     horizon_s: float
 
@@ -198,6 +202,7 @@ def simulate(
         preemptions=np.asarray([r.preemptions for r in requests]),
         energy_j=np.asarray([s.energy_j for s in states]),
         busy_s=np.asarray([s.busy_s for s in states]),
+        mean_batch=np.asarray([s.batch_s / s.busy_s if s.busy_s else 0.0 for s in states]),
         most_running=np.asarray([s.most_running for s in states]),
         horizon_s=horizon_s,
     )
@@ -260,6 +265,7 @@ def _start_step(state: _Replica, now: float) -> float:
     duration_s = state.steps * state.step_s
     state.energy_j += state.step_w * duration_s
     state.busy_s += duration_s
+    state.batch_s += len(state.running) * duration_s
     state.busy = True
     state.most_running = max(state.most_running, len(state.running))
     return duration_s
@@ -275,6 +281,7 @@ def _cut(state: _Replica, now: float) -> float | None:
         return None
     state.energy_j -= state.step_w * state.step_s * (state.steps - done)
     state.busy_s -= state.step_s * (state.steps - done)
+    state.batch_s -= len(state.running) * state.step_s * (state.steps - done)
     state.steps = done
     state.version += 1
     return state.started_s + done * state.step_s

@@ -167,8 +167,13 @@ def _trace_files(entries: list[str]) -> dict[str, Path]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from planner.formats.placement import check_output_path
     from planner.simulating import simulate_placement
 
+    if args.output:
+        if Path(args.output).suffix.lower() != ".json":
+            raise InputError(f"{args.output}: the report is JSON. To fix: end the name in .json.")
+        check_output_path(Path(args.output))
     simulation = simulate_placement(
         Path(args.placement), Path(args.scenario), open_store_of(args), _trace_files(args.trace or []),
         policy=args.router, seed=args.seed, duration_s=args.duration, chunked_prefill_tokens=args.chunked_prefill,
@@ -178,8 +183,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print_table(simulation.table)
     print()
     print_table(simulation.energy)
+    print()
+    print_table(simulation.replicas.groupby(["site", "configuration", "serves"], as_index=False)
+                .agg(replicas=("busy", "size"), busy=("busy", "mean"), mean_batch=("mean_batch", "mean"), wh=("wh", "sum")))  # fmt: skip
     for note in simulation.notes:
         print(f"note: {note}")
+    if args.output:
+        simulation.to_json(args.output)
+        print(f"report written to {args.output}")
     print("note: each replica is stepped by the batch curves of its configuration's measured sweep, at the sweep's request shape")
     missed = list(simulation.table.loc[~simulation.table["meets SLO"], "workload"])
     if missed:
@@ -251,6 +262,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     simulating.add_argument("--router", default="least_outstanding", choices=["least_outstanding", "round_robin", "power_of_two"])
     simulating.add_argument("--seed", type=int, default=0, help="seed of the power-of-two router (default 0)")
     simulating.add_argument("--duration", type=float, metavar="S", help="only the first S seconds of each scaled trace")
+    simulating.add_argument("-o", "--output", help="write the report as JSON")
     simulating.add_argument("--chunked-prefill", type=int, metavar="TOKENS", help="at most this many prompt tokens per step (default: whole prompts)")
     simulating.set_defaults(handler=cmd_simulate)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,19 @@ def test_at_the_planned_shape_the_simulation_serves_the_demand_near_the_planned_
     assert simulated_mj == pytest.approx(planned_mj, rel=0.15)
     assert set(simulation.table["workload"]) == {"chat-8b", "assistant-32b"}
     assert (simulation.table["preempted"] == 0).all()
+    assert len(simulation.replicas) == 12 and (simulation.replicas["busy"] <= 1).all()
+    assert simulation.replicas["wh"].sum() * 3600 == pytest.approx(result.energy_j.sum(), rel=1e-4)
 
 
 def test_simulate_command_prints_the_percentiles(planned, capsys):
     url, scenario, placement, traces = planned
     arguments = [f"{name}={path}" for name, path in traces.items()]
-    code = main(["--db", url, "simulate", str(placement), str(scenario), "--duration", "5", *sum((["--trace", a] for a in arguments), [])])
+    report = placement.parent / "report.json"
+    code = main(["--db", url, "simulate", str(placement), str(scenario), "--duration", "5", "-o", str(report),
+                 *sum((["--trace", a] for a in arguments), [])])  # fmt: skip
     captured = capsys.readouterr()
+    content = json.loads(report.read_text())
+    assert {w["workload"] for w in content["workloads"]} == {"chat-8b", "assistant-32b"} and len(content["replicas"]) == 12
     assert "TPOT p95 ms" in captured.out and "chat-8b" in captured.out and "simulated (trace scaled to it)" in captured.out
     # the reference TPOTs are decode-only; prefill stalls push chat-8b past its 15 ms mean: the gate says so
     assert code == 5 and "SLO missed by" in captured.err
@@ -70,6 +77,7 @@ def test_simulate_command_prints_the_percentiles(planned, capsys):
         (["--trace", "nobody=x.csv"], "not in the placement"),
         (["--duration", "0"], "must be positive"),
         (["--chunked-prefill", "0"], "must be a positive token count"),
+        (["-o", "report.csv"], "the report is JSON"),
     ],
 )
 def test_bad_simulate_input_is_refused_with_a_fix(planned, extra, fragment, capsys):

@@ -33,6 +33,7 @@ def test_one_request_on_an_idle_replica_follows_the_steps_by_hand():
     assert result.finish_s[1] == pytest.approx(10.0 + 0.1 + 2 * step_1)
     busy_s = 2 * (0.1 + 2 * step_1)
     assert result.busy_s[0] == pytest.approx(busy_s)
+    assert result.mean_batch[0] == pytest.approx(1.0)
     assert result.energy_j[0] == pytest.approx(CURVES.power(1) * busy_s + 100.0 * (result.horizon_s - busy_s))
 
 
@@ -46,6 +47,7 @@ def test_the_batch_limit_and_the_kv_cache_hold_and_every_request_finishes():
     arrivals = list(np.linspace(0.0, 0.2, 40))
     roomy = simulate([replica(max_batch=4)], {"w": trace(arrivals, prompt=200, output=50)})
     assert roomy.most_running[0] == 4 and roomy.preemptions.sum() == 0
+    assert 1 <= roomy.mean_batch[0] <= 4
     # room for about three requests' full length: running ones are preempted and recomputed
     tight = simulate([replica(max_batch=8, kv=800)], {"w": trace(arrivals, prompt=200, output=50)})
     assert tight.preemptions.sum() > 0
