@@ -1,4 +1,4 @@
-"""`planner dashboard`: three pages on the same Store and Python API as the CLI."""
+"""`planner dashboard`: four pages on the same Store and Python API as the CLI."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page(VIEWS / "measurements.py", title="Measurements", url_path="measurements", default=True),
         st.Page(VIEWS / "plan.py", title="Plan", url_path="plan"),
         st.Page(VIEWS / "forecast.py", title="Forecast", url_path="forecast"),
+        st.Page(VIEWS / "simulate.py", title="Simulate", url_path="simulate"),
     ]
 )
 navigation.run()

@@ -22,3 +22,9 @@ def bundled_scenarios() -> dict[str, Path]:
 
 def bundled_histories() -> dict[str, Path]:
     return {path.stem: path for path in sorted(_folder("history").glob("*.csv"))}
+
+
+def bundled_traces() -> dict[str, Path]:
+    """The Azure 2023 request traces (CC-BY-4.0, data/public/README.md), by service."""
+    folder = _folder("public") / "azure-llm-inference-2023"
+    return {path.stem.removeprefix("AzureLLMInferenceTrace_"): path for path in sorted(folder.glob("*.csv"))}

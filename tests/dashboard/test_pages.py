@@ -94,3 +94,16 @@ def test_an_empty_store_says_so_instead_of_failing(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PLANNER_DB_URL", url)
     test = AppTest.from_file(APP, default_timeout=60).run()
     assert not test.exception
+
+
+def test_simulate_page_plans_replays_and_reads_the_slos(app: AppTest):
+    app.switch_page("views/simulate.py").run()
+    assert not app.exception and app.title[0].value == "Simulate"
+    app.selectbox[0].set_value("example").run()
+    app.number_input[0].set_value(5.0).run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    tables = app.dataframe
+    assert set(tables[0].value["workload"]) == {"chat-8b", "assistant-32b"}
+    assert "SLO missed by" in _texts(app) or "meets its SLO" in _texts(app)
+    assert len(tables[2].value) == 12  # the example's plan: 12 replicas, one row each
