@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 import altair as alt
 import numpy as np
@@ -16,6 +17,7 @@ from models import load_catalog
 from planner.bundled import bundled_scenarios, bundled_traces
 from planner.formats.scenario import load_scenario
 from planner.planning import workload_specs
+from simulator.serving import RouterPolicy
 
 
 def cdf(values: np.ndarray, workload: str, metric: str) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def cdf(values: np.ndarray, workload: str, metric: str) -> pd.DataFrame:
     return pd.DataFrame({"ms": ordered * 1000, "share": np.arange(1, len(ordered) + 1) / len(ordered), "workload": workload, "metric": metric})
 
 
-def latency_charts(simulation: planner.Simulation, scenario_path: Path) -> dict[str, alt.LayerChart]:
+def latency_charts(simulation: planner.Simulation, scenario_path: Path) -> dict[str, alt.LayerChart | alt.FacetChart]:
     """Per metric (TTFT, TPOT): each workload's distribution, its SLO bound as a dashed rule."""
     result = simulation.result
     scenario, _ = load_scenario(scenario_path, load_catalog())
@@ -33,7 +35,7 @@ def latency_charts(simulation: planner.Simulation, scenario_path: Path) -> dict[
         frames += [cdf(result.ttft_s[chosen], spec.name, "TTFT"), cdf(result.tpot_s[chosen], spec.name, "TPOT")]
         rules += [{"metric": m, "ms": bound, "workload": spec.name} for m, bound in (("TTFT", spec.ttft_slo_ms), ("TPOT", spec.tpot_slo_ms)) if bound]
     curves, bounds = pd.concat(frames), pd.DataFrame(rules, columns=["metric", "ms", "workload"])
-    charts = {}
+    charts: dict[str, alt.LayerChart | alt.FacetChart] = {}
     for metric in ("TTFT", "TPOT"):
         lines = alt.Chart(curves[curves["metric"] == metric]).mark_line().encode(
             x=alt.X("ms:Q", scale=alt.Scale(type="log"), title=f"{metric} ms"), y=alt.Y("share:Q", title="share of requests"),
@@ -53,7 +55,7 @@ with st.form("simulate"):
     workloads = [spec.name for spec in workload_specs(load_scenario(scenario_path, load_catalog())[0])]
     chosen = {w: st.selectbox(f"Trace for {w}", list(traces), key=f"trace-{w}") for w in workloads}
     duration_s = st.number_input("Seconds of traffic", min_value=1.0, max_value=3600.0, value=30.0, step=10.0)
-    router = st.selectbox("Router", ["least_outstanding", "round_robin", "power_of_two"])
+    router: RouterPolicy = st.selectbox("Router", get_args(RouterPolicy))
     submitted = st.form_submit_button("Plan and simulate", type="primary")
 st.caption("Each trace is time-compressed to its workload's planned demand (Azure 2023 traces, CC-BY-4.0).")
 if submitted:
