@@ -160,13 +160,15 @@ def shadow_prices(
             more = replace(site, inventory={**site.inventory, hardware: site.inventory.get(hardware, 0) + 1})
             probes.append((f"{hardware} at {site_name}", "GPU", problem.with_site(more)))
     prices = []
-    quick = replace(options, tie_break=False)
+    # each probe re-solves the model the plan came from: shared replicas, or each workload alone
+    plan_shares = any(group.shared for group in solution.groups)
+    quick = replace(options, tie_break=False, against_unshared=False)
     for resource, unit, probe in probes[:max_resolves]:
         limited = within(quick, deadline_s)
         if limited is None:
             prices.append(ShadowPrice(resource, unit, None, method="not computed: the time limit was spent"))
             continue
-        resolved = solve(probe, limited)
+        resolved = solve(replace(probe, share_replicas=probe.share_replicas and plan_shares), limited)
         value = None if resolved.objective_value is None else solution.objective_value - resolved.objective_value
         if value is not None and abs(value) < 1e-6 * max(1.0, abs(solution.objective_value)):
             value = 0.0

@@ -57,6 +57,9 @@ class SolveOptions:
     seed: int = 0
     warm_start: bool = True
     presolve: bool = True
+    against_unshared: bool = True
+    """Where sharing can cost a workload more than running alone, also solve without sharing and
+    keep the better (optimizer/solve.py); a re-solve of a plan that shared already knows which won."""
 
 
 @dataclass(frozen=True)

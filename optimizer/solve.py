@@ -84,7 +84,7 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_fr
         start = None if start_from is None else merged_start(classes, start_from, problem)
         return split_back(problem, classes, solve(merged_problem(problem, classes), options, start))
     shared = [c for c in configurations(problem.candidates, problem.share_replicas) if c.shared]
-    if all(c.uniform for c in shared):
+    if not options.against_unshared or all(c.uniform for c in shared):
         # the shared model then holds every plan without sharing at the same cost
         return _solve_model(problem, options, start_from)
     started_s = time.monotonic()
