@@ -23,7 +23,7 @@ from optimizer.candidates import WorkloadSpec, candidate_id
 from optimizer.operating_point import OperatingPoint
 from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
-from planner.formats.request_trace import read_request_trace
+from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
 from planner.model_check import sweeps
 from planner.planning import workload_specs
@@ -99,8 +99,10 @@ def _prefill_s_per_token(curves: BatchCurves, point: OperatingPoint, catalog: Ca
     return 2 * llm.active_params_b * 1e9 / (point.gpus_per_replica * gpu.bf16_dense_tflops * 1e12 * PREFILL_COMPUTE_EFFICIENCY)
 
 
-def _traces(placement: Placement, trace_files: Mapping[str, str | Path], duration_s: float | None) -> dict[str, Trace]:
+def _traces(placement: Placement, trace_files: Mapping[str, str | Path], duration_s: float | None, catalog: Catalog) -> dict[str, Trace]:
+    """Each workload's trace, checked against its model's context and scaled to its demand."""
     demand = {w.name: w.demand_tok_s for w in placement.workloads}
+    models = {w.name: w.model for w in placement.workloads}
     unknown = sorted(set(trace_files) - set(demand))
     if unknown:
         raise InputError(f"--trace names workload(s) {', '.join(unknown)} not in the placement. To fix: use {', '.join(demand)}.")
@@ -109,7 +111,9 @@ def _traces(placement: Placement, trace_files: Mapping[str, str | Path], duratio
         raise InputError(f"no --trace for workload(s) {', '.join(missing)}. To fix: add --trace NAME=FILE for each.")
     traces = {}
     for name, path in trace_files.items():
-        trace = scaled_to(read_request_trace(Path(path)), demand[name])
+        recorded = read_request_trace(Path(path))
+        check_fits_the_model(recorded, catalog.llm(models[name]), str(path))
+        trace = scaled_to(recorded, demand[name])
         if duration_s is not None:
             kept = trace.arrival_s <= duration_s
             trace = Trace(trace.arrival_s[kept], trace.prompt_tokens[kept], trace.output_tokens[kept])
@@ -147,7 +151,7 @@ def simulate_placement(
         serves = {share.workload: share.tokens_per_s / row.replicas for share in row.serves if share.tokens_per_s > 0}
         replicas.extend(ReplicaSpec(model, serves) for _ in range(row.replicas))
         where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))
-    traces = _traces(placement, trace_files, duration_s)
+    traces = _traces(placement, trace_files, duration_s, catalog)
     try:
         result = simulate(replicas, traces, policy, seed)
     except ValueError as error:

@@ -110,3 +110,12 @@ def test_a_plan_whose_slos_hold_under_its_traffic_exits_0(planned, tmp_path, cap
     arguments = sum((["--trace", f"{name}={path}"] for name, path in traces.items()), [])
     assert main(["--db", url, "simulate", str(placement), str(scenario), "--duration", "5", *arguments]) == 0
     assert "SLO missed" not in capsys.readouterr().err
+
+
+def test_a_trace_longer_than_the_models_context_is_refused(planned, tmp_path, capsys):
+    url, scenario, placement, traces = planned
+    too_long = tmp_path / "long.csv"
+    too_long.write_text("timestamp,prompt_tokens,output_tokens\n0,200000,10\n1,512,128\n")
+    arguments = ["--trace", f"chat-8b={too_long}", "--trace", f"assistant-32b={traces['assistant-32b']}"]
+    assert main(["--db", url, "simulate", str(placement), str(scenario), *arguments]) == 2
+    assert "longer than llama-3.1-8b's context" in capsys.readouterr().err
