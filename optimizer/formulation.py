@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulp
 
-from optimizer.problem import OBJECTIVE_ORDER, Objective, PlanProblem
-from optimizer.replica_groups import OBJECTIVE_QUANTITIES, Configuration, configurations, group_charges
+from optimizer.candidates import WorkloadSpec
+from optimizer.problem import OBJECTIVE_ORDER, Objective, PlanProblem, SiteSpec
+from optimizer.replica_groups import OBJECTIVE_QUANTITIES, Configuration, configurations, group_charges, replica_terms
 
 TIE_WEIGHT = 1e-4
 ReplicaKey = tuple[str, str, str]
@@ -99,6 +101,7 @@ def build_model(
     model = PlacementModel(problem, prob, {}, {})
     rows = _Rows()
     demand = {workload.name: workload.demand_tok_s for workload in problem.workloads}
+    workloads = {workload.name: workload for workload in problem.workloads}
     for index, config in enumerate(configurations(problem.candidates, problem.share_replicas)):
         if config.shared:
             model.configurations[config.id] = config
@@ -115,7 +118,7 @@ def build_model(
             if not relaxed:
                 upper = min(upper, available // config.gpus_per_replica)
             n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
-            _add_columns(model, rows, config, site.name, n)
+            _add_columns(model, rows, config, site, n, workloads)
     _demand_rows(model, rows)
     for site in problem.sites:
         expression = pulp.LpAffineExpression(rows.site_peak.get(site.name, []))
@@ -135,15 +138,19 @@ def build_model(
     return model
 
 
-def _add_columns(model: PlacementModel, rows: _Rows, config: Configuration, site_name: str, n: pulp.LpVariable) -> None:
+def _add_columns(
+    model: PlacementModel, rows: _Rows, config: Configuration, site: SiteSpec, n: pulp.LpVariable, workloads: Mapping[str, WorkloadSpec]
+) -> None:
     """One configuration at one site: its replicas and, where shared, a load column per member
     with the group's capacity row. Objectives and peak power follow replica_groups' accounting."""
     problem = model.problem
-    site = next(s for s in problem.sites if s.name == site_name)
-    charges = group_charges(problem, config.members, site)
+    site_name = site.name
+    # one member: its own figures are the ceiling and there is nothing to credit
+    charges = group_charges(problem, config.members, site) if config.shared else None
+    replica_charge = charges.per_replica if charges is not None else replica_terms(problem, config.members[0], site)
     for name in OBJECTIVE_QUANTITIES:
-        rows.objectives[name].append((n, charges.per_replica[name]))
-    rows.site_peak[site_name].append((n, charges.per_replica["facility_peak_w"]))
+        rows.objectives[name].append((n, replica_charge[name]))
+    rows.site_peak[site_name].append((n, replica_charge["facility_peak_w"]))
     rows.site_gpus[(site_name, config.hardware)].append((n, float(config.gpus_per_replica)))
     if not config.shared:
         (candidate,) = config.members
@@ -151,11 +158,11 @@ def _add_columns(model: PlacementModel, rows: _Rows, config: Configuration, site
         rows.capacity[candidate.workload].append((n, problem.max_utilization * candidate.tok_s))
         rows.at_site[(candidate.workload, site_name)].append((n, 1.0))
         return
+    assert charges is not None
     model.groups[(config.id, site_name)] = n
-    demand = {w.name: w for w in problem.workloads}
     used: Terms = [(n, -1.0)]
     for candidate in config.members:
-        workload = demand[candidate.workload]
+        workload = workloads[candidate.workload]
         per_replica = problem.max_utilization * candidate.tok_s
         x = model.prob.add_variable(f"x_{n.name[2:]}_{_safe(candidate.workload)}_{len(model.loads)}", lowBound=0, upBound=workload.demand_tok_s)
         model.loads[(candidate.workload, candidate.id, site_name)] = x

@@ -12,7 +12,7 @@ split back over the workloads in proportion to their demands.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from optimizer.candidates import Candidate, WorkloadSpec, configuration_id
@@ -57,11 +57,23 @@ def merged_problem(problem: PlanProblem, classes: Sequence[tuple[WorkloadSpec, .
     return replace(problem, workloads=workloads, candidates=tuple(c for c in problem.candidates if c.workload not in dropped))
 
 
+def _counterparts(problem: PlanProblem) -> Callable[[str, str, str], str | None]:
+    """For (workload, candidate id, other workload): the other workload's candidate with the same
+    configuration and figures, if it has one."""
+    ids: dict[tuple[str, Figures], str] = {(c.workload, _figures(c)): c.id for c in problem.candidates}
+    figures = {(c.workload, c.id): _figures(c) for c in problem.candidates}
+
+    def counterpart(workload: str, candidate_id: str, other: str) -> str | None:
+        shape = figures.get((workload, candidate_id))
+        return None if shape is None else ids.get((other, shape))
+
+    return counterpart
+
+
 def split_back(problem: PlanProblem, classes: Sequence[tuple[WorkloadSpec, ...]], solution: Solution) -> Solution:
     """The merged solve's groups with each class's load split over its workloads by demand;
     `unshared` is dropped (in the merged problem it shares replicas within a class)."""
-    ids: dict[tuple[str, Figures], str] = {(c.workload, _figures(c)): c.id for c in problem.candidates}
-    figures = {(c.workload, c.id): _figures(c) for c in problem.candidates}
+    counterpart = _counterparts(problem)
     members: Mapping[str, tuple[WorkloadSpec, ...]] = {m[0].name: m for m in classes}
     groups = []
     for group in solution.groups:
@@ -72,8 +84,11 @@ def split_back(problem: PlanProblem, classes: Sequence[tuple[WorkloadSpec, ...]]
                 shares.append(share)
                 continue
             total = sum(w.demand_tok_s for w in together)
-            shape = figures[(share.workload, share.candidate_id)]
-            shares.extend(Share(w.name, ids[(w.name, shape)], share.tok_s * w.demand_tok_s / total) for w in together)
+            for w in together:
+                # a class is made of workloads with the same candidates: each has this one's twin
+                twin = counterpart(share.workload, share.candidate_id, w.name)
+                assert twin is not None
+                shares.append(Share(w.name, twin, share.tok_s * w.demand_tok_s / total))
         serves_several = len({share.workload for share in shares}) > 1
         groups.append(ReplicaGroup(group.site, group.configuration, group.replicas, tuple(shares), group.shared or serves_several))
     return replace(solution, groups=tuple(groups), unshared=None)
@@ -82,15 +97,13 @@ def split_back(problem: PlanProblem, classes: Sequence[tuple[WorkloadSpec, ...]]
 def merged_start(classes: Sequence[tuple[WorkloadSpec, ...]], start_from: Solution, problem: PlanProblem) -> Solution:
     """A solution of the original problem in the merged problem's workloads."""
     first = {w.name: members[0].name for members in classes for w in members}
-    ids: dict[tuple[str, Figures], str] = {(c.workload, _figures(c)): c.id for c in problem.candidates}
-    figures = {(c.workload, c.id): _figures(c) for c in problem.candidates}
+    counterpart = _counterparts(problem)
     groups = []
     for group in start_from.groups:
         loads: dict[tuple[str, str], float] = defaultdict(float)
         for share in group.shares:
             name = first.get(share.workload, share.workload)
-            candidate_id = ids.get((name, figures.get((share.workload, share.candidate_id), ("", 0.0, 0.0, 0.0))), share.candidate_id)
-            loads[(name, candidate_id)] += share.tok_s
+            loads[(name, counterpart(share.workload, share.candidate_id, name) or share.candidate_id)] += share.tok_s
         shares = tuple(Share(name, candidate_id, tok_s) for (name, candidate_id), tok_s in loads.items())
         groups.append(replace(group, shares=shares, shared=group.shared and len(shares) > 1))
     return replace(start_from, groups=tuple(groups))

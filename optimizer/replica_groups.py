@@ -97,6 +97,14 @@ class GroupCharges:
     per_tok_s: Mapping[tuple[str, str], Mapping[Quantity, float]]
     """By (workload, candidate id): the credit (<= 0) per token/s of that member's load."""
 
+    def total(self, group: ReplicaGroup) -> dict[Quantity, float]:
+        """Each quantity for a group as planned: the formulation's accounting, evaluated."""
+        totals = {q: group.replicas * value for q, value in self.per_replica.items()}
+        for share in group.shares:
+            for q, credit in self.per_tok_s[(share.workload, share.candidate_id)].items():
+                totals[q] += credit * share.tok_s
+        return totals
+
 
 def group_charges(problem: PlanProblem, members: Sequence[Candidate], site: SiteSpec) -> GroupCharges:
     terms = {(c.workload, c.id): (c, replica_terms(problem, c, site)) for c in members}
@@ -110,13 +118,8 @@ def group_charges(problem: PlanProblem, members: Sequence[Candidate], site: Site
 
 
 def charged(problem: PlanProblem, members: Sequence[Candidate], group: ReplicaGroup, site: SiteSpec) -> dict[Quantity, float]:
-    """Each quantity for a group as planned: the formulation's accounting, evaluated."""
-    charges = group_charges(problem, members, site)
-    totals = {q: group.replicas * value for q, value in charges.per_replica.items()}
-    for share in group.shares:
-        for q, credit in charges.per_tok_s[(share.workload, share.candidate_id)].items():
-            totals[q] += credit * share.tok_s
-    return totals
+    """Each quantity for a group as planned."""
+    return group_charges(problem, members, site).total(group)
 
 
 def members_by_group(problem: PlanProblem) -> Mapping[str, tuple[Candidate, ...]]:

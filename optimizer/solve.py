@@ -77,8 +77,8 @@ def solve(problem: PlanProblem, options: SolveOptions = SolveOptions(), start_fr
 
     Where a shared configuration's members draw different power, the plan without sharing is
     solved too (first, with a third of the time) and the better kept, so sharing never costs
-    more than it saves; the returned gap then holds against both models' bounds. `start_from`, a solution of a similar problem (last
-    month's plan), seeds the starting point."""
+    more than it saves; the returned gap then holds against both models' bounds. `start_from`,
+    a solution of a similar problem (last month's plan), seeds the starting point."""
     classes = interchangeable(problem) if problem.share_replicas else []
     if classes:
         start = None if start_from is None else merged_start(classes, start_from, problem)
@@ -123,7 +123,7 @@ def _better(together: Solution, alone: Solution) -> Solution:
         return replace(best, status="feasible", gap=None, build_s=build_s, solve_s=solve_s)
     gap = max(best.objective_value - min(b for b in bounds if b is not None), 0.0) / max(abs(best.objective_value), 1e-12)
     optimal = together.status == "optimal" and alone.status in ("optimal", "infeasible")
-    return replace(best, status="optimal" if optimal or best.status == "optimal" and gap <= 1e-9 else "feasible", gap=gap, build_s=build_s, solve_s=solve_s)
+    return replace(best, status="optimal" if optimal or (best.status == "optimal" and gap <= 1e-9) else "feasible", gap=gap, build_s=build_s, solve_s=solve_s)
 
 
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:

@@ -19,7 +19,7 @@ from optimizer.candidates import candidates_by_key, configuration_id
 from optimizer.formulation import PlacementModel
 from optimizer.highs import relaxation_solver
 from optimizer.problem import ReplicaGroup
-from optimizer.replica_groups import group_charges
+from optimizer.replica_groups import GroupCharges, group_charges
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,13 @@ def _options(model: PlacementModel) -> list[_Option]:
         c = candidates[(workload, candidate_id)]
         peak_w = sites[site_name].pue * c.peak_power_w
         found.append(_Option(workload, n, None, site_name, c.hardware, c.gpus_per_replica, problem.max_utilization * c.tok_s, peak_w, 0.0))
+    charged: dict[tuple[str, str], GroupCharges] = {}
     for (workload, candidate_id, site_name), x in model.loads.items():
         c = candidates[(workload, candidate_id)]
         config = model.configurations[configuration_id(c)]
-        charges = group_charges(problem, config.members, sites[site_name])
+        if (config.id, site_name) not in charged:
+            charged[(config.id, site_name)] = group_charges(problem, config.members, sites[site_name])
+        charges = charged[(config.id, site_name)]
         found.append(
             _Option(
                 workload,
@@ -139,21 +142,18 @@ def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str
     problem = model.problem
     counts = {o.n.name: min(counts.get(o.n.name, 0), int(o.n.upBound)) for o in options}
     demand = {w.name: w.demand_tok_s for w in problem.workloads}
-    shared = [o for o in options if o.load is not None]
+    shared = [(o, o.load.name) for o in options if o.load is not None]
     used: dict[str, float] = defaultdict(float)
-    for o in shared:
-        used[o.n.name] += loads.get(o.load.name, 0.0) / o.per_replica_tok_s  # type: ignore[union-attr]
-    kept = {
-        o.load.name: loads.get(o.load.name, 0.0) * min(1.0, counts[o.n.name] / used[o.n.name]) if used[o.n.name] else 0.0  # type: ignore[union-attr]
-        for o in shared
-    }
+    for o, load in shared:
+        used[o.n.name] += loads.get(load, 0.0) / o.per_replica_tok_s
+    kept = {load: loads.get(load, 0.0) * min(1.0, counts[o.n.name] / used[o.n.name]) if used[o.n.name] else 0.0 for o, load in shared}
     per_workload: dict[str, float] = defaultdict(float)
-    for o in shared:
-        per_workload[o.workload] += kept[o.load.name]  # type: ignore[union-attr]
-    for o in shared:
+    for o, load in shared:
+        per_workload[o.workload] += kept[load]
+    for o, load in shared:
         total = per_workload[o.workload]
         if total > demand[o.workload]:
-            kept[o.load.name] *= demand[o.workload] / total  # type: ignore[union-attr]
+            kept[load] *= demand[o.workload] / total
     sites = {site.name: site for site in problem.sites}
     state = _State(
         counts,

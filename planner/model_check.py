@@ -21,9 +21,13 @@ def sweeps(points: list[OperatingPoint]) -> dict[SweepKey, list[OperatingPoint]]
     what one set of curves describes (sources are not mixed: labs differ)."""
     found: dict[SweepKey, list[OperatingPoint]] = defaultdict(list)
     for p in points:
-        shape = p.workload_profile or str(p.prompt_tokens)
-        found[(p.model, p.hardware, p.runtime, p.gpus_per_replica, shape, p.output_tokens, p.source)].append(p)
+        found[sweep_key(p)].append(p)
     return found
+
+
+def sweep_key(point: OperatingPoint) -> SweepKey:
+    shape = point.workload_profile or str(point.prompt_tokens)
+    return (point.model, point.hardware, point.runtime, point.gpus_per_replica, shape, point.output_tokens, point.source)
 
 
 def _worst(held: list[HeldOut], attribute: str) -> float | None:

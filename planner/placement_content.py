@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from optimizer.candidates import Candidate, candidates_by_key
 from optimizer.metrics import FleetSummary
 from optimizer.problem import PlanProblem, ReplicaGroup, Share
-from optimizer.replica_groups import charged, group_charges, members_by_group, members_of
+from optimizer.replica_groups import group_charges, members_by_group, members_of
 from planner.formats.placement import BaselineEntry, PlacementRow, ServedShare, SiteEcho, Summary, WorkloadEcho
 from planner.formats.scenario import Scenario
 from planner.wording import describe_flag
@@ -24,7 +24,7 @@ def placement_rows(problem: PlanProblem, groups: Sequence[ReplicaGroup]) -> list
         members = members_of(group, shared, candidates)
         site = sites[group.site]
         charges = group_charges(problem, members, site)
-        totals = charged(problem, members, group, site)
+        totals = charges.total(group)
         served = [(share, candidates[(share.workload, share.candidate_id)]) for share in group.shares]
         first = members[0].point
         rows.append(

@@ -25,7 +25,7 @@ from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.model_check import sweeps
+from planner.model_check import SweepKey, sweep_key, sweeps
 from planner.planning import workload_specs
 from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
@@ -62,14 +62,12 @@ class Simulation:
         write_text_atomically(json.dumps(content, indent=2, default=float) + "\n", Path(path))
 
 
-def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], catalog: Catalog,
-                         notes: list[str]) -> ReplicaModel:  # fmt: skip
+def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], by_sweep: Mapping[SweepKey, list[OperatingPoint]],
+                         catalog: Catalog, notes: list[str]) -> ReplicaModel:  # fmt: skip
     """The simulated replica of a placement row, from the sweep of the candidate serving most of it."""
     main = max(row.serves, key=lambda share: share.tokens_per_s)
     point = points[main.candidate]
-    shape = point.workload_profile or str(point.prompt_tokens)
-    key = (point.model, point.hardware, point.runtime, point.gpus_per_replica, shape, point.output_tokens, point.source)
-    sweep = sweeps(list(points.values())).get(key, [])
+    sweep = by_sweep.get(sweep_key(point), [])
     if len({p.load for p in sweep}) < 2:
         raise InputError(
             f"{row.configuration} at {row.site}: the Store has this configuration at one batch size only ({point.source}), "
@@ -142,12 +140,13 @@ def simulate_placement(
         raise InputError(f"{placement_path} does not validate against {scenario_path}: {problems[0]}. To fix: plan it again.")
     catalog = load_catalog()
     scenario, _ = load_scenario(scenario_path, catalog)
-    points = {candidate_id(p): p for p in usable_operating_points(store)}
+    usable = usable_operating_points(store)
+    points, by_sweep = {candidate_id(p): p for p in usable}, sweeps(usable)
     notes: list[str] = []
     replicas: list[ReplicaSpec] = []
     where: list[dict[str, object]] = []
     for row in placement.placements:
-        model = replace(_configuration_model(row, points, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
+        model = replace(_configuration_model(row, points, by_sweep, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
         serves = {share.workload: share.tokens_per_s / row.replicas for share in row.serves if share.tokens_per_s > 0}
         replicas.extend(ReplicaSpec(model, serves) for _ in range(row.replicas))
         where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))
