@@ -92,11 +92,13 @@ def build_model(
     relax_power: frozenset[str] = frozenset(),
     relax_gpus: frozenset[str] = frozenset(),
     gpus_at_new_sites: bool = False,
+    bound_demand_tok_s: Mapping[str, float] | None = None,
 ) -> PlacementModel:
     """The MILP. `relax_power` adds slack to those sites' power budgets and `relax_gpus` to the
     inventories of those GPU types (at every site that holds some, or at every site with
     `gpus_at_new_sites`: a purchase), so that an infeasible problem still solves and the slack
-    says what is missing."""
+    says what is missing. `bound_demand_tok_s` sizes the replica columns' upper bounds instead of
+    the demand (a schedule may keep replicas its interval does not need, to spare a start)."""
     prob = pulp.LpProblem("placement", pulp.LpMinimize)
     model = PlacementModel(problem, prob, {}, {})
     rows = _Rows()
@@ -113,7 +115,7 @@ def build_model(
             if not relaxed and available < config.gpus_per_replica:
                 continue
             upper = math.ceil(
-                sum(demand.get(c.workload, 0.0) / (problem.max_utilization * c.tok_s) for c in config.members) - 1e-9
+                sum((bound_demand_tok_s or demand).get(c.workload, 0.0) / (problem.max_utilization * c.tok_s) for c in config.members) - 1e-9
             )
             if not relaxed:
                 upper = min(upper, available // config.gpus_per_replica)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from planner.cli import plan_commands, store_commands, telemetry_commands
+from planner.cli import plan_commands, schedule_commands, store_commands, telemetry_commands
 from planner.errors import USER_ERRORS, error_line
 
 DESCRIPTION = "Energy-aware LLM inference placement and capacity planner."
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $PLANNER_DB_URL, else a SQLite file in your data directory)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for group in (store_commands, telemetry_commands, plan_commands):
+    for group in (store_commands, telemetry_commands, plan_commands, schedule_commands):
         group.add_parsers(commands, _Parser)
     return parser
 

@@ -1,0 +1,126 @@
+"""The schedule file (`planner schedule -o schedule.yaml|.json`, version 1): which replica groups
+run in each interval of a horizon, with each interval's and the horizon's figures.
+
+An interval's rows are the placement file's rows (planner/formats/placement.py), so a row means
+the same in both; the file echoes the inputs it was planned from (scenario and series digests)
+and the reconfiguration rules, so `planner validate` can rebuild every figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from planner.errors import InputError
+from planner.formats.placement import PlacementRow, ScenarioRef, check_output_path, write_text_atomically
+from planner.formats.strict_yaml import load_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SeriesRef(_Strict):
+    path: str
+    sha256: str
+
+
+class Rules(_Strict):
+    load_gb_per_s: float
+    """Storage bandwidth a replica loads its weights at; a start costs that time at idle power."""
+    max_changes_per_site: int | None
+    min_up_intervals: int
+
+
+class Totals(_Strict):
+    """Facility energy, dollars and CO2 over some hours, starts included."""
+
+    energy_kwh: float
+    load_scaled_energy_kwh: float
+    """Each replica charged its GPUs' idle power plus the rest in proportion to its load over the
+    planned load: a floor under any power curve concave in load (optimizer/horizon.py)."""
+    usd: float | None
+    kg_co2: float | None
+    tokens: float
+    joules_per_token: float
+    starts: int
+
+
+class SitePower(_Strict):
+    site: str
+    facility_power_kw: float
+    peak_facility_power_kw: float
+    power_budget_kw: float
+    carbon_g_per_kwh: float | None
+    usd_per_kwh: float | None
+
+
+class IntervalEntry(_Strict):
+    start: str
+    """ISO 8601, UTC."""
+    demand_tok_s: dict[str, float]
+    replicas: int
+    gpus: int
+    starts: int
+    facility_power_kw: float
+    totals: Totals
+    sites: list[SitePower]
+    placements: list[PlacementRow]
+
+
+class BaselineTotals(_Strict):
+    name: str
+    description: str
+    status: str
+    totals: Totals | None = None
+    schedule_saves: Totals | None = None
+    """Baseline minus schedule: what the schedule saves (negative where it spends more)."""
+
+
+class ScheduleFile(_Strict):
+    version: Literal[1] = 1
+    kind: Literal["schedule"] = "schedule"
+    scenario: ScenarioRef
+    demand: SeriesRef
+    sites_series: SeriesRef
+    objective: str
+    solver: str
+    status: Literal["optimal", "feasible", "infeasible", "no_solution"]
+    gap: float | None = None
+    windows: int = 1
+    reasons: list[str] = []
+    interval_minutes: float
+    max_utilization: float
+    rules: Rules
+    horizon: Totals | None = None
+    baselines: list[BaselineTotals] = []
+    intervals: list[IntervalEntry] = []
+    notes: list[str] = []
+
+
+def write_schedule(schedule: ScheduleFile, path: Path) -> None:
+    """YAML or JSON by suffix, written whole or not at all."""
+    check_output_path(path)
+    content = schedule.model_dump(mode="json")
+    text = json.dumps(content, indent=2) + "\n" if path.suffix.lower() == ".json" else yaml.safe_dump(content, sort_keys=False)
+    write_text_atomically(text, path)
+
+
+def read_schedule(path: Path) -> ScheduleFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing schedule file.") from error
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `planner schedule -o`.") from error
+    try:
+        return ScheduleFile.model_validate(content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise InputError(f"{path}: {where}: {first['msg']}. To fix: write it with `planner schedule -o`.") from error

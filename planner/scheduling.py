@@ -1,0 +1,268 @@
+"""`planner.schedule()`: a scenario's installed fleet run by the interval against a demand series
+and a site series (carbon, prices, budgets), with the baselines it is measured against.
+
+The scenario gives the fleet (inventories), SLOs, lengths and constant site figures; the demand
+series replaces each workload's peak demand interval by interval; the site series replaces
+carbon intensity, price and budget where it gives them (a site it does not name keeps the
+scenario's figures). Starting a replica loads its weights: bytes over `load_gb_per_s`, at the
+GPUs' idle power (catalog), charged at that site and interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from models import Catalog, Store, load_catalog
+from optimizer.candidates import CandidateSet, configuration_id
+from optimizer.diagnosis import explain_infeasibility
+from optimizer.horizon import HorizonFigures, horizon_figures
+from optimizer.problem import Objective, PlanProblem, ReplicaGroup, Share, SolveOptions, Status
+from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolution, solve_schedule
+from optimizer.solve import MIN_SOLVE_S, solve
+from planner.errors import InputError
+from planner.formats.scenario import Scenario
+from planner.formats.time_series import DEMAND_COLUMNS, SITE_COLUMNS, Series, read_series
+from planner.planning import build_problem, resolve_scenario, solve_options
+from planner.stored_points import usable_operating_points
+from planner.wording import describe_shortfall
+
+DEFAULT_LOAD_GB_PER_S = 2.0
+"""What a replica reads its weights at when it starts: one NVMe drive or a fast network volume
+(a stated default; `--load-gb-per-s` overrides it). 16 GB of an 8B model then take 8 s."""
+
+
+@dataclass(frozen=True)
+class ScheduleInputs:
+    demand: Series
+    sites: Series
+
+
+def read_inputs(demand_path: Path, sites_path: Path, scenario: Scenario) -> ScheduleInputs:
+    """Both series, checked against the scenario and each other: every workload has a demand,
+    no name is unknown, both cover the same horizon, the site step is a whole number of demand steps."""
+    demand = read_series(demand_path, "workload", DEMAND_COLUMNS, exactly_one=True)
+    sites = read_series(sites_path, "site", SITE_COLUMNS, exactly_one=False)
+    workloads = [w.label for w in scenario.workloads]
+    site_names = [s.name for s in scenario.sites]
+    for series, names, kind in ((demand, workloads, "workload"), (sites, site_names, "site")):
+        unknown = sorted(set(series.values) - set(names))
+        if unknown:
+            raise InputError(f"{series.path}: {kind} {unknown[0]} is not in the scenario. To fix: use one of {', '.join(names)}.")
+    missing = [name for name in workloads if name not in demand.values]
+    if missing:
+        raise InputError(f"{demand_path}: no demand for workload {missing[0]}. To fix: give every workload of the scenario a series.")
+    if demand.starts[0] != sites.starts[0] or demand.end != sites.end:
+        raise InputError(
+            f"the demand series covers {_span(demand)} and the site series {_span(sites)}. To fix: give both for the same horizon."
+        )
+    if sites.step < demand.step or sites.step % demand.step != timedelta(0):
+        raise InputError(f"{sites_path}: a step of {sites.step} does not hold whole demand intervals of {demand.step}. To fix: resample one of them.")
+    return ScheduleInputs(demand, sites)
+
+
+def _span(series: Series) -> str:
+    return f"{series.starts[0].isoformat()} to {series.end.isoformat()}"
+
+
+def interval_problems(problem: PlanProblem, scenario: Scenario, inputs: ScheduleInputs) -> tuple[PlanProblem, ...]:
+    """One placement problem per demand interval: its demand, and its sites' carbon, price and budget."""
+    output_tokens = {w.label: w.output_tokens for w in scenario.workloads}
+    demand, sites = inputs.demand, inputs.sites
+    per_site_interval = sites.step // demand.step
+    found = []
+    for index in range(len(demand.starts)):
+        workloads = []
+        for workload in problem.workloads:
+            values = demand.values[workload.name]
+            tok_s = values["tokens_per_s"][index] if "tokens_per_s" in values else values["requests_per_s"][index] * output_tokens[workload.name]
+            # no traffic, nothing to keep redundant
+            workloads.append(replace(workload, demand_tok_s=tok_s, min_sites=workload.min_sites if tok_s > 0 else 1))
+        site_index = index // per_site_interval
+        specs = []
+        for site in problem.sites:
+            given = {column: value[site_index] for column, value in sites.values.get(site.name, {}).items()}
+            specs.append(
+                replace(
+                    site,
+                    carbon_g_per_kwh=given.get("carbon_g_per_kwh", site.carbon_g_per_kwh),
+                    usd_per_kwh=given.get("usd_per_kwh", site.usd_per_kwh),
+                    power_budget_w=given["power_budget_kw"] * 1000 if "power_budget_kw" in given else site.power_budget_w,
+                )
+            )
+        found.append(replace(problem, workloads=tuple(workloads), sites=tuple(specs)))
+    return tuple(found)
+
+
+def start_energy_j(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -> dict[str, float]:
+    """IT joules to bring up one replica, by configuration: its weights read at `load_gb_per_s`
+    while its GPUs draw their idle power."""
+    found = {}
+    for candidate in problem.candidates:
+        load_s = catalog.llms[candidate.point.model].weight_bytes / (load_gb_per_s * 1e9)
+        found[configuration_id(candidate)] = load_s * candidate.gpus_per_replica * catalog.gpus[candidate.hardware].idle_w
+    return found
+
+
+@dataclass(frozen=True)
+class ScheduleBaseline:
+    name: str
+    description: str
+    status: Status | str
+    figures: HorizonFigures | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    scenario: Scenario
+    scenario_sha256: str
+    inputs: ScheduleInputs
+    problem: ScheduleProblem
+    candidate_set: CandidateSet
+    solution: ScheduleSolution
+    baselines: tuple[ScheduleBaseline, ...]
+    load_gb_per_s: float
+    idle_w: Mapping[str, float]
+    """Idle power per GPU, by type (catalog): the floor of the load-scaled energy figure."""
+    reasons: tuple[str, ...] = ()
+    """Why there is no schedule: the interval that cannot be served and what it lacks."""
+
+    @property
+    def status(self) -> Status:
+        return self.solution.status
+
+    @property
+    def starts(self) -> tuple[datetime, ...]:
+        return self.inputs.demand.starts
+
+    @property
+    def figures(self) -> HorizonFigures | None:
+        if not self.solution.has_solution:
+            return None
+        return horizon_figures(self.problem.intervals, self.solution.intervals, self.problem.interval_h, self.problem.reconfiguration.start_it_j, self.idle_w)
+
+
+def _held(groups: Sequence[ReplicaGroup], peak: PlanProblem, interval: PlanProblem) -> tuple[ReplicaGroup, ...]:
+    """A peak plan's groups carrying an interval's demand: each share scaled by its workload's demand then over its peak."""
+    scale = {
+        now.name: (now.demand_tok_s / top.demand_tok_s if top.demand_tok_s else 0.0)
+        for now, top in zip(interval.workloads, peak.workloads, strict=True)
+    }
+    return tuple(replace(g, shares=tuple(Share(s.workload, s.candidate_id, s.tok_s * scale[s.workload]) for s in g.shares)) for g in groups)
+
+
+def peak_problem(intervals: Sequence[PlanProblem]) -> PlanProblem:
+    """The plan a static fleet needs: each workload at its highest demand, each site at its lowest budget."""
+    first = intervals[0]
+    workloads = tuple(
+        replace(w, demand_tok_s=max(p.workloads[i].demand_tok_s for p in intervals), min_sites=max(p.workloads[i].min_sites for p in intervals))
+        for i, w in enumerate(first.workloads)
+    )
+    sites = tuple(replace(s, power_budget_w=min(p.sites[i].power_budget_w for p in intervals)) for i, s in enumerate(first.sites))
+    return replace(first, workloads=workloads, sites=sites)
+
+
+def _baselines(
+    problem: ScheduleProblem, options: SolveOptions, window: int | None, deadline_s: float | None, idle_w: Mapping[str, float]
+) -> tuple[ScheduleBaseline, ...]:
+    """The static peak plan, and the schedules for energy and for carbon (no change limits)
+    where they differ from the one solved."""
+    found = []
+    peak = peak_problem(problem.intervals)
+    limited = _within(options, deadline_s)
+    static = solve(peak, limited) if limited is not None else None
+    description = "the plan for each workload's peak demand (and each site's lowest budget), run every interval"
+    if static is None or not static.has_solution:
+        found.append(ScheduleBaseline("static peak plan", description, "skipped: no time left" if static is None else static.status))
+    else:
+        held = [_held(static.groups, peak, interval) for interval in problem.intervals]
+        figures = horizon_figures(problem.intervals, held, problem.interval_h, problem.reconfiguration.start_it_j, idle_w)
+        found.append(ScheduleBaseline("static peak plan", description, static.status, figures))
+    others: list[tuple[str, str, Objective, Reconfiguration]] = [
+        ("energy optimum", "each interval's energy optimum, carbon and price ignored (same rules)", "energy", problem.reconfiguration),
+        ("carbon optimum", "the carbon optimum with no limit on changes", "carbon", Reconfiguration(problem.reconfiguration.start_it_j)),
+    ]
+    for name, text, objective, rules in others:
+        if objective == problem.objective and rules == problem.reconfiguration:
+            continue
+        if objective == "carbon" and any(s.carbon_g_per_kwh is None for p in problem.intervals for s in p.sites):
+            found.append(ScheduleBaseline(name, text, "skipped: a site gives no carbon intensity"))
+            continue
+        limited = _within(options, deadline_s)
+        if limited is None:
+            found.append(ScheduleBaseline(name, text, "skipped: no time left"))
+            continue
+        variant = ScheduleProblem(tuple(replace(p, objective=objective) for p in problem.intervals), problem.interval_h, rules)
+        solved = solve_schedule(variant, limited, window)
+        figures = horizon_figures(variant.intervals, solved.intervals, variant.interval_h, rules.start_it_j, idle_w) if solved.has_solution else None
+        found.append(ScheduleBaseline(name, text, solved.status, figures))
+    return tuple(found)
+
+
+def _within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | None:
+    if deadline_s is None:
+        return options
+    left_s = deadline_s - time.monotonic()
+    return None if left_s < MIN_SOLVE_S else replace(options, time_limit_s=left_s)
+
+
+def schedule(
+    scenario_or_path: Scenario | str | Path | dict,
+    demand_path: str | Path,
+    sites_path: str | Path,
+    store: Store | None = None,
+    objective: Objective | None = None,
+    time_limit_s: float | None = None,
+    gap_rel: float = 1e-3,
+    load_gb_per_s: float = DEFAULT_LOAD_GB_PER_S,
+    max_changes_per_site: int | None = None,
+    min_up_intervals: int = 1,
+    window: int | None = None,
+    with_baselines: bool = True,
+) -> Schedule:
+    """The schedule of a scenario's fleet over the series' horizon; `time_limit_s` bounds the
+    schedule and then its baselines, each skipped (and said so) when too little is left."""
+    from planner.store_setup import open_store
+
+    options = solve_options(time_limit_s, gap_rel)
+    if not load_gb_per_s > 0:
+        raise InputError(f"--load-gb-per-s {load_gb_per_s} must be positive. To fix: give the storage bandwidth in GB/s, e.g. 2.")
+    if max_changes_per_site is not None and max_changes_per_site < 0:
+        raise InputError(f"--max-changes-per-site {max_changes_per_site} is negative. To fix: give 0 or more replicas.")
+    if min_up_intervals < 1 or (window is not None and window < 1):
+        raise InputError("--min-up-intervals and --window count intervals. To fix: give 1 or more.")
+    started_s = time.monotonic()
+    catalog = load_catalog()
+    scenario, digest = resolve_scenario(scenario_or_path, catalog)
+    inputs = read_inputs(Path(demand_path), Path(sites_path), scenario)
+    points = usable_operating_points(store or open_store())
+    base, candidate_set = build_problem(scenario, points, catalog, objective)
+    intervals = interval_problems(base, scenario, inputs)
+    rules = Reconfiguration(start_energy_j(base, catalog, load_gb_per_s), max_changes_per_site, min_up_intervals)
+    problem = ScheduleProblem(intervals, inputs.demand.step / timedelta(hours=1), rules)
+    if candidate_set.unserved:
+        name, why = next(iter(candidate_set.unserved.items()))
+        raise InputError(f"workloads[{name}]: no measured configuration serves it ({why}). To fix: see `planner plan` on the scenario.")
+    solution = solve_schedule(problem, options, window)
+    deadline_s = None if time_limit_s is None else started_s + time_limit_s
+    idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
+    baselines = _baselines(problem, options, window, deadline_s, idle_w) if with_baselines and solution.has_solution else ()
+    reasons = _reasons(problem, solution, inputs, options)
+    return Schedule(scenario, digest, inputs, problem, candidate_set, solution, baselines, load_gb_per_s, idle_w, reasons)
+
+
+def _reasons(problem: ScheduleProblem, solution: ScheduleSolution, inputs: ScheduleInputs, options: SolveOptions) -> tuple[str, ...]:
+    if solution.has_solution:
+        return ()
+    if solution.infeasible_interval is None:
+        if solution.status == "no_solution":
+            return (f"no schedule found within the time limit ({options.time_limit_s:g} s). To fix: allow more time, or a --window.",)
+        return ("no schedule meets the reconfiguration limits. To fix: allow more changes per site or a shorter minimum up-time.",)
+    index = solution.infeasible_interval
+    interval = problem.intervals[index]
+    pue = {site.name: site.pue for site in interval.sites}
+    when = inputs.demand.starts[index].isoformat()
+    return tuple(f"interval {when}: {describe_shortfall(shortfall, pue)}" for shortfall in explain_infeasibility(interval, options))
