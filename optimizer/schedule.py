@@ -240,17 +240,22 @@ class _Outcome:
 
 @dataclass
 class _Alone:
-    """One interval solved by itself: its objective (per hour, tie-broken), proven gap and last limit."""
+    """One interval solved by itself: its best objective (per hour, tie-broken), the best bound
+    proven under it, and the last time limit it was given."""
 
     value: float
-    gap: float | None
+    bound: float
     limit_s: float | None
     values: dict[str, float]
 
     @property
     def slack(self) -> float:
-        """How far below `value` the interval's bound lies."""
-        return float("inf") if self.gap is None else abs(self.value) * self.gap
+        return self.value - self.bound
+
+    def merged(self, later: _Alone) -> _Alone:
+        """The better incumbent of two solves of one interval, under the better bound."""
+        best = later if later.value < self.value else self
+        return _Alone(best.value, max(self.bound, later.bound), later.limit_s, best.values)
 
 
 def _solve_alone(model: PlacementModel, options: SolveOptions, limit_s: float | None) -> _Alone | Status:
@@ -259,7 +264,9 @@ def _solve_alone(model: PlacementModel, options: SolveOptions, limit_s: float | 
     if result.status in ("infeasible", "no_solution"):
         return result.status
     values = {variable.name: variable.varValue or 0.0 for variable in model.prob.variables()}
-    return _Alone(pulp.value(objective) or 0.0, result.gap, limit_s, values)
+    value = pulp.value(objective) or 0.0
+    bound = float("-inf") if result.gap is None else value - abs(value) * result.gap
+    return _Alone(value, bound, limit_s, values)
 
 
 def _solve_intervals(built: _Built, options: SolveOptions, phase_end_s: float | None) -> list[_Alone | None] | int:
@@ -273,18 +280,18 @@ def _solve_intervals(built: _Built, options: SolveOptions, phase_end_s: float | 
             return position
         alone.append(solved if isinstance(solved, _Alone) else None)
     while phase_end_s is not None:
-        unproven = [(t, a) for t, a in enumerate(alone) if a is None or a.gap is None or a.gap > options.gap_rel]
-        solved = [a for a in alone if a is not None]
-        if not unproven or (len(solved) == len(alone) and sum(a.slack for a in solved) <= options.gap_rel * sum(abs(a.value) for a in solved)):
+        unproven = [(t, a) for t, a in enumerate(alone) if a is None or a.slack > options.gap_rel * abs(a.value)]
+        done = [a for a in alone if a is not None]
+        if not unproven or (len(done) == len(alone) and sum(a.slack for a in done) <= options.gap_rel * sum(abs(a.value) for a in done)):
             break
         t, worst = max(unproven, key=lambda item: float("inf") if item[1] is None else item[1].slack)
         last_s = FIRST_TRY_S if worst is None or worst.limit_s is None else worst.limit_s
         limit = min(2 * last_s, phase_end_s - time.monotonic())
         if limit < MIN_TRY_S:
             break
-        solved = _solve_alone(built.models[t], options, limit)
-        if isinstance(solved, _Alone) and (worst is None or solved.value - solved.slack >= worst.value - worst.slack):
-            alone[t] = solved
+        again = _solve_alone(built.models[t], options, limit)
+        if isinstance(again, _Alone):
+            alone[t] = again if worst is None else worst.merged(again)
         elif worst is not None:
             worst.limit_s = limit
     return alone
@@ -308,7 +315,7 @@ def _solve_window(built: _Built, options: SolveOptions, deadline_s: float | None
     start = _start_values(built, before)
     for name, value in start.items():
         built.by_name[name].varValue = value
-    bound = sum(built.interval_h * (a.value - a.slack) for a in solved)
+    bound = sum(built.interval_h * a.bound for a in solved)
     value = pulp.value(built.objective) or 0.0
     gap = max(value - bound, 0.0) / max(abs(value), 1e-12)
     if (not built.coupled and gap <= options.gap_rel) or (deadline_s is not None and deadline_s - time.monotonic() < MIN_WINDOW_S / 2):

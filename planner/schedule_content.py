@@ -138,7 +138,8 @@ def baseline_table(content: ScheduleFile) -> pd.DataFrame:
     """The schedule and each baseline over the horizon, with what the schedule saves."""
     rows = []
     if content.horizon is not None:
-        rows.append({"plan": f"schedule ({content.objective})", "status": content.status, **_figures(content.horizon), "saves kWh": None, "saves kWh (load-scaled)": None, "saves USD": None, "saves kg CO2": None})
+        no_saving = {"saves kWh": None, "saves kWh (load-scaled)": None, "saves USD": None, "saves kg CO2": None}
+        rows.append({"plan": f"schedule ({content.objective})", "status": content.status, **_figures(content.horizon), **no_saving})
     for baseline in content.baselines:
         saves = baseline.schedule_saves
         rows.append(

@@ -197,8 +197,8 @@ def _baselines(
             continue
         variant = ScheduleProblem(tuple(replace(p, objective=objective) for p in problem.intervals), problem.interval_h, rules)
         solved = solve_schedule(variant, limited, window)
-        figures = horizon_figures(variant.intervals, solved.intervals, variant.interval_h, rules.start_it_j, idle_w) if solved.has_solution else None
-        found.append(ScheduleBaseline(name, text, solved.status, figures))
+        result = horizon_figures(variant.intervals, solved.intervals, variant.interval_h, rules.start_it_j, idle_w) if solved.has_solution else None
+        found.append(ScheduleBaseline(name, text, solved.status, result))
     return tuple(found)
 
 

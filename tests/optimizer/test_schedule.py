@@ -31,7 +31,8 @@ def _case(seed: int, intervals: int = 2) -> ScheduleProblem:
         demand = float(rng.uniform(200, 2400))
         budget_w = float(rng.uniform(2500, 6000))
         carbon = float(rng.uniform(50, 500))
-        steps.append(replace(base, workloads=(replace(base.workloads[0], demand_tok_s=demand),), sites=(replace(base.sites[0], power_budget_w=budget_w, carbon_g_per_kwh=carbon),)))
+        sites = (replace(base.sites[0], power_budget_w=budget_w, carbon_g_per_kwh=carbon),)
+        steps.append(replace(base, workloads=(replace(base.workloads[0], demand_tok_s=demand),), sites=sites))
     start_j = {configuration_id(c): float(rng.uniform(1e5, 4e6)) for c in base.candidates}
     return ScheduleProblem(tuple(steps), 0.5, Reconfiguration(start_j))
 
