@@ -165,22 +165,25 @@ def peak_problem(intervals: Sequence[PlanProblem]) -> PlanProblem:
     return replace(first, workloads=workloads, sites=sites)
 
 
+def static_peak_plan(problem: ScheduleProblem, options: SolveOptions | None, idle_w: Mapping[str, float]) -> ScheduleBaseline:
+    """The plan for the horizon's peak run in every interval, carrying each interval's demand;
+    None options: no time was left for it."""
+    peak = peak_problem(problem.intervals)
+    description = "the plan for each workload's peak demand (and each site's lowest budget), run every interval"
+    static = solve(peak, options) if options is not None else None
+    if static is None or not static.has_solution:
+        return ScheduleBaseline("static peak plan", description, "skipped: no time left" if static is None else static.status)
+    held = [_held(static.groups, peak, interval) for interval in problem.intervals]
+    figures = horizon_figures(problem.intervals, held, problem.interval_h, problem.reconfiguration.start_it_j, idle_w)
+    return ScheduleBaseline("static peak plan", description, static.status, figures)
+
+
 def _baselines(
     problem: ScheduleProblem, options: SolveOptions, window: int | None, deadline_s: float | None, idle_w: Mapping[str, float]
 ) -> tuple[ScheduleBaseline, ...]:
     """The static peak plan, and the schedules for energy and for carbon (no change limits)
     where they differ from the one solved."""
-    found = []
-    peak = peak_problem(problem.intervals)
-    limited = _within(options, deadline_s)
-    static = solve(peak, limited) if limited is not None else None
-    description = "the plan for each workload's peak demand (and each site's lowest budget), run every interval"
-    if static is None or not static.has_solution:
-        found.append(ScheduleBaseline("static peak plan", description, "skipped: no time left" if static is None else static.status))
-    else:
-        held = [_held(static.groups, peak, interval) for interval in problem.intervals]
-        figures = horizon_figures(problem.intervals, held, problem.interval_h, problem.reconfiguration.start_it_j, idle_w)
-        found.append(ScheduleBaseline("static peak plan", description, static.status, figures))
+    found = [static_peak_plan(problem, _within(options, deadline_s), idle_w)]
     others: list[tuple[str, str, Objective, Reconfiguration]] = [
         ("energy optimum", "each interval's energy optimum, carbon and price ignored (same rules)", "energy", problem.reconfiguration),
         ("carbon optimum", "the carbon optimum with no limit on changes", "carbon", Reconfiguration(problem.reconfiguration.start_it_j)),
