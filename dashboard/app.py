@@ -1,4 +1,4 @@
-"""`planner dashboard`: four pages on the same Store and Python API as the CLI."""
+"""`planner dashboard`: five pages on the same Store and Python API as the CLI."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page(VIEWS / "plan.py", title="Plan", url_path="plan"),
         st.Page(VIEWS / "forecast.py", title="Forecast", url_path="forecast"),
         st.Page(VIEWS / "simulate.py", title="Simulate", url_path="simulate"),
+        st.Page(VIEWS / "schedule.py", title="Schedule", url_path="schedule"),
     ]
 )
 navigation.run()

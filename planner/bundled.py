@@ -28,3 +28,11 @@ def bundled_traces() -> dict[str, Path]:
     """The Azure 2023 request traces (CC-BY-4.0, data/public/README.md), by service."""
     folder = _folder("public") / "azure-llm-inference-2023"
     return {path.stem.removeprefix("AzureLLMInferenceTrace_"): path for path in sorted(folder.glob("*.csv"))}
+
+
+def bundled_series() -> tuple[dict[str, Path], dict[str, Path]]:
+    """Demand and site series of `planner schedule` (data/schedules/README.md), by name."""
+    folder = _folder("schedules")
+    demand = {path.stem.removesuffix("-demand"): path for path in sorted(folder.glob("*-demand.csv"))}
+    sites = {path.stem.removesuffix("-sites"): path for path in sorted(folder.glob("*-sites.csv"))}
+    return demand, sites

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,7 +13,9 @@ from optimizer.horizon import HorizonFigures, IntervalFigures
 from planner.formats.placement import ScenarioRef
 from planner.formats.schedule_file import BaselineTotals, IntervalEntry, Rules, ScheduleFile, SeriesRef, SitePower, Totals
 from planner.placement_content import placement_rows
-from planner.scheduling import Schedule
+
+if TYPE_CHECKING:
+    from planner.scheduling import Schedule
 
 NOTES = (
     "Each interval is charged as a plan is: every running replica at its operating point's power whatever its load.",
@@ -88,7 +91,7 @@ def schedule_file(schedule: Schedule) -> ScheduleFile:
     return ScheduleFile(
         scenario=ScenarioRef(name=schedule.scenario.name, sha256=schedule.scenario_sha256),
         demand=_digest(schedule.inputs.demand.path),
-        sites_series=_digest(schedule.inputs.sites.path),
+        sites_series=None if schedule.inputs.sites is None else _digest(schedule.inputs.sites.path),
         objective=schedule.problem.objective,
         solver=solution.solver,
         status=solution.status,
@@ -129,9 +132,10 @@ def interval_table(content: ScheduleFile) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows)
-    gpu_columns = [c for c in frame.columns if c.endswith(" GPUs")]
+    gpu_columns = sorted(c for c in frame.columns if c.endswith(" GPUs"))
     frame[gpu_columns] = frame[gpu_columns].fillna(0).astype(int)
-    return frame
+    first = ["start (UTC)", "k tok/s", "replicas", *gpu_columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def baseline_table(content: ScheduleFile) -> pd.DataFrame:

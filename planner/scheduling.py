@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from models import Catalog, Store, load_catalog
 from optimizer.candidates import CandidateSet, configuration_id
 from optimizer.diagnosis import explain_infeasibility
@@ -25,8 +27,10 @@ from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolutio
 from optimizer.solve import MIN_SOLVE_S, solve
 from planner.errors import InputError
 from planner.formats.scenario import Scenario
+from planner.formats.schedule_file import ScheduleFile, write_schedule
 from planner.formats.time_series import DEMAND_COLUMNS, SITE_COLUMNS, Series, read_series
 from planner.planning import build_problem, resolve_scenario, solve_options
+from planner.schedule_content import baseline_table, interval_table, schedule_file
 from planner.stored_points import usable_operating_points
 from planner.wording import describe_shortfall
 
@@ -38,23 +42,27 @@ DEFAULT_LOAD_GB_PER_S = 2.0
 @dataclass(frozen=True)
 class ScheduleInputs:
     demand: Series
-    sites: Series
+    sites: Series | None
+    """None: every site keeps the scenario's figures in every interval."""
 
 
-def read_inputs(demand_path: Path, sites_path: Path, scenario: Scenario) -> ScheduleInputs:
+def read_inputs(demand_path: Path, sites_path: Path | None, scenario: Scenario) -> ScheduleInputs:
     """Both series, checked against the scenario and each other: every workload has a demand,
     no name is unknown, both cover the same horizon, the site step is a whole number of demand steps."""
     demand = read_series(demand_path, "workload", DEMAND_COLUMNS, exactly_one=True)
-    sites = read_series(sites_path, "site", SITE_COLUMNS, exactly_one=False)
+    sites = None if sites_path is None else read_series(sites_path, "site", SITE_COLUMNS, exactly_one=False)
     workloads = [w.label for w in scenario.workloads]
     site_names = [s.name for s in scenario.sites]
-    for series, names, kind in ((demand, workloads, "workload"), (sites, site_names, "site")):
+    given = [(demand, workloads, "workload")] + ([] if sites is None else [(sites, site_names, "site")])
+    for series, names, kind in given:
         unknown = sorted(set(series.values) - set(names))
         if unknown:
             raise InputError(f"{series.path}: {kind} {unknown[0]} is not in the scenario. To fix: use one of {', '.join(names)}.")
     missing = [name for name in workloads if name not in demand.values]
     if missing:
         raise InputError(f"{demand_path}: no demand for workload {missing[0]}. To fix: give every workload of the scenario a series.")
+    if sites is None:
+        return ScheduleInputs(demand, None)
     if demand.starts[0] != sites.starts[0] or demand.end != sites.end:
         raise InputError(
             f"the demand series covers {_span(demand)} and the site series {_span(sites)}. To fix: give both for the same horizon."
@@ -72,7 +80,7 @@ def interval_problems(problem: PlanProblem, scenario: Scenario, inputs: Schedule
     """One placement problem per demand interval: its demand, and its sites' carbon, price and budget."""
     output_tokens = {w.label: w.output_tokens for w in scenario.workloads}
     demand, sites = inputs.demand, inputs.sites
-    per_site_interval = sites.step // demand.step
+    per_site_interval = 1 if sites is None else sites.step // demand.step
     found = []
     for index in range(len(demand.starts)):
         workloads = []
@@ -84,7 +92,7 @@ def interval_problems(problem: PlanProblem, scenario: Scenario, inputs: Schedule
         site_index = index // per_site_interval
         specs = []
         for site in problem.sites:
-            given = {column: value[site_index] for column, value in sites.values.get(site.name, {}).items()}
+            given = {} if sites is None else {column: value[site_index] for column, value in sites.values.get(site.name, {}).items()}
             specs.append(
                 replace(
                     site,
@@ -137,6 +145,22 @@ class Schedule:
     @property
     def starts(self) -> tuple[datetime, ...]:
         return self.inputs.demand.starts
+
+    def to_schedule_file(self) -> ScheduleFile:
+        return schedule_file(self)
+
+    def to_file(self, path: str | Path) -> None:
+        write_schedule(self.to_schedule_file(), Path(path))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per interval: demand, replicas, GPUs by type, starts, kW, carbon, kWh, $, kg CO2."""
+        return interval_table(self.to_schedule_file())
+
+    @property
+    def comparison(self) -> pd.DataFrame:
+        """The schedule and its baselines over the horizon, with what the schedule saves."""
+        return baseline_table(self.to_schedule_file())
 
     @property
     def figures(self) -> HorizonFigures | None:
@@ -215,7 +239,7 @@ def _within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | N
 def schedule(
     scenario_or_path: Scenario | str | Path | dict,
     demand_path: str | Path,
-    sites_path: str | Path,
+    sites_path: str | Path | None = None,
     store: Store | None = None,
     objective: Objective | None = None,
     time_limit_s: float | None = None,
@@ -240,7 +264,7 @@ def schedule(
     started_s = time.monotonic()
     catalog = load_catalog()
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
-    inputs = read_inputs(Path(demand_path), Path(sites_path), scenario)
+    inputs = read_inputs(Path(demand_path), None if sites_path is None else Path(sites_path), scenario)
     points = usable_operating_points(store or open_store())
     base, candidate_set = build_problem(scenario, points, catalog, objective)
     intervals = interval_problems(base, scenario, inputs)

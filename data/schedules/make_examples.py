@@ -2,7 +2,8 @@
 
     python data/schedules/make_examples.py
 
-Demand (`large-week-demand.csv`): the first seven days of the ServeGen service's request rate,
+Demand (`large-week-demand.csv`; `example-day-demand.csv` for data/scenarios/example.yaml, the
+first day, its own peak hour at the scenario's demand): the first seven days of the ServeGen service's request rate,
 summed over its 43 clients (data/public/servegen-language-m-small/rate_summed.csv), averaged per
 hour and divided by the week's highest hour; each workload's tokens/s is that shape times the
 scenario's tokens_per_s (its peak). Day 0 of ServeGen (its t = 0 is a midnight; the zone is not
@@ -44,15 +45,23 @@ def stamp(hour: int) -> str:
     return (WEEK_START + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def main() -> None:
-    scenario = yaml.safe_load((DATA / "scenarios" / "large.yaml").read_text())
-    shape = hourly_shape()
-    with (HERE / "large-week-demand.csv").open("w", newline="") as stream:
+def write_demand(scenario_name: str, hours: int, target: str) -> dict:
+    """The scenario's peaks times the shape, for its first `hours` hours."""
+    scenario = yaml.safe_load((DATA / "scenarios" / f"{scenario_name}.yaml").read_text())
+    shape = hourly_shape()[:hours]
+    top = max(shape)
+    with (HERE / target).open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["timestamp", "workload", "tokens_per_s"])
         for hour, share in enumerate(shape):
             for workload in scenario["workloads"]:
-                writer.writerow([stamp(hour), workload["name"], f"{workload['tokens_per_s'] * share:.1f}"])
+                writer.writerow([stamp(hour), workload["name"], f"{workload['tokens_per_s'] * share / top:.1f}"])
+    return scenario
+
+
+def main() -> None:
+    write_demand("example", 24, "example-day-demand.csv")
+    scenario = write_demand("large", HOURS, "large-week-demand.csv")
     with (DATA / "public" / "green-dcc-2023" / "week-2023-07-03.csv").open() as stream:
         zones: dict[str, list[dict[str, str]]] = {}
         for row in csv.DictReader(stream):

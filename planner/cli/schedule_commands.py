@@ -18,7 +18,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(Path(args.output))
     result = schedule(
-        Path(args.scenario), Path(args.demand), Path(args.sites), store=open_store_of(args), objective=args.objective,
+        Path(args.scenario), Path(args.demand), Path(args.sites) if args.sites else None, store=open_store_of(args), objective=args.objective,
         time_limit_s=args.time_limit, gap_rel=args.gap, load_gb_per_s=args.load_gb_per_s,
         max_changes_per_site=args.max_changes_per_site, min_up_intervals=args.min_up_intervals,
         window=args.window, with_baselines=not args.no_baselines,
@@ -58,13 +58,15 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     scheduling = commands.add_parser(
         "schedule",
         help="which replicas run each interval of a horizon on the installed fleet, against demand, carbon and prices",
-        description="Schedule the scenario's fleet (its inventories) over the horizon of a demand series, with a site "
-        "series of carbon intensity, price and optional budgets per interval. Exit 0: scheduled; 3: an interval "
+        description="Schedule the scenario's fleet (its inventories) over the horizon of a demand series, with an optional "
+        "site series of carbon intensity, price and budgets per interval. Exit 0: scheduled; 3: an interval "
         "cannot be served (reasons printed); 4: no schedule found within --time-limit; 2: invalid input.",
     )
     scheduling.add_argument("scenario", help="scenario YAML: the fleet, SLOs and lengths (e.g. data/scenarios/large.yaml)")
     scheduling.add_argument("--demand", required=True, help="CSV: timestamp, workload, tokens_per_s or requests_per_s")
-    scheduling.add_argument("--sites", required=True, help="CSV: timestamp, site, carbon_g_per_kwh, usd_per_kwh, power_budget_kw (any)")
+    scheduling.add_argument(
+        "--sites", help="CSV: timestamp, site, carbon_g_per_kwh, usd_per_kwh, power_budget_kw (any); default: the scenario's figures throughout"
+    )
     scheduling.add_argument("-o", "--output", help="write the schedule file (.yaml, .yml or .json)")
     scheduling.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
     scheduling.add_argument("--time-limit", type=float, metavar="S", help="wall-clock limit: the schedule, then baselines in what is left")

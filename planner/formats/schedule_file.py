@@ -86,7 +86,8 @@ class ScheduleFile(_Strict):
     kind: Literal["schedule"] = "schedule"
     scenario: ScenarioRef
     demand: SeriesRef
-    sites_series: SeriesRef
+    sites_series: SeriesRef | None
+    """None: the sites kept the scenario's figures in every interval."""
     objective: str
     solver: str
     status: Literal["optimal", "feasible", "infeasible", "no_solution"]

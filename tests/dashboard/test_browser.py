@@ -119,6 +119,12 @@ def test_the_plan_page_in_a_real_browser_matches_planner_plan(dashboard_url: str
         page.get_by_text("Timeline", exact=True).wait_for(timeout=180_000)
         page.wait_for_timeout(2000)
         page.screenshot(path=str(keep / "forecast.png"), full_page=True)
+
+        page.goto(f"{dashboard_url}/schedule")
+        page.get_by_role("button", name="Schedule").click(timeout=60_000)
+        page.get_by_text("Against the baselines").wait_for(timeout=180_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(keep / "schedule.png"), full_page=True)
         browser.close()
     assert shown == expected
     assert (keep / "plan.png").stat().st_size > 10_000

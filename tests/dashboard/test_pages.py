@@ -107,3 +107,19 @@ def test_simulate_page_plans_replays_and_reads_the_slos(app: AppTest):
     assert set(tables[0].value["workload"]) == {"chat-8b", "assistant-32b"}
     assert "SLO missed by" in _texts(app) or "meets its SLO" in _texts(app)
     assert len(tables[2].value) == 12  # the example's plan: 12 replicas, one row each
+
+
+def test_schedule_page_follows_the_day_and_compares_baselines(app: AppTest):
+    app.switch_page("views/schedule.py").run()
+    assert not app.exception and app.title[0].value == "Schedule"
+    app.selectbox[0].set_value("example").run()
+    app.selectbox[1].set_value("example-day").run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "optimal" in _texts(app) or "feasible" in _texts(app)
+    comparison, intervals = app.dataframe[0].value, app.dataframe[1].value
+    assert list(comparison["plan"])[:2] == ["schedule (energy)", "static peak plan"]
+    assert len(intervals) == 24
+    # the static plan runs the peak's replicas every hour: never fewer kWh than the schedule
+    assert comparison["kWh"].iloc[1] >= comparison["kWh"].iloc[0]
+    assert intervals["replicas"].max() > intervals["replicas"].min()
