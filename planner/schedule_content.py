@@ -4,12 +4,14 @@ each interval's rows (as in a placement file), its figures, and the horizon agai
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from optimizer.horizon import HorizonFigures, IntervalFigures
+from optimizer.problem import PlanProblem, ReplicaGroup
 from planner.formats.placement import ScenarioRef
 from planner.formats.schedule_file import BaselineTotals, IntervalEntry, Rules, ScheduleFile, SeriesRef, SitePower, Totals
 from planner.placement_content import placement_rows
@@ -23,7 +25,7 @@ NOTES = (
 )
 
 
-def _digest(path: Path) -> SeriesRef:
+def series_ref(path: Path) -> SeriesRef:
     return SeriesRef(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
@@ -39,30 +41,16 @@ def totals(figures: HorizonFigures) -> Totals:
     )
 
 
-def _saved(baseline: Totals, schedule: Totals) -> Totals:
-    return Totals(
-        energy_kwh=baseline.energy_kwh - schedule.energy_kwh,
-        load_scaled_energy_kwh=baseline.load_scaled_energy_kwh - schedule.load_scaled_energy_kwh,
-        usd=None if baseline.usd is None or schedule.usd is None else baseline.usd - schedule.usd,
-        kg_co2=None if baseline.kg_co2 is None or schedule.kg_co2 is None else baseline.kg_co2 - schedule.kg_co2,
-        tokens=baseline.tokens - schedule.tokens,
-        joules_per_token=baseline.joules_per_token - schedule.joules_per_token,
-        starts=baseline.starts - schedule.starts,
-    )
-
-
-def _interval_entry(schedule: Schedule, index: int, figures: IntervalFigures) -> IntervalEntry:
-    problem = schedule.problem.intervals[index]
-    hours = schedule.problem.interval_h
-    one = HorizonFigures((figures,), hours)
+def interval_entry(start: str, problem: PlanProblem, groups: Sequence[ReplicaGroup], figures: IntervalFigures, interval_h: float) -> IntervalEntry:
+    """One interval of the file, every figure from its groups (`validate` rebuilds it the same way)."""
     return IntervalEntry(
-        start=schedule.starts[index].isoformat(),
+        start=start,
         demand_tok_s={w.name: w.demand_tok_s for w in problem.workloads},
         replicas=figures.fleet.replicas,
         gpus=figures.fleet.gpus,
         starts=figures.starts,
         facility_power_kw=figures.fleet.facility_power_w / 1000,
-        totals=totals(one),
+        totals=totals(HorizonFigures((figures,), interval_h)),
         sites=[
             SitePower(
                 site=site.name,
@@ -74,7 +62,20 @@ def _interval_entry(schedule: Schedule, index: int, figures: IntervalFigures) ->
             )
             for site in problem.sites
         ],
-        placements=placement_rows(problem, schedule.solution.intervals[index]),
+        placements=placement_rows(problem, groups),
+    )
+
+
+def saved(baseline: Totals, schedule: Totals) -> Totals:
+    """What the schedule saves against a baseline (negative where it spends more)."""
+    return Totals(
+        energy_kwh=baseline.energy_kwh - schedule.energy_kwh,
+        load_scaled_energy_kwh=baseline.load_scaled_energy_kwh - schedule.load_scaled_energy_kwh,
+        usd=None if baseline.usd is None or schedule.usd is None else baseline.usd - schedule.usd,
+        kg_co2=None if baseline.kg_co2 is None or schedule.kg_co2 is None else baseline.kg_co2 - schedule.kg_co2,
+        tokens=baseline.tokens - schedule.tokens,
+        joules_per_token=baseline.joules_per_token - schedule.joules_per_token,
+        starts=baseline.starts - schedule.starts,
     )
 
 
@@ -85,13 +86,13 @@ def schedule_file(schedule: Schedule) -> ScheduleFile:
     baselines = []
     for baseline in schedule.baselines:
         theirs = None if baseline.figures is None else totals(baseline.figures)
-        saves = None if theirs is None or horizon is None else _saved(theirs, horizon)
+        saves = None if theirs is None or horizon is None else saved(theirs, horizon)
         baselines.append(BaselineTotals(name=baseline.name, description=baseline.description, status=str(baseline.status), totals=theirs, schedule_saves=saves))
     rules = schedule.problem.reconfiguration
     return ScheduleFile(
         scenario=ScenarioRef(name=schedule.scenario.name, sha256=schedule.scenario_sha256),
-        demand=_digest(schedule.inputs.demand.path),
-        sites_series=None if schedule.inputs.sites is None else _digest(schedule.inputs.sites.path),
+        demand=series_ref(schedule.inputs.demand.path),
+        sites_series=None if schedule.inputs.sites is None else series_ref(schedule.inputs.sites.path),
         objective=schedule.problem.objective,
         solver=solution.solver,
         status=solution.status,
@@ -103,7 +104,12 @@ def schedule_file(schedule: Schedule) -> ScheduleFile:
         rules=Rules(load_gb_per_s=schedule.load_gb_per_s, max_changes_per_site=rules.max_changes_per_site, min_up_intervals=rules.min_up_intervals),
         horizon=horizon,
         baselines=baselines,
-        intervals=[] if figures is None else [_interval_entry(schedule, i, f) for i, f in enumerate(figures.intervals)],
+        intervals=[]
+        if figures is None
+        else [
+            interval_entry(schedule.starts[i].isoformat(), schedule.problem.intervals[i], schedule.solution.intervals[i], f, schedule.problem.interval_h)
+            for i, f in enumerate(figures.intervals)
+        ],
         notes=list(NOTES),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from models import Store, load_catalog
@@ -33,7 +33,7 @@ def _close(a: float, b: float, tolerance: float = RELATIVE_TOLERANCE) -> bool:
     return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
 
 
-def _differences(stated: Mapping[str, object], actual: Mapping[str, object], skip: tuple[str, ...] = ()) -> list[str]:
+def differences(stated: Mapping[str, object], actual: Mapping[str, object], skip: tuple[str, ...] = ()) -> list[str]:
     """`field stated X, recomputed Y` for each field that disagrees beyond rounding."""
     found = []
     for name, value in actual.items():
@@ -78,14 +78,26 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         problems.append("sites differ from the scenario's (budgets, PUE, prices or inventories)")
     if [w.model_dump() for w in placement.workloads] != [w.model_dump() for w in workload_echoes(problem)]:
         problems.append("workloads differ from the scenario's (demand, lengths, SLOs or min_sites)")
-    candidates = candidates_by_key(candidate_set.candidates)
+    groups, found = check_rows(placement.placements, problem)
+    problems.extend(found)
+    problems.extend(_summary_problems(placement, problem, groups))
+    return problems
+
+
+def check_rows(rows: Sequence[PlacementRow], problem: PlanProblem, where_prefix: str = "") -> tuple[list[ReplicaGroup], list[str]]:
+    """Each row rebuilt from the problem's candidates and compared field by field, then the
+    problem's demand, min_sites, inventories and budgets checked on the rebuilt groups."""
+    workloads = {w.name: w for w in problem.workloads}
+    sites = {s.name: s for s in problem.sites}
+    problems: list[str] = []
+    candidates = candidates_by_key(problem.candidates)
     groups: list[ReplicaGroup] = []
     served: dict[str, float] = defaultdict(float)
     sites_used: dict[str, set[str]] = defaultdict(set)
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
     peak_w: dict[str, float] = defaultdict(float)
-    for number, row in enumerate(placement.placements, start=1):
-        where = f"placement row {number} ({row.site}, {row.configuration})"
+    for number, row in enumerate(rows, start=1):
+        where = f"{where_prefix}placement row {number} ({row.site}, {row.configuration})"
         group, found = _rebuilt_group(row, where, workloads, sites, candidates, problem)
         problems.extend(found)
         if group is None:
@@ -106,19 +118,18 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         peak_w[row.site] += sites[row.site].pue * expected.peak_power_w
     for name, workload in workloads.items():
         if not _close(served[name], workload.demand_tok_s, 1e-4):
-            problems.append(f"workload {name}: serves {served[name]:g} tok/s of a demand of {workload.demand_tok_s:g}")
+            problems.append(f"{where_prefix}workload {name}: serves {served[name]:g} tok/s of a demand of {workload.demand_tok_s:g}")
         if len(sites_used[name]) < workload.min_sites:
-            problems.append(f"workload {name}: served at {len(sites_used[name])} sites, min_sites is {workload.min_sites}")
+            problems.append(f"{where_prefix}workload {name}: served at {len(sites_used[name])} sites, min_sites is {workload.min_sites}")
     for (site_name, hardware), used in sorted(gpus_used.items()):
         have = sites[site_name].inventory.get(hardware, 0)
         if used > have:
-            problems.append(f"site {site_name}: uses {used} {hardware} of {have}")
+            problems.append(f"{where_prefix}site {site_name}: uses {used} {hardware} of {have}")
     for site_name, used_w in sorted(peak_w.items()):
         budget_w = sites[site_name].power_budget_w
         if used_w > budget_w * (1 + RELATIVE_TOLERANCE):
-            problems.append(f"site {site_name}: peak facility power {used_w / 1000:.2f} kW above its {budget_w / 1000:g} kW budget")
-    problems.extend(_summary_problems(placement, problem, groups))
-    return problems
+            problems.append(f"{where_prefix}site {site_name}: peak facility power {used_w / 1000:.2f} kW above its {budget_w / 1000:g} kW budget")
+    return groups, problems
 
 
 def _rebuilt_group(
@@ -155,9 +166,9 @@ def _rebuilt_group(
 
 def _row_differences(row: PlacementRow, expected: PlacementRow) -> list[str]:
     stated, actual = row.model_dump(), expected.model_dump()
-    found = _differences(stated, actual, skip=("serves",))
+    found = differences(stated, actual, skip=("serves",))
     for given, wanted in zip(stated["serves"], actual["serves"], strict=True):
-        found.extend(f"{wanted['workload']}: {difference}" for difference in _differences(given, wanted))
+        found.extend(f"{wanted['workload']}: {difference}" for difference in differences(given, wanted))
     return found
 
 
@@ -169,7 +180,7 @@ def _summary_problems(placement: Placement, problem: PlanProblem, groups: list[R
     fleet = summarize(problem, groups)
     expected = summary_entry(fleet, placement.summary.gap, [])
     stated = placement.summary.model_dump()
-    problems = [f"summary: {d}" for d in _differences(stated, expected.model_dump(), SUMMARY_FIELDS_NOT_RECOMPUTED)]
+    problems = [f"summary: {d}" for d in differences(stated, expected.model_dump(), SUMMARY_FIELDS_NOT_RECOMPUTED)]
     for baseline in placement.summary.baselines:
         if baseline.joules_per_token is None or baseline.plan_saves_pct is None:
             continue

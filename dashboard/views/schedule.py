@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -9,6 +11,7 @@ import streamlit as st
 import planner
 from dashboard.common import USER_ERRORS, store
 from planner.bundled import bundled_scenarios, bundled_series
+from planner.formats.scenario import Objective
 from planner.formats.schedule_file import ScheduleFile
 
 NO_SITE_SERIES = "(the scenario's figures throughout)"
@@ -59,7 +62,7 @@ with st.form("schedule"):
     name = st.selectbox("Scenario", list(scenarios), index=list(scenarios).index("example") if "example" in scenarios else 0)
     demand = st.selectbox("Demand series", list(demands))
     sites = st.selectbox("Site series", [NO_SITE_SERIES, *site_series])
-    objective = st.selectbox("Objective", ["energy", "cost", "carbon"])
+    objective: Objective = st.selectbox("Objective", get_args(Objective))
     time_limit_s = st.number_input("Time limit (s)", min_value=1.0, max_value=600.0, value=30.0, step=5.0)
     baselines = st.checkbox("Baselines (static peak plan, energy and carbon optima)", value=True)
     submitted = st.form_submit_button("Schedule", type="primary")

@@ -93,15 +93,25 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from planner.formats.schedule_file import is_schedule_file, read_schedule
     from planner.validate import validate_file
+    from planner.validate_schedule import check_schedule
 
-    problems = validate_file(Path(args.placement), Path(args.scenario), open_store_of(args))
+    path = Path(args.placement)
+    if is_schedule_file(path):
+        if not args.demand:
+            raise InputError(f"{path} is a schedule. To fix: pass the series it was made from, --demand FILE (and --sites FILE if it had one).")
+        sites = Path(args.sites) if args.sites else None
+        problems = check_schedule(read_schedule(path), Path(args.scenario), Path(args.demand), sites, open_store_of(args))
+    else:
+        problems = validate_file(path, Path(args.scenario), open_store_of(args))
     if problems:
         for problem in problems:
             print(f"violated: {problem}")
         print(f"{args.placement}: {len(problems)} problem(s) against {args.scenario}")
         return 1
-    print(f"{args.placement}: valid against {args.scenario} (demand, SLOs, inventory, power budgets, Store figures)")
+    print(f"{args.placement}: valid against {args.scenario} (demand, SLOs, inventory, power budgets, Store figures"
+          f"{', every interval, reconfiguration rules' if args.demand else ''})")  # fmt: skip
     return 0
 
 
@@ -289,9 +299,11 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
 
     validate = commands.add_parser(
         "validate",
-        help="re-check a placement file against a scenario and the Store",
-        description="Exit 0: valid; 1: violations listed; 2: invalid input.",
+        help="re-check a placement or schedule file against a scenario and the Store",
+        description="Exit 0: valid; 1: violations listed; 2: invalid input. A schedule is checked against the series it was made from.",
     )
-    validate.add_argument("placement")
+    validate.add_argument("placement", help="a placement file (planner plan -o) or a schedule file (planner schedule -o)")
     validate.add_argument("scenario")
+    validate.add_argument("--demand", help="a schedule's demand series")
+    validate.add_argument("--sites", help="a schedule's site series, if it had one")
     validate.set_defaults(handler=cmd_validate)

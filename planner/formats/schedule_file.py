@@ -111,6 +111,16 @@ def write_schedule(schedule: ScheduleFile, path: Path) -> None:
     write_text_atomically(text, path)
 
 
+def is_schedule_file(path: Path) -> bool:
+    """A file that says `kind: schedule` near its top (a placement file never does)."""
+    try:
+        with path.open(encoding="utf-8") as stream:
+            head = stream.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '"kind": "schedule"' in head or "\nkind: schedule\n" in head
+
+
 def read_schedule(path: Path) -> ScheduleFile:
     try:
         text = path.read_text(encoding="utf-8")

@@ -121,3 +121,42 @@ def test_an_interval_without_power_is_named_with_exit_3(sqlite_url: str, tmp_pat
     assert _run(sqlite_url, demand, sites, "--no-baselines") == 3
     printed = capsys.readouterr().out
     assert "interval 2026-11-20T02:00:00+00:00" in printed and "kW more" in printed
+
+
+def _edited(path: Path, edit: Callable[[dict], None], target: Path) -> Path:
+    import yaml
+
+    content = yaml.safe_load(path.read_text())
+    edit(content)
+    target.write_text(yaml.safe_dump(content, sort_keys=False))
+    return target
+
+
+EDITS: dict[str, tuple[Callable[[dict], None], str]] = {
+    "replicas": (lambda c: c["intervals"][1]["placements"][0].update(replicas=c["intervals"][1]["placements"][0]["replicas"] + 1), "recomputed"),
+    "interval energy": (lambda c: c["intervals"][0]["totals"].update(energy_kwh=c["intervals"][0]["totals"]["energy_kwh"] * 0.9), "energy_kwh stated"),
+    "horizon co2": (lambda c: c["horizon"].update(kg_co2=c["horizon"]["kg_co2"] / 2), "horizon: kg_co2 stated"),
+    "saving": (lambda c: c["baselines"][0]["schedule_saves"].update(energy_kwh=1e6), "schedule_saves energy_kwh stated"),
+    "demand": (lambda c: c["intervals"][2]["demand_tok_s"].update({"chat-8b": 1.0}), "demand_tok_s stated"),
+    "rule": (lambda c: c["rules"].update(max_changes_per_site=0), "the limit is 0"),
+    "dropped row": (lambda c: c["intervals"][3]["placements"].pop(), "serves"),
+}
+
+
+def test_validate_rebuilds_every_interval_and_catches_edits(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    demand, sites = _write(tmp_path, _demand_rows(), _site_rows())
+    output = tmp_path / "schedule.yaml"
+    assert _run(sqlite_url, demand, sites, "-o", str(output)) == 0
+    validate = ["--db", sqlite_url, "validate", str(output), str(SCENARIO), "--demand", str(demand), "--sites", str(sites)]
+    capsys.readouterr()
+    assert main(validate) == 0, capsys.readouterr().out
+    for name, (edit, fragment) in EDITS.items():
+        edited = _edited(output, edit, tmp_path / f"{name.replace(' ', '-')}.yaml")
+        assert main([*validate[:3], str(edited), *validate[4:]]) == 1, name
+        assert fragment in capsys.readouterr().out, name
+    # another demand series than the one scheduled
+    demand.write_text(demand.read_text().replace(",20000", ",21000"))
+    assert main(validate) == 1
+    assert "not the one scheduled" in capsys.readouterr().out
+    assert main(validate[:5]) == 2  # a schedule without its series
+    assert "--demand FILE" in capsys.readouterr().err
