@@ -207,18 +207,17 @@ def _baselines(
 ) -> tuple[ScheduleBaseline, ...]:
     """The static peak plan, and the schedules for energy and for carbon (no change limits)
     where they differ from the one solved."""
-    found = [static_peak_plan(problem, _within(options, deadline_s), idle_w)]
+    found = [static_peak_plan(problem, _within(options, deadline_s, 3), idle_w)]
     others: list[tuple[str, str, Objective, Reconfiguration]] = [
         ("energy optimum", "each interval's energy optimum, carbon and price ignored (same rules)", "energy", problem.reconfiguration),
         ("carbon optimum", "the carbon optimum with no limit on changes", "carbon", Reconfiguration(problem.reconfiguration.start_it_j)),
     ]
-    for name, text, objective, rules in others:
-        if objective == problem.objective and rules == problem.reconfiguration:
-            continue
+    others = [other for other in others if not (other[2] == problem.objective and other[3] == problem.reconfiguration)]
+    for index, (name, text, objective, rules) in enumerate(others):
         if objective == "carbon" and any(s.carbon_g_per_kwh is None for p in problem.intervals for s in p.sites):
             found.append(ScheduleBaseline(name, text, "skipped: a site gives no carbon intensity"))
             continue
-        limited = _within(options, deadline_s)
+        limited = _within(options, deadline_s, len(others) - index)
         if limited is None:
             found.append(ScheduleBaseline(name, text, "skipped: no time left"))
             continue
@@ -229,11 +228,16 @@ def _baselines(
     return tuple(found)
 
 
-def _within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | None:
+def _within(options: SolveOptions, deadline_s: float | None, solves_left: int) -> SolveOptions | None:
+    """Options for the next of `solves_left` solves sharing what is left before `deadline_s`."""
     if deadline_s is None:
         return options
-    left_s = deadline_s - time.monotonic()
+    left_s = (deadline_s - time.monotonic()) / max(solves_left, 1)
     return None if left_s < MIN_SOLVE_S else replace(options, time_limit_s=left_s)
+
+
+MAIN_SHARE = 0.5
+"""Of a time limit, what the schedule itself may use when baselines follow; they share the rest."""
 
 
 def schedule(
@@ -250,8 +254,9 @@ def schedule(
     window: int | None = None,
     with_baselines: bool = True,
 ) -> Schedule:
-    """The schedule of a scenario's fleet over the series' horizon; `time_limit_s` bounds the
-    schedule and then its baselines, each skipped (and said so) when too little is left."""
+    """The schedule of a scenario's fleet over the series' horizon. `time_limit_s` bounds the
+    whole call: the schedule gets half of it when baselines follow, and they share what is left
+    (each skipped, and said so, when too little is)."""
     from planner.store_setup import open_store
 
     options = solve_options(time_limit_s, gap_rel)
@@ -273,7 +278,8 @@ def schedule(
     if candidate_set.unserved:
         name, why = next(iter(candidate_set.unserved.items()))
         raise InputError(f"workloads[{name}]: no measured configuration serves it ({why}). To fix: see `planner plan` on the scenario.")
-    solution = solve_schedule(problem, options, window)
+    main = options if time_limit_s is None or not with_baselines else replace(options, time_limit_s=MAIN_SHARE * time_limit_s)
+    solution = solve_schedule(problem, main, window)
     deadline_s = None if time_limit_s is None else started_s + time_limit_s
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
     baselines = _baselines(problem, options, window, deadline_s, idle_w) if with_baselines and solution.has_solution else ()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from planner.cli.common import open_store_of, print_table
 from planner.cli.plan_commands import EXIT_INFEASIBLE, EXIT_NO_SOLUTION
+from planner.errors import InputError
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -44,6 +45,39 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return {"infeasible": EXIT_INFEASIBLE, "no_solution": EXIT_NO_SOLUTION}.get(content.status, 0)
 
 
+def _renames(entries: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in entries:
+        model, separator, workload = entry.partition("=")
+        if not separator or not model or not workload:
+            raise InputError(f"--workload {entry!r} is not MODEL=WORKLOAD. To fix: e.g. --workload meta-llama/Llama-3.1-8B-Instruct=chat-8b.")
+        if model in found or workload in found.values():
+            raise InputError(f"--workload names {model if model in found else workload} twice. To fix: one workload per served model.")
+        found[model] = workload
+    return found
+
+
+def cmd_demand_series(args: argparse.Namespace) -> int:
+    from planner.demand_series import demand_rows, write_demand
+    from planner.formats.fleet import parse_time
+    from planner.importing import read_exporter_dump
+    from telemetry.exposition import fetch_prometheus
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".csv" or not output.parent.is_dir():
+        raise InputError(f"{output}: write the series as a .csv in an existing folder. To fix: e.g. -o demand.csv.")
+    start_s, end_s = parse_time(args.start, "--start"), parse_time(args.end, "--end")
+    if end_s <= start_s:
+        raise InputError("--end is not after --start. To fix: swap them or widen the window.")
+    renames = _renames(args.workload or [])
+    series = fetch_prometheus(args.source, start_s, end_s) if args.format == "prometheus" else read_exporter_dump(Path(args.source))
+    rows = demand_rows(series, start_s, end_s, args.step, renames)
+    write_demand(rows, output)
+    workloads = sorted({workload for _, workload, _ in rows})
+    print(f"{len(rows) // len(workloads)} intervals of {args.step:g} s for {', '.join(workloads)} written to {output}")
+    return 0
+
+
 def _by_day(table):  # type: ignore[no-untyped-def]
     """Sums (energy, money, CO2, starts) and peaks (replicas, GPUs, kW) per UTC day."""
     day = table["start (UTC)"].str[:10]
@@ -69,7 +103,10 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     )
     scheduling.add_argument("-o", "--output", help="write the schedule file (.yaml, .yml or .json)")
     scheduling.add_argument("--objective", choices=["energy", "cost", "carbon"], help="override the scenario's objective")
-    scheduling.add_argument("--time-limit", type=float, metavar="S", help="wall-clock limit: the schedule, then baselines in what is left")
+    scheduling.add_argument(
+        "--time-limit", type=float, default=120.0, metavar="S",
+        help="wall-clock limit of the command (default 120): half for the schedule when baselines follow, the rest shared by them",
+    )  # fmt: skip
     scheduling.add_argument("--gap", type=float, default=1e-3, metavar="FRACTION", help="relative gap to stop at (default 0.001)")
     scheduling.add_argument("--load-gb-per-s", type=float, default=2.0, metavar="GB_S", help="storage bandwidth a starting replica loads its weights at (default 2)")
     scheduling.add_argument("--max-changes-per-site", type=int, metavar="N", help="replicas started plus stopped per site and interval (default: no limit)")
@@ -78,3 +115,18 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     scheduling.add_argument("--no-baselines", action="store_true", help="skip the baseline schedules")
     scheduling.add_argument("--rows", type=int, default=48, metavar="N", help="print one row per day beyond N intervals (default 48)")
     scheduling.set_defaults(handler=cmd_schedule)
+
+    series = commands.add_parser(
+        "demand-series",
+        help="a demand series for `planner schedule` from vLLM's token counters in Prometheus or an exporter dump",
+        description="Output tokens/s per served model and interval, from the rate of vllm:generation_tokens_total within "
+        "each interval (resets left out), summed over engines. Exit 0: written; 1: the source cannot be read; 2: invalid input.",
+    )
+    series.add_argument("source", help="a Prometheus base URL (--format prometheus) or a /metrics dump with timestamps (--format dcgm)")
+    series.add_argument("--format", choices=["prometheus", "dcgm"], default="prometheus")
+    series.add_argument("--start", required=True, metavar="TIME", help="first interval's start, ISO 8601 or unix seconds")
+    series.add_argument("--end", required=True, metavar="TIME", help="the window's end")
+    series.add_argument("--step", type=float, default=3600.0, metavar="S", help="interval length in seconds, 300 to 3600 (default 3600)")
+    series.add_argument("--workload", action="append", metavar="MODEL=WORKLOAD", help="name a served model's series after a scenario workload (repeat)")
+    series.add_argument("-o", "--output", required=True, help="the demand series CSV to write")
+    series.set_defaults(handler=cmd_demand_series)
