@@ -12,13 +12,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
 from planner.formats.strict_yaml import load_yaml
+
+FileModel = TypeVar("FileModel", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -163,8 +165,8 @@ def check_output_path(path: Path) -> None:
         raise InputError(f"folder {path.parent} is not writable. To fix: write elsewhere or change its permissions.")
 
 
-def placement_text(placement: Placement, suffix: str = ".yaml") -> str:
-    """The placement file's content: JSON for a `.json` suffix, else YAML."""
+def placement_text(placement: BaseModel, suffix: str = ".yaml") -> str:
+    """A file's content (a placement's, a schedule's): JSON for a `.json` suffix, else YAML."""
     content = placement.model_dump(mode="json")
     if suffix.lower() == ".json":
         return json.dumps(content, indent=2) + "\n"
@@ -190,22 +192,32 @@ def write_text_atomically(text: str, path: Path) -> None:
         raise
 
 
-def read_placement(path: Path) -> Placement:
+def read_content(path: Path, what: str, writer: str) -> Any:
+    """The YAML or JSON of a file `writer` writes, or one line naming what is wrong with it."""
     try:
         text = path.read_text(encoding="utf-8")
-        content = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+        return json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing placement file.") from error
+        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing {what} file.") from error
     except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `planner plan -o`.") from error
+        raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `{writer}`.") from error
+
+
+def validated(model: type[FileModel], content: Any, path: Path, writer: str) -> FileModel:
+    """`content` as `model`, or the first field that is wrong, in one line."""
+    try:
+        return model.model_validate(content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise InputError(f"{path}: {where}: {first['msg']}. To fix: write it with `{writer}`.") from error
+
+
+def read_placement(path: Path) -> Placement:
+    content = read_content(path, "placement", "planner plan -o")
     if isinstance(content, dict) and content.get("version") == 1:
         raise InputError(
             f"{path} is a version 1 placement file (one row per workload; version 2 rows are replica groups that "
             "may serve several workloads). To fix: plan it again with `planner plan -o`."
         )
-    try:
-        return Placement.model_validate(content)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(f"{path}: {where}: {first['msg']}. To fix: write it with `planner plan -o`.") from error
+    return validated(Placement, content, path, "planner plan -o")

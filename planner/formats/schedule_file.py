@@ -8,16 +8,12 @@ and the reconfiguration rules, so `planner validate` can rebuild every figure.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from planner.errors import InputError
-from planner.formats.placement import PlacementRow, ScenarioRef, check_output_path, write_text_atomically
-from planner.formats.strict_yaml import load_yaml
+from planner.formats.placement import PlacementRow, ScenarioRef, check_output_path, placement_text, read_content, validated, write_text_atomically
 
 
 class _Strict(BaseModel):
@@ -106,9 +102,7 @@ class ScheduleFile(_Strict):
 def write_schedule(schedule: ScheduleFile, path: Path) -> None:
     """YAML or JSON by suffix, written whole or not at all."""
     check_output_path(path)
-    content = schedule.model_dump(mode="json")
-    text = json.dumps(content, indent=2) + "\n" if path.suffix.lower() == ".json" else yaml.safe_dump(content, sort_keys=False)
-    write_text_atomically(text, path)
+    write_text_atomically(placement_text(schedule, path.suffix), path)
 
 
 def is_schedule_file(path: Path) -> bool:
@@ -122,16 +116,4 @@ def is_schedule_file(path: Path) -> bool:
 
 
 def read_schedule(path: Path) -> ScheduleFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-        content = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing schedule file.") from error
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"{path} is not valid YAML/JSON: {error}. To fix: write it with `planner schedule -o`.") from error
-    try:
-        return ScheduleFile.model_validate(content)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(f"{path}: {where}: {first['msg']}. To fix: write it with `planner schedule -o`.") from error
+    return validated(ScheduleFile, read_content(path, "schedule", "planner schedule -o"), path, "planner schedule -o")
