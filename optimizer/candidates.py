@@ -35,6 +35,11 @@ class WorkloadSpec:
     profile: str | None = None
     """A published task (chat, code) whose measurements, taken at that task's own prompt and
     output lengths, this workload accepts."""
+    sites: frozenset[str] | None = None
+    """The only sites that may serve it; None: any."""
+
+    def may_use(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
 
 
 FlagKind = Literal[

@@ -156,6 +156,8 @@ def _add_columns(
     rows.site_gpus[(site_name, config.hardware)].append((n, float(config.gpus_per_replica)))
     if not config.shared:
         (candidate,) = config.members
+        if not workloads[candidate.workload].may_use(site_name):
+            n.upBound = 0
         model.replicas[(candidate.workload, candidate.id, site_name)] = n
         rows.capacity[candidate.workload].append((n, problem.max_utilization * candidate.tok_s))
         rows.at_site[(candidate.workload, site_name)].append((n, 1.0))
@@ -166,7 +168,9 @@ def _add_columns(
     for candidate in config.members:
         workload = workloads[candidate.workload]
         per_replica = problem.max_utilization * candidate.tok_s
-        x = model.prob.add_variable(f"x_{n.name[2:]}_{_safe(candidate.workload)}_{len(model.loads)}", lowBound=0, upBound=workload.demand_tok_s)
+        # a site the workload may not use keeps the column (the group's charges are its members'), at 0
+        upper = workload.demand_tok_s if workload.may_use(site_name) else 0.0
+        x = model.prob.add_variable(f"x_{n.name[2:]}_{_safe(candidate.workload)}_{len(model.loads)}", lowBound=0, upBound=upper)
         model.loads[(candidate.workload, candidate.id, site_name)] = x
         used.append((x, 1 / per_replica))
         credits = charges.per_tok_s[(candidate.workload, candidate.id)]

@@ -33,7 +33,7 @@ def interchangeable(problem: PlanProblem) -> list[tuple[WorkloadSpec, ...]]:
     classes: dict[tuple[object, ...], list[WorkloadSpec]] = defaultdict(list)
     for workload in problem.workloads:
         if workload.min_sites == 1 and by_workload[workload.name]:
-            key = (workload.model, tuple(sorted(_figures(c) for c in by_workload[workload.name])))
+            key = (workload.model, workload.sites, tuple(sorted(_figures(c) for c in by_workload[workload.name])))
             classes[key].append(workload)
     users: dict[str, set[str]] = defaultdict(set)
     for candidate in problem.candidates:

@@ -78,7 +78,8 @@ def _options(model: PlacementModel) -> list[_Option]:
                 charges.per_tok_s[(workload, candidate_id)]["facility_peak_w"],
             )
         )
-    return found
+    # columns a workload may not use at that site are held at 0 (WorkloadSpec.sites)
+    return [option for option in found if option.n.upBound != 0 and (option.load is None or option.load.upBound != 0)]
 
 
 def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> tuple[dict[str, int], dict[str, float]] | None:

@@ -111,6 +111,7 @@ def workload_echoes(problem: PlanProblem) -> list[WorkloadEcho]:
             slo={"ttft_ms": w.ttft_slo_ms, "tpot_ms": w.tpot_slo_ms, "statistic": w.slo_statistic},
             min_sites=w.min_sites,
             profile=w.profile,
+            sites=None if w.sites is None else sorted(w.sites),
         )
         for w in problem.workloads
     ]

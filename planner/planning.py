@@ -51,6 +51,7 @@ def workload_specs(scenario: Scenario) -> tuple[WorkloadSpec, ...]:
             slo_statistic=w.slo.statistic,
             min_sites=w.min_sites,
             profile=w.profile,
+            sites=None if w.sites is None else frozenset(w.sites),
         )
         for w in scenario.workloads
     )

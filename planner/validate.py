@@ -114,6 +114,8 @@ def check_rows(rows: Sequence[PlacementRow], problem: PlanProblem, where_prefix:
         for share in group.shares:
             served[share.workload] += share.tok_s
             sites_used[share.workload].add(row.site)
+            if share.tok_s > 0 and not workloads[share.workload].may_use(row.site):
+                problems.append(f"{where}: serves {share.workload} at {row.site}, which is not among its sites")
         gpus_used[(row.site, expected.hardware)] += expected.gpus
         peak_w[row.site] += sites[row.site].pue * expected.peak_power_w
     for name, workload in workloads.items():

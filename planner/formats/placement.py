@@ -50,6 +50,7 @@ class WorkloadEcho(_Strict):
     slo: dict[str, Any]
     min_sites: int = 1
     profile: str | None = None
+    sites: list[str] | None = None
 
 
 class BaselineEntry(_Strict):

@@ -49,6 +49,7 @@ class Workload(_Strict):
     output_tokens: int = Field(gt=0)
     slo: Slo
     min_sites: int = Field(1, ge=1)
+    sites: list[str] | None = Field(None, min_length=1, description="the only sites that may serve it (default: any)")
     profile: str | None = Field(None, description="accept published measurements of this task (chat, code)")
 
     @model_validator(mode="after")
@@ -140,6 +141,13 @@ class Scenario(_Strict):
     def _forecast_names(self) -> Scenario:
         sites = {site.name for site in self.sites}
         workloads = {workload.label for workload in self.workloads}
+        for workload in self.workloads:
+            allowed = workload.sites or []
+            unknown_allowed = sorted(set(allowed) - sites)
+            if unknown_allowed:
+                raise ValueError(f"workload {workload.label!r} names site {unknown_allowed[0]!r} in sites, which is not a site of the scenario")
+            if workload.sites is not None and workload.min_sites > len(set(allowed)):
+                raise ValueError(f"workload {workload.label!r} asks for min_sites {workload.min_sites} but allows {len(set(allowed))} sites")
         unknown_sites = sorted(set(self.extra_power) - sites)
         if unknown_sites:
             raise ValueError(f"extra_power names site {unknown_sites[0]!r}, which is not in sites")

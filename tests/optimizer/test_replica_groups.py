@@ -220,3 +220,22 @@ def test_workloads_are_not_merged_where_another_workload_shares_their_configurat
     p = problem([workload("w0"), workload("w1"), workload("rag")],
                 [candidate("w0", same), candidate("w1", same), candidate("rag", other)], [site("s", 10, {"A": 4})])
     assert interchangeable(p) == []
+
+
+def test_a_workload_is_served_only_at_the_sites_it_allows() -> None:
+    """`sites:` per workload: cheaper GPUs at site a, but one workload may only run at b (shared or not)."""
+    cheap, dear = point("A", tok_s=1000, power_w=300), point("A", tok_s=1000, power_w=300)
+    for shared in (True, False):
+        local = replace(workload("local", 1500), sites=frozenset({"b"}))
+        anywhere = workload("anywhere", 1500)
+        p = problem(
+            [local, anywhere],
+            [candidate("local", cheap), candidate("anywhere", dear)],
+            [site("a", 10.0, {"A": 8}, pue=1.1), site("b", 10.0, {"A": 8}, pue=1.6)],
+        )
+        solved = solve(replace(p, share_replicas=shared), EXACT)
+        assert solved.status == "optimal"
+        served = {(g.site, s.workload): s.tok_s for g in solved.groups for s in g.shares if s.tok_s > 0}
+        assert {site_ for site_, name in served if name == "local"} == {"b"}
+        assert {site_ for site_, name in served if name == "anywhere"} == {"a"}
+        check_constraints(p, solved.groups)

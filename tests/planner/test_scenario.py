@@ -56,11 +56,18 @@ def test_requests_per_s_becomes_output_tokens_per_s():
         (("workloads", 0, "tokens_per_s"), True, r"workloads\[chat-8b\]\.tokens_per_s: Input should be a valid number"),
         (("workloads", 0, "tokens_per_s"), float("inf"), r"workloads\[chat-8b\]\.tokens_per_s: Input should be a finite number"),
         (("sites", 0, "power_budget_kw"), "400", r"sites\[dc-east\]\.power_budget_kw: Input should be a valid number"),
+        (("workloads", 0, "sites"), ["dc-west"], r"workload 'chat-8b' names site 'dc-west' in sites, which is not a site"),
+        (("workloads", 0, "sites"), [], r"workloads\[chat-8b\]\.sites: List should have at least 1 item"),
+        (("workloads", 0, "min_sites"), 2, None),
     ],
 )
 def test_bad_scenarios_name_the_field(path, value, message):
+    content = _changed(path, value)
+    if message is None:  # min_sites 2 over a workload allowed one site
+        content["workloads"][0]["sites"] = ["dc-east"]
+        message = r"workload 'chat-8b' asks for min_sites 2 but allows 1 sites"
     with pytest.raises(InputError, match=message) as raised:
-        parse_scenario(_changed(path, value), load_catalog(), "s.yaml")
+        parse_scenario(content, load_catalog(), "s.yaml")
     assert "To fix" in str(raised.value)
 
 

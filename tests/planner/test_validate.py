@@ -131,3 +131,22 @@ def test_a_shared_group_validates_and_its_edits_are_caught(tmp_path: Path) -> No
     shared[0]["serves"][0]["tokens_per_s"] *= 0.5
     output.write_text(yaml.safe_dump(planned))
     assert main(["--db", url, "validate", str(output), str(scenario)]) == 1
+
+
+def test_a_workload_held_to_its_sites_is_planned_there_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sites:` per workload: the plan keeps chat-8b at dc-east; a file serving it elsewhere is caught."""
+    content = yaml.safe_load(EXAMPLE_TEXT)
+    content["workloads"][0]["sites"] = ["dc-east"]
+    held = tmp_path / "held.yaml"
+    held.write_text(yaml.safe_dump(content))
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    free, kept = tmp_path / "free.yaml", tmp_path / "kept.yaml"
+    (tmp_path / "example.yaml").write_text(EXAMPLE_TEXT)
+    assert main(["--db", db, "plan", str(tmp_path / "example.yaml"), "-o", str(free), "--no-baselines"]) == 0
+    assert main(["--db", db, "plan", str(held), "-o", str(kept), "--no-baselines"]) == 0
+    chat_sites = lambda path: {r["site"] for r in yaml.safe_load(path.read_text())["placements"] for s in r["serves"] if s["workload"] == "chat-8b"}  # noqa: E731
+    assert chat_sites(kept) == {"dc-east"} and chat_sites(free) != {"dc-east"}
+    capsys.readouterr()
+    assert main(["--db", db, "validate", str(kept), str(held)]) == 0
+    assert main(["--db", db, "validate", str(free), str(held)]) == 1
+    assert "which is not among its sites" in capsys.readouterr().out
