@@ -40,7 +40,7 @@ def charts(content: ScheduleFile) -> tuple[alt.Chart, alt.FacetChart, alt.Chart]
         alt.Chart().mark_line().encode(x=alt.X("start:T", title=None), y=alt.Y("peak kW:Q", title="kW (facility)")),
         alt.Chart().mark_line(strokeDash=[4, 4], color="gray").encode(x="start:T", y="budget kW:Q"),
         data=used,
-    ).facet(facet="site:N", columns=4)
+    ).properties(width=260, height=130).facet(facet="site:N", columns=3)
     carbon = alt.Chart(sites.drop_duplicates(["start", "site"])).mark_line().encode(
         x=alt.X("start:T", title="interval (UTC)"), y=alt.Y("gCO2/kWh:Q"), color="site:N"
     )
