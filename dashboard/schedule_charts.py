@@ -29,8 +29,9 @@ def site_power(content: ScheduleFile) -> pd.DataFrame:
     )
 
 
-def charts(content: ScheduleFile) -> tuple[alt.Chart, alt.FacetChart, alt.Chart]:
-    """GPUs by type (stacked), each site's peak power against its budget, carbon intensity by site."""
+def charts(content: ScheduleFile) -> tuple[alt.Chart, alt.FacetChart, alt.Chart, alt.Chart]:
+    """GPUs by type (stacked), each site's peak power against its budget, carbon intensity and
+    price by site."""
     stacked = alt.Chart(gpus_by_type(content)).mark_area().encode(
         x=alt.X("start:T", title="interval (UTC)"), y=alt.Y("gpus:Q", stack="zero", title="GPUs running"), color="hardware:N"
     )
@@ -41,7 +42,7 @@ def charts(content: ScheduleFile) -> tuple[alt.Chart, alt.FacetChart, alt.Chart]
         alt.Chart().mark_line(strokeDash=[4, 4], color="gray").encode(x="start:T", y="budget kW:Q"),
         data=used,
     ).properties(width=260, height=130).facet(facet="site:N", columns=3)
-    carbon = alt.Chart(sites.drop_duplicates(["start", "site"])).mark_line().encode(
-        x=alt.X("start:T", title="interval (UTC)"), y=alt.Y("gCO2/kWh:Q"), color="site:N"
-    )
-    return stacked, power, carbon
+    by_site = alt.Chart(sites.drop_duplicates(["start", "site"])).mark_line()
+    carbon = by_site.encode(x=alt.X("start:T", title="interval (UTC)"), y=alt.Y("gCO2/kWh:Q"), color="site:N")
+    price = by_site.encode(x=alt.X("start:T", title="interval (UTC)"), y=alt.Y("USD/kWh:Q"), color="site:N")
+    return stacked, power, carbon, price

@@ -110,7 +110,7 @@ def schedule_file(schedule: Schedule) -> ScheduleFile:
             interval_entry(schedule.starts[i].isoformat(), schedule.problem.intervals[i], schedule.solution.intervals[i], f, schedule.problem.interval_h)
             for i, f in enumerate(figures.intervals)
         ],
-        notes=list(NOTES),
+        notes=[*NOTES, schedule.load_note],
     )
 
 

@@ -105,14 +105,16 @@ def interval_problems(problem: PlanProblem, scenario: Scenario, inputs: Schedule
     return tuple(found)
 
 
+def load_seconds(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -> dict[str, float]:
+    """Seconds a replica of each configuration takes to read its weights at `load_gb_per_s`."""
+    return {configuration_id(c): catalog.llms[c.point.model].weight_bytes / (load_gb_per_s * 1e9) for c in problem.candidates}
+
+
 def start_energy_j(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -> dict[str, float]:
     """IT joules to bring up one replica, by configuration: its weights read at `load_gb_per_s`
     while its GPUs draw their idle power."""
-    found = {}
-    for candidate in problem.candidates:
-        load_s = catalog.llms[candidate.point.model].weight_bytes / (load_gb_per_s * 1e9)
-        found[configuration_id(candidate)] = load_s * candidate.gpus_per_replica * catalog.gpus[candidate.hardware].idle_w
-    return found
+    seconds = load_seconds(problem, catalog, load_gb_per_s)
+    return {configuration_id(c): seconds[configuration_id(c)] * c.gpus_per_replica * catalog.gpus[c.hardware].idle_w for c in problem.candidates}
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,28 @@ class Schedule:
     def comparison(self) -> pd.DataFrame:
         """The schedule and its baselines over the horizon, with what the schedule saves."""
         return baseline_table(self.to_schedule_file())
+
+    @property
+    def load_note(self) -> str:
+        """Whether a start's weight load fits in the capacity the utilisation cap leaves unplanned:
+        a replica planned at u of its throughput can lose (1 - u) of an interval and still carry its load."""
+        interval_s = self.problem.interval_h * 3600
+        headroom_s = (1 - self.problem.intervals[0].max_utilization) * interval_s
+        longest_s, slowest = max((seconds, config) for config, seconds in self.load_s.items())
+        if longest_s <= headroom_s:
+            return (
+                f"every start's weight load (at most {longest_s:.0f} s, {slowest}) fits in the {headroom_s:.0f} s of each "
+                "interval the utilisation cap leaves unplanned"
+            )
+        return (
+            f"a start of {slowest} loads its weights for {longest_s:.0f} s, more than the {headroom_s:.0f} s of an interval the "
+            "utilisation cap leaves unplanned: such a replica may fall short in the interval it starts (longer intervals or faster storage avoid it)"
+        )
+
+    @property
+    def load_s(self) -> dict[str, float]:
+        """Seconds a replica of each configuration takes to load its weights."""
+        return load_seconds(self.problem.intervals[0], load_catalog(), self.load_gb_per_s)
 
     @property
     def figures(self) -> HorizonFigures | None:

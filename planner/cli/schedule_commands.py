@@ -39,6 +39,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         print_table(table)
         print()
         print_table(baseline_table(content))
+    if content.intervals:
+        print(f"note: {result.load_note}")
     if args.output and content.intervals:
         write_schedule(content, Path(args.output))
         print(f"\nschedule written to {args.output}")

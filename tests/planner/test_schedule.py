@@ -160,3 +160,13 @@ def test_validate_rebuilds_every_interval_and_catches_edits(sqlite_url: str, tmp
     assert "not the one scheduled" in capsys.readouterr().out
     assert main(validate[:5]) == 2  # a schedule without its series
     assert "--demand FILE" in capsys.readouterr().err
+
+
+def test_the_file_says_whether_weight_loads_fit_the_headroom(sqlite_url: str, tmp_path: Path) -> None:
+    """llama-3.1-8b (16 GB) at 2 GB/s loads in 8 s, within 20 % of an hour; at 0.002 GB/s, 8,000 s is not."""
+    demand, sites = _write(tmp_path, _demand_rows(), _site_rows())
+    output = tmp_path / "schedule.yaml"
+    assert _run(sqlite_url, demand, sites, "-o", str(output), "--no-baselines") == 0
+    assert any("fits in the 720 s of each interval" in note for note in read_schedule(output).notes)
+    assert _run(sqlite_url, demand, sites, "-o", str(output), "--no-baselines", "--load-gb-per-s", "0.002") == 0
+    assert any("may fall short in the interval it starts" in note for note in read_schedule(output).notes)
