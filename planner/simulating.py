@@ -49,6 +49,14 @@ class Simulation:
     replicas: pd.DataFrame
     """Per simulated replica: where, what, how busy, its mean batch and its energy."""
     notes: tuple[str, ...]
+    sites: pd.DataFrame
+    """Per site: its budget against the simulated facility power's highest second, mean and energy."""
+    site_power: pd.DataFrame
+    """Facility kW per site and second of the simulated span (PUE included, idle replicas at idle power)."""
+
+    @property
+    def over_budget(self) -> list[str]:
+        return list(self.sites.loc[~self.sites["within budget"], "site"])
 
     def to_json(self, path: str | Path) -> None:
         """The three tables and the notes as one JSON file, written whole or not at all."""
@@ -56,6 +64,8 @@ class Simulation:
             "workloads": self.table.to_dict(orient="records"),
             "energy": self.energy.to_dict(orient="records"),
             "replicas": self.replicas.to_dict(orient="records"),
+            "sites": self.sites.to_dict(orient="records"),
+            "site_power_kw": {site: list(frame["facility kW"]) for site, frame in self.site_power.groupby("site")},
             "horizon_s": self.result.horizon_s,
             "notes": list(self.notes),
         }
@@ -161,7 +171,29 @@ def simulate_placement(
         mean_batch=np.round(result.mean_batch, 1),
         wh=np.round(result.energy_j / 3600, 3),
     )
-    return Simulation(result, _latency_table(result, slo), _energy_table(result, placement), per_replica, tuple(dict.fromkeys(notes)))
+    sites, site_power = _site_tables(result, placement, [str(w["site"]) for w in where])
+    latency, energy = _latency_table(result, slo), _energy_table(result, placement)
+    return Simulation(result, latency, energy, per_replica, tuple(dict.fromkeys(notes)), sites, site_power)
+
+
+SITE_POWER_RESOLUTION_S = 1.0
+
+
+def _site_tables(result: SimulationResult, placement: Placement, replica_sites: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each site's facility power by the second against its budget. The plan holds the budget at
+    the measured peak power of every replica at once; the simulation shows what the traffic draws."""
+    names = sorted(set(replica_sites))
+    echoes = {site.name: site for site in placement.sites}
+    power_w = result.power_w(np.asarray([names.index(site) for site in replica_sites], dtype=np.int64), SITE_POWER_RESOLUTION_S)
+    rows, series = [], []
+    for index, name in enumerate(names):
+        facility_kw = power_w[index] * echoes[name].pue / 1000
+        budget_kw = echoes[name].power_budget_kw
+        rows.append({"site": name, "budget kW": budget_kw, "peak kW (1 s)": round(float(facility_kw.max()), 2),
+                     "mean kW": round(float(facility_kw.mean()), 2), "kWh": round(float(facility_kw.sum()) * SITE_POWER_RESOLUTION_S / 3600, 3),
+                     "within budget": bool(facility_kw.max() <= budget_kw * (1 + 1e-9))})  # fmt: skip
+        series.append(pd.DataFrame({"second": np.arange(len(facility_kw)) * SITE_POWER_RESOLUTION_S, "site": name, "facility kW": facility_kw}))
+    return pd.DataFrame(rows), pd.concat(series, ignore_index=True)
 
 
 STATISTICS = {"mean": None, "p50": 50, "p90": 90, "p95": 95, "p99": 99}

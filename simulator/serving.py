@@ -98,6 +98,8 @@ class _Replica:
     batch_s: float = 0.0
     """Running requests times seconds: over busy_s, the mean batch."""
     most_running: int = 0
+    segments: list[list[float]] = field(default_factory=list)
+    """[start s, end s, W above idle] of each step (or run of identical steps), in order."""
 
     @property
     def outstanding(self) -> int:
@@ -125,6 +127,32 @@ class SimulationResult:
     """Per replica, requests running on average while it steps."""
     most_running: np.ndarray
     horizon_s: float
+    idle_power_w: np.ndarray
+    """Per replica."""
+    segments: np.ndarray
+    """One row per step (or run of identical steps): replica, start s, end s, W above idle."""
+
+    def power_w(self, groups: np.ndarray, resolution_s: float = 1.0) -> np.ndarray:
+        """Mean power of each group of replicas (`groups[i]`: replica i's group, 0..G-1) in each
+        bin of `resolution_s` up to the last finish: shape (G, bins). Idle replicas draw idle power."""
+        bins = max(1, math.ceil(self.horizon_s / resolution_s - 1e-9))
+        count = int(groups.max()) + 1 if len(groups) else 0
+        power = np.zeros((count, bins))
+        np.add.at(power, groups, np.broadcast_to(self.idle_power_w[:, None], (len(groups), bins)))
+        if len(self.segments):
+            edges = np.arange(bins + 1) * resolution_s
+            for group in range(count):
+                mine = self.segments[groups[self.segments[:, 0].astype(np.int64)] == group]
+                if not len(mine):
+                    continue
+                # the integral of the group's extra power at each bin edge, from its step changes
+                times = np.concatenate([mine[:, 1], mine[:, 2]])
+                steps = np.concatenate([mine[:, 3], -mine[:, 3]])
+                order = np.argsort(times, kind="stable")
+                times, level = times[order], np.cumsum(steps[order])
+                energy = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])
+                power[group] += np.diff(np.interp(edges, times, energy)) / resolution_s
+        return power
 
     def percentile(self, metric: Literal["ttft_s", "tpot_s"], q: float, workload: str | None = None) -> float:
         values: np.ndarray = getattr(self, metric)
@@ -190,6 +218,7 @@ def simulate(
     horizon_s = max((r.finish_s or 0.0) for r in requests) if requests else 0.0
     for state in states:
         state.energy_j += state.spec.model.idle_power_w * max(horizon_s - state.busy_s, 0.0)
+    segments = [[index, *segment] for index, state in enumerate(states) for segment in state.segments]
     return SimulationResult(
         workload=np.asarray(names),
         replica=chosen,
@@ -205,6 +234,8 @@ def simulate(
         mean_batch=np.asarray([s.batch_s / s.busy_s if s.busy_s else 0.0 for s in states]),
         most_running=np.asarray([s.most_running for s in states]),
         horizon_s=horizon_s,
+        idle_power_w=np.asarray([s.spec.model.idle_power_w for s in states], dtype=float),
+        segments=np.asarray(segments, dtype=float).reshape(-1, 4),
     )
 
 
@@ -263,6 +294,7 @@ def _start_step(state: _Replica, now: float) -> float:
         until_the_cache_is_full = (model.kv_capacity_tokens - state.kv_used()) // len(state.decoding)
         state.steps = max(1, min(until_a_finish, until_the_cache_is_full))
     duration_s = state.steps * state.step_s
+    state.segments.append([now, now + duration_s, state.step_w - model.idle_power_w])
     state.energy_j += state.step_w * duration_s
     state.busy_s += duration_s
     state.batch_s += len(state.running) * duration_s
@@ -283,6 +315,7 @@ def _cut(state: _Replica, now: float) -> float | None:
     state.busy_s -= state.step_s * (state.steps - done)
     state.batch_s -= len(state.running) * state.step_s * (state.steps - done)
     state.steps = done
+    state.segments[-1][1] = state.started_s + done * state.step_s
     state.version += 1
     return state.started_s + done * state.step_s
 

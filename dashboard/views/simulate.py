@@ -46,6 +46,14 @@ def latency_charts(simulation: planner.Simulation, scenario_path: Path) -> dict[
     return charts
 
 
+def site_power_chart(simulation: planner.Simulation) -> alt.FacetChart:
+    """Each site's facility kW by the second, its budget dashed."""
+    frame = simulation.site_power.merge(simulation.sites[["site", "budget kW"]], on="site")
+    line = alt.Chart().mark_line().encode(x=alt.X("second:Q", title="second of the simulated span"), y=alt.Y("facility kW:Q"))
+    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(y="budget kW:Q")
+    return alt.layer(line, rule, data=frame).properties(width=320, height=150).facet(facet="site:N", columns=2)
+
+
 st.title("Simulate")
 scenarios = bundled_scenarios()
 traces = bundled_traces()
@@ -82,6 +90,12 @@ if "simulation" in st.session_state:
     st.caption("Dashed rules: each workload's SLO bound.")
     st.subheader("Energy: plan against simulation")
     st.dataframe(simulation.energy, hide_index=True)
+    st.subheader("Site power by the second against the budget")
+    if simulation.over_budget:
+        st.warning(f"power budget exceeded at {', '.join(simulation.over_budget)}")
+    st.dataframe(simulation.sites, hide_index=True)
+    st.altair_chart(site_power_chart(simulation))
+    st.caption("Dashed: each site's budget (facility power, PUE included).")
     st.subheader("Replicas")
     st.dataframe(simulation.replicas, hide_index=True)
     for note in simulation.notes:

@@ -15,7 +15,8 @@ EXIT_INFEASIBLE = 3
 EXIT_NO_SOLUTION = 4
 """`planner plan`: the time limit ran out before a placement was found; the problem may be feasible."""
 EXIT_SLO_MISSED = 5
-"""`planner simulate`: a workload's simulated latency misses its SLO statistic (a deployment gate)."""
+"""`planner simulate`: a workload's simulated latency misses its SLO statistic, or a site's
+simulated facility power exceeds its budget in some second (a deployment gate)."""
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -194,6 +195,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print()
     print_table(simulation.energy)
     print()
+    print_table(simulation.sites)
+    print()
     print_table(simulation.replicas.groupby(["site", "configuration", "serves"], as_index=False)
                 .agg(replicas=("busy", "size"), busy=("busy", "mean"), mean_batch=("mean_batch", "mean"), wh=("wh", "sum")))  # fmt: skip
     for note in simulation.notes:
@@ -205,8 +208,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     missed = list(simulation.table.loc[~simulation.table["meets SLO"], "workload"])
     if missed:
         print(f"SLO missed by {', '.join(missed)} (exit {EXIT_SLO_MISSED})", file=sys.stderr)
-        return EXIT_SLO_MISSED
-    return 0
+    if simulation.over_budget:
+        print(f"power budget exceeded at {', '.join(simulation.over_budget)} (exit {EXIT_SLO_MISSED})", file=sys.stderr)
+    return EXIT_SLO_MISSED if missed or simulation.over_budget else 0
 
 
 def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -264,7 +268,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
         help="replay request traces against a placement on the serving simulator: TTFT/TPOT percentiles, SLO met, energy",
         description="Validate PLACEMENT against SCENARIO, then simulate its replicas (continuous batching, KV cache, "
         "routing) serving each workload's request trace, time-compressed to the workload's planned demand. "
-        "Exit 0: every workload meets its SLO statistic; 5: one misses it; 2: invalid input.",
+        "Exit 0: every workload meets its SLO statistic and every site stays within its budget; 5: one does not; 2: invalid input.",
     )
     simulating.add_argument("placement", help="placement file written by `planner plan -o`")
     simulating.add_argument("scenario", help="the scenario it was planned for")

@@ -106,7 +106,8 @@ def test_simulate_page_plans_replays_and_reads_the_slos(app: AppTest):
     tables = app.dataframe
     assert set(tables[0].value["workload"]) == {"chat-8b", "assistant-32b"}
     assert "SLO missed by" in _texts(app) or "meets its SLO" in _texts(app)
-    assert len(tables[2].value) == 12  # the example's plan: 12 replicas, one row each
+    assert set(tables[2].value["site"]) == {"dc-east", "eu-north"} and tables[2].value["within budget"].all()
+    assert len(tables[3].value) == 12  # the example's plan: 12 replicas, one row each
 
 
 def test_schedule_page_follows_the_day_and_compares_baselines(app: AppTest):

@@ -119,3 +119,22 @@ def test_a_trace_longer_than_the_models_context_is_refused(planned, tmp_path, ca
     arguments = ["--trace", f"chat-8b={too_long}", "--trace", f"assistant-32b={traces['assistant-32b']}"]
     assert main(["--db", url, "simulate", str(placement), str(scenario), *arguments]) == 2
     assert "longer than llama-3.1-8b's context" in capsys.readouterr().err
+
+
+def test_site_power_by_the_second_adds_up_and_holds_the_budget(planned, tmp_path):
+    url, scenario, placement, traces = planned
+    simulation = simulate_placement(placement, scenario, open_store(url), traces, duration_s=10)
+    sites = simulation.sites.set_index("site")
+    pue = {site["name"]: site["pue"] for site in yaml.safe_load(EXAMPLE_TEXT)["sites"]}
+    for name, frame in simulation.site_power.groupby("site"):
+        assert len(frame) == int(np.ceil(simulation.result.horizon_s))
+        replicas = simulation.replicas[simulation.replicas["site"] == name]
+        # the bins hold each replica's joules (and idle power in the last bin's tail past the last finish)
+        assert frame["facility kW"].sum() / 3600 == pytest.approx(pue[name] * replicas["wh"].sum() / 1000, rel=0.02)
+        assert sites.loc[name, "peak kW (1 s)"] == pytest.approx(frame["facility kW"].max(), abs=0.01)
+    # the plan held each budget at every replica's measured peak: the traffic draws less
+    assert sites["within budget"].all() and not simulation.over_budget
+    report = tmp_path / "report.json"
+    simulation.to_json(report)
+    content = json.loads(report.read_text())
+    assert set(content["site_power_kw"]) == set(sites.index) and content["sites"][0]["budget kW"] > 0

@@ -129,3 +129,31 @@ def test_tokens_and_joules_are_conserved_and_a_seed_repeats_the_run():
     assert (first.busy_s <= first.horizon_s + 1e-9).all()
     assert (first.energy_j >= 100.0 * first.horizon_s - 1e-6).all()
     assert (first.energy_j <= CURVES.power(16) * first.horizon_s + 1e-6).all()
+
+
+def test_power_over_time_holds_every_joule_and_the_step_by_hand():
+    """Binned power: one request on an idle replica is the step powers by hand; on a busy mixed
+    run, each group's bins add up to its replicas' joules (idle after the last finish aside)."""
+    single = simulate([replica()], {"w": trace([0.0])})
+    [series] = single.power_w(np.zeros(1, dtype=np.int64), resolution_s=0.05)
+    step_1 = CURVES.tpot(1) / 1000
+    assert series[0] == pytest.approx(CURVES.power(1))  # prefill, 0.1 s at the batch-of-one power
+    assert series[1] == pytest.approx(CURVES.power(1))
+    decode_s = 2 * step_1  # the two decode steps open the third bin of 50 ms, idle fills the rest
+    assert len(series) == 3
+    assert series[2] * 0.05 == pytest.approx(CURVES.power(1) * decode_s + 100.0 * (0.05 - decode_s))
+
+    rng = np.random.default_rng(3)
+    arrivals = np.cumsum(rng.exponential(0.02, 400))
+    arrivals -= arrivals[0]
+    lengths = Trace(arrivals, rng.integers(50, 3000, 400), rng.integers(1, 200, 400))
+    specs = [replica(max_batch=16, kv=30_000) for _ in range(4)]
+    result = simulate(specs, {"w": lengths})
+    groups = np.array([0, 1, 1, 0])
+    power = result.power_w(groups, resolution_s=1.0)
+    tail_s = power.shape[1] * 1.0 - result.horizon_s  # the last bin runs past the last finish, idle
+    for group in (0, 1):
+        members = groups == group
+        expected = result.energy_j[members].sum() + 100.0 * members.sum() * tail_s
+        assert power[group].sum() * 1.0 == pytest.approx(expected, rel=1e-9)
+    assert (power >= 2 * 100.0 - 1e-9).all() and (power <= 2 * CURVES.power(16) + 1e-9).all()
