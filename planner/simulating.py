@@ -11,7 +11,7 @@ sweep cannot say). Each workload's trace is time-compressed to its planned deman
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -83,11 +83,17 @@ def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint]
             f"{row.configuration} at {row.site}: the Store has this configuration at one batch size only ({point.source}), "
             "so no batch curve can be fitted. To fix: measure it at two or more batch sizes (`planner bench --concurrency`)."
         )
-    curves = fit([BatchPoint(p.load, p.tok_s, p.tpot_ms, p.power_w) for p in sweep], point.output_tokens)
+    return sweep_replica(point, sweep, catalog, notes)
+
+
+def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], catalog: Catalog, notes: list[str]) -> ReplicaModel:
+    """A replica of `point`'s configuration at its batch, stepped by curves fitted to `fitted_on`
+    (its sweep; `planner model-check --simulate` leaves the point itself out)."""
+    curves = fit([BatchPoint(p.load, p.tok_s, p.tpot_ms, p.power_w) for p in fitted_on], point.output_tokens)
     gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
     kv_tokens = int((point.gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE - llm.weight_bytes) / llm.kv_bytes_per_token)
     if kv_tokens < 1:
-        raise InputError(f"{row.configuration}: {llm.name}'s weights leave no KV cache on {point.gpus_per_replica} x {gpu.name}.")
+        raise InputError(f"{point.model}: its weights leave no KV cache on {point.gpus_per_replica} x {gpu.name}.")
     return ReplicaModel(
         curves=curves,
         prefill_s_per_token=_prefill_s_per_token(curves, point, catalog, notes),

@@ -28,6 +28,9 @@ from simulator.performance import BatchCurves
 from simulator.traffic import Trace
 
 RouterPolicy = Literal["round_robin", "least_outstanding", "power_of_two"]
+KV_WATERMARK = 0.01
+"""Share of the KV cache new prompts may not take (vLLM's default watermark), so the running
+requests' next tokens find room."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,9 @@ class ReplicaModel:
         return decode_s + prefill_tokens * self.prefill_s_per_token
 
     def power_w(self, running: int) -> float:
-        return self.curves.power(running) if running else self.idle_power_w
+        """The curves' power at the running batch; never below idle (a curve extrapolated past its
+        smallest measured batch can fall there, a stepping GPU cannot)."""
+        return max(self.curves.power(running), self.idle_power_w) if running else self.idle_power_w
 
 
 @dataclass(frozen=True)
@@ -265,18 +270,27 @@ def _start_step(state: _Replica, now: float) -> float:
     identical steps) it starts."""
     model = state.spec.model
     state.started_s = now
-    while state.waiting and len(state.running) < model.max_batch:
-        head = state.waiting[0]
-        if state.kv_used() + head.to_prefill + 1 > model.kv_capacity_tokens:
-            break
-        state.running.append(state.waiting.popleft())
+    # running requests first: each decoding one needs a slot for its next token, and the latest
+    # admitted gives its cache up (to recompute later) until they all fit
     state.decoding = [r for r in state.running if r.to_prefill == 0]
+    preempted = False
     while state.decoding and state.kv_used() + len(state.decoding) > model.kv_capacity_tokens:
         victim = state.running.pop()
         victim.preemptions += 1
         victim.to_prefill, victim.cached = victim.prompt + victim.generated, 0
         state.waiting.appendleft(victim)
         state.decoding = [r for r in state.running if r.to_prefill == 0]
+        preempted = True
+    # then new prefills, only in a step that preempted nothing and only into what the running
+    # requests' next tokens and a watermark leave (vLLM's scheduler: no admission that the next
+    # step would have to undo)
+    reserve = len(state.decoding) + math.ceil(KV_WATERMARK * model.kv_capacity_tokens)
+    while not preempted and state.waiting and len(state.running) < model.max_batch:
+        head = state.waiting[0]
+        if state.kv_used() + head.to_prefill + 1 + reserve > model.kv_capacity_tokens and state.running:
+            break
+        state.running.append(state.waiting.popleft())
+    state.decoding = [r for r in state.running if r.to_prefill == 0]
     budget = model.prefill_tokens_per_step
     prefill_tokens = 0
     for request in state.running:

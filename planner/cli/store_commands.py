@@ -27,9 +27,28 @@ def cmd_db_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulated_check(args: argparse.Namespace) -> int:
+    from planner.calibration import REQUESTS_PER_SLOT, simulated_holdout, summary
+
+    table, notes = simulated_holdout(open_store_of(args), model=args.model, hardware=args.hardware)
+    if table.empty:
+        print("no sweep of three or more batch sizes matches: nothing to hold out.")
+        return 0
+    print_table(table)
+    print()
+    print_table(summary(table))
+    print(f"\neach batch simulated on curves fitted to the rest of its sweep: {REQUESTS_PER_SLOT} requests per batch slot submitted at once "
+          "(a saturated engine, as the sweeps were measured); errors are simulated / measured - 1 in %.")  # fmt: skip
+    for note in notes:
+        print(f"note: {note}")
+    return 0
+
+
 def cmd_model_check(args: argparse.Namespace) -> int:
     from planner.model_check import model_check
 
+    if args.simulate:
+        return _simulated_check(args)
     table = model_check(open_store_of(args), model=args.model, hardware=args.hardware)
     if table.empty:
         print("no sweep of three or more batch sizes matches: nothing to hold out.")
@@ -117,6 +136,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     )
     checking.add_argument("--model", help="only this model (any alias)")
     checking.add_argument("--hardware", help="only this GPU type (any alias)")
+    checking.add_argument("--simulate", action="store_true", help="simulate each held-out batch with its benchmark's setup (saturated engine)")
     checking.set_defaults(handler=cmd_model_check)
 
     importer = commands.add_parser(
