@@ -29,8 +29,9 @@ from planner.model_check import SweepKey, sweep_key, sweeps
 from planner.planning import workload_specs
 from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
+from simulator.parallel import simulate_apart
 from simulator.performance import BatchCurves, BatchPoint, fit
-from simulator.serving import ReplicaModel, ReplicaSpec, RouterPolicy, SimulationResult, simulate
+from simulator.serving import ReplicaModel, ReplicaSpec, RouterPolicy, SimulationResult
 from simulator.traffic import Trace, scaled_to
 
 KV_MEMORY_SHARE = 0.9
@@ -168,7 +169,7 @@ def simulate_placement(
         where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))
     traces = _traces(placement, trace_files, duration_s, catalog)
     try:
-        result = simulate(replicas, traces, policy, seed)
+        result = simulate_apart(replicas, traces, policy, seed)
     except ValueError as error:
         raise InputError(f"the traces cannot be served by this placement: {error}. To fix: drop or truncate those requests.") from error
     slo = {w.name: w for w in workload_specs(scenario)}

@@ -157,3 +157,27 @@ def test_power_over_time_holds_every_joule_and_the_step_by_hand():
         expected = result.energy_j[members].sum() + 100.0 * members.sum() * tail_s
         assert power[group].sum() * 1.0 == pytest.approx(expected, rel=1e-9)
     assert (power >= 2 * 100.0 - 1e-9).all() and (power <= 2 * CURVES.power(16) + 1e-9).all()
+
+
+@pytest.mark.parametrize("policy", ["least_outstanding", "round_robin"])
+def test_workloads_that_share_no_replica_simulate_apart_exactly_as_together(policy):
+    from simulator.parallel import components, simulate_apart
+
+    rng = np.random.default_rng(8)
+
+    def burst(n: int) -> Trace:
+        arrivals = np.cumsum(rng.exponential(0.01, n))
+        return Trace(arrivals - arrivals[0], rng.integers(50, 1500, n), rng.integers(1, 150, n))
+
+    specs = [replica(workload="a"), replica(workload="a", weight=2.0), replica(workload="b"),
+             ReplicaSpec(replica().model, {"b": 1.0, "c": 1.0}), replica(workload="c")]  # fmt: skip
+    traces = {"c": burst(150), "a": burst(300), "b": burst(200)}
+    assert sorted((sorted(i), sorted(w)) for i, w in components(specs, list(traces))) == [([0, 1], ["a"]), ([2, 3, 4], ["b", "c"])]
+    together = simulate(specs, traces, policy)
+    apart = simulate_apart(specs, traces, policy, processes=2)
+    for field in ("workload", "replica", "arrival_s", "ttft_s", "tpot_s", "finish_s", "busy_s", "mean_batch", "most_running"):
+        assert np.array_equal(getattr(apart, field), getattr(together, field), equal_nan=field != "workload"), field
+    assert np.allclose(apart.energy_j, together.energy_j, rtol=1e-12)  # idle to the end, added in two parts
+    assert apart.horizon_s == together.horizon_s
+    groups = np.array([0, 0, 1, 1, 1])
+    assert np.allclose(apart.power_w(groups), together.power_w(groups))
