@@ -9,8 +9,9 @@ intervals share one MILP through their replica columns (configuration or candida
     n[c,s,t] >= sum_{t-m < tau <= t} s[c,s,tau]     (a replica started stays up m intervals)
 The objective adds each interval's (per hour) objective times its hours, plus each start's
 facility energy (loading weights at the GPUs' idle power, times PUE) priced at that site and
-interval. A replica's capacity while it loads (seconds, for intervals of minutes to an hour) is
-not taken from its interval: the planner says how long a load takes against the interval.
+interval; the first interval's replicas start free. A replica's capacity while it loads
+(seconds, against intervals of minutes to an hour) is not taken from its interval: the planner
+says whether the longest load fits the capacity the utilisation cap leaves unplanned.
 
 Long horizons are solved rolling: windows of `window` intervals plus `lookahead`, each started
 from the replicas the last one left running; the reported gap is then the largest window's.

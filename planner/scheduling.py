@@ -277,6 +277,7 @@ def schedule(
     min_up_intervals: int = 1,
     window: int | None = None,
     with_baselines: bool = True,
+    lookahead: int = 0,
 ) -> Schedule:
     """The schedule of a scenario's fleet over the series' horizon. `time_limit_s` bounds the
     whole call: the schedule gets half of it when baselines follow, and they share what is left
@@ -288,8 +289,10 @@ def schedule(
         raise InputError(f"--load-gb-per-s {load_gb_per_s} must be positive. To fix: give the storage bandwidth in GB/s, e.g. 2.")
     if max_changes_per_site is not None and max_changes_per_site < 0:
         raise InputError(f"--max-changes-per-site {max_changes_per_site} is negative. To fix: give 0 or more replicas.")
-    if min_up_intervals < 1 or (window is not None and window < 1):
-        raise InputError("--min-up-intervals and --window count intervals. To fix: give 1 or more.")
+    if min_up_intervals < 1 or (window is not None and window < 1) or lookahead < 0:
+        raise InputError("--min-up-intervals, --window and --lookahead count intervals. To fix: give 1 or more (--lookahead: 0 or more).")
+    if lookahead and window is None:
+        raise InputError("--lookahead looks past a window. To fix: give --window N too.")
     started_s = time.monotonic()
     catalog = load_catalog()
     scenario, digest = resolve_scenario(scenario_or_path, catalog)
@@ -303,7 +306,7 @@ def schedule(
         name, why = next(iter(candidate_set.unserved.items()))
         raise InputError(f"workloads[{name}]: no measured configuration serves it ({why}). To fix: see `planner plan` on the scenario.")
     main = options if time_limit_s is None or not with_baselines else replace(options, time_limit_s=MAIN_SHARE * time_limit_s)
-    solution = solve_schedule(problem, main, window)
+    solution = solve_schedule(problem, main, window, lookahead)
     deadline_s = None if time_limit_s is None else started_s + time_limit_s
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
     baselines = _baselines(problem, options, window, deadline_s, idle_w) if with_baselines and solution.has_solution else ()

@@ -149,3 +149,13 @@ def test_rolling_windows_give_a_schedule_no_better_than_the_whole() -> None:
     assert rolled.objective_value >= whole.objective_value - 1e-6
     figures = horizon_figures(case.intervals, rolled.intervals, case.interval_h, case.reconfiguration.start_it_j, IDLE_W)
     assert figures.energy_kwh * 1000 == pytest.approx(rolled.objective_value, rel=1e-9)
+
+
+def test_a_lookahead_keeps_only_each_windows_own_intervals() -> None:
+    case = _case(11, intervals=5)
+    rolled = solve_schedule(case, EXACT, window=2, lookahead=2)
+    assert rolled.has_solution and rolled.windows == 3 and len(rolled.intervals) == 5
+    for interval, groups in zip(case.intervals, rolled.intervals, strict=True):
+        assert sum(g.tok_s for g in groups) == pytest.approx(interval.workloads[0].demand_tok_s, rel=1e-9)
+    figures = horizon_figures(case.intervals, rolled.intervals, case.interval_h, case.reconfiguration.start_it_j, IDLE_W)
+    assert figures.energy_kwh * 1000 == pytest.approx(rolled.objective_value, rel=1e-9)
