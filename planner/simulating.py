@@ -179,7 +179,7 @@ def simulate_placement(
         wh=np.round(result.energy_j / 3600, 3),
     )
     sites, site_power = _site_tables(result, placement, [str(w["site"]) for w in where])
-    latency, energy = _latency_table(result, slo), _energy_table(result, placement)
+    latency, energy = latency_table(result, slo), _energy_table(result, placement)
     return Simulation(result, latency, energy, per_replica, tuple(dict.fromkeys(notes)), sites, site_power)
 
 
@@ -211,7 +211,7 @@ def _statistic(values: np.ndarray, name: str) -> float:
     return float(np.nanmean(values) if q is None else np.nanpercentile(values, q))
 
 
-def _latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) -> pd.DataFrame:
+def latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) -> pd.DataFrame:
     """Per workload: percentiles, the SLO's own statistic against its bound, and the share of
     requests within both bounds."""
     rows = []

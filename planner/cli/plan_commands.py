@@ -213,6 +213,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_SLO_MISSED if missed or simulation.over_budget else 0
 
 
+def cmd_caps(args: argparse.Namespace) -> int:
+    from planner.utilization_caps import caps, caps_table
+
+    found, blanket = caps(Path(args.scenario), open_store_of(args), _trace_files(args.trace or []))
+    print_table(caps_table(found, blanket))
+    print(f"\neach cap: the highest load (share of the candidate's measured tok/s) at which one simulated replica meets its "
+          f"workload's SLO statistic under the trace, time-compressed to that load; the scenario plans every candidate at {blanket:g}")  # fmt: skip
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
     planning = commands.add_parser(
         "plan",
@@ -279,6 +289,16 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     simulating.add_argument("-o", "--output", help="write the report as JSON")
     simulating.add_argument("--chunked-prefill", type=int, metavar="TOKENS", help="at most this many prompt tokens per step (default: whole prompts)")
     simulating.set_defaults(handler=cmd_simulate)
+
+    capping = commands.add_parser(
+        "caps",
+        help="how busy each candidate's replicas may run under a request trace and still meet the SLO (simulated)",
+        description="Per candidate of the scenario, bisect the load at which one simulated replica still meets its "
+        "workload's SLO statistic under the workload's trace, and compare it with the scenario's max_utilization.",
+    )
+    capping.add_argument("scenario")
+    capping.add_argument("--trace", action="append", metavar="WORKLOAD=FILE", help="a request trace per workload (repeat)")
+    capping.set_defaults(handler=cmd_caps)
 
     slicing = commands.add_parser(
         "slices",

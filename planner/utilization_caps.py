@@ -1,0 +1,119 @@
+"""`planner caps`: how busy each candidate's replicas may run under real traffic, found by
+simulation instead of the scenario's blanket `max_utilization`.
+
+For a candidate (a workload on one configuration at one batch), one replica is simulated
+(curves of its measured sweep, the batch as its limit, the catalog's KV cache) serving the
+workload's request trace time-compressed to u times the candidate's measured tok/s. The cap is
+the highest u at which the workload's SLO statistic still holds (bisection to `TOLERANCE`):
+bursts and long prompts lower it, smooth traffic of short requests raises it. One replica is
+the strict case: a fleet of many averages its bursts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from models import Store, load_catalog
+from optimizer.candidates import Candidate, WorkloadSpec
+from optimizer.operating_point import OperatingPoint
+from planner.errors import InputError
+from planner.formats.request_trace import check_fits_the_model, read_request_trace
+from planner.formats.scenario import load_scenario
+from planner.model_check import sweep_key, sweeps
+from planner.planning import build_problem
+from planner.simulating import latency_table, sweep_replica
+from planner.stored_points import usable_operating_points
+from simulator.serving import ReplicaSpec, simulate
+from simulator.traffic import Trace, scaled_to
+
+LOWEST = 0.05
+TOLERANCE = 0.01
+SIMULATED_S = 120.0
+"""Seconds of scaled traffic each probe replays (from the trace's start)."""
+
+
+@dataclass(frozen=True)
+class Cap:
+    workload: str
+    candidate: str
+    configuration: str
+    batch: int
+    cap: float | None
+    why_none: str = ""
+    """Where there is no cap: the SLO statistic is missed even at LOWEST, or no sweep to simulate."""
+
+
+def meets_slo(point: OperatingPoint, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, utilization: float) -> bool:
+    notes: list[str] = []
+    model = sweep_replica(point, sweep, load_catalog(), notes)
+    scaled = scaled_to(trace, utilization * point.tok_s)
+    kept = scaled.arrival_s <= SIMULATED_S
+    if kept.sum() < 2:
+        kept[:2] = True
+    probe = Trace(scaled.arrival_s[kept], scaled.prompt_tokens[kept], scaled.output_tokens[kept])
+    result = simulate([ReplicaSpec(model, {workload.name: 1.0})], {workload.name: probe})
+    return bool(latency_table(result, {workload.name: workload})["meets SLO"].iloc[0])
+
+
+def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
+    """The highest utilisation in [LOWEST, 1] at which one replica meets the SLO statistic."""
+    point = candidate.point
+    if meets_slo(point, sweep, workload, trace, 1.0):
+        return 1.0
+    if not meets_slo(point, sweep, workload, trace, LOWEST):
+        return None
+    low, high = LOWEST, 1.0
+    while high - low > TOLERANCE:
+        middle = (low + high) / 2
+        if meets_slo(point, sweep, workload, trace, middle):
+            low = middle
+        else:
+            high = middle
+    return round(low, 3)
+
+
+def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> tuple[list[Cap], float]:
+    """Every candidate's cap under its workload's trace, and the scenario's blanket cap."""
+    catalog = load_catalog()
+    scenario, _ = load_scenario(scenario_path, catalog)
+    points = usable_operating_points(store)
+    problem, _ = build_problem(scenario, points, catalog)
+    unknown = sorted(set(trace_files) - {w.name for w in problem.workloads})
+    if unknown:
+        raise InputError(f"--trace names workload {unknown[0]}, not in {scenario_path}. To fix: use {', '.join(w.name for w in problem.workloads)}.")
+    by_sweep = sweeps(points)
+    workloads = {w.name: w for w in problem.workloads}
+    traces = {}
+    for name, path in trace_files.items():
+        traces[name] = read_request_trace(path)
+        check_fits_the_model(traces[name], catalog.llm(workloads[name].model), str(path))
+    found = []
+    for candidate in problem.candidates:
+        if candidate.workload not in traces:
+            continue
+        sweep = by_sweep.get(sweep_key(candidate.point), [])
+        config = f"{candidate.point.hardware}/{candidate.point.runtime}/g{candidate.gpus_per_replica}"
+        if len({p.load for p in sweep}) < 2:
+            found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, None, "measured at one batch only: no curves to simulate"))
+            continue
+        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload])
+        found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
+    return found, scenario.max_utilization
+
+
+def caps_table(found: list[Cap], blanket: float) -> pd.DataFrame:
+    """Each cap against the blanket one: where it was unsafe, where it left capacity unused."""
+    rows = []
+    for cap in found:
+        if cap.cap is None:
+            verdict = cap.why_none
+        elif cap.cap < blanket:
+            verdict = f"{blanket:g} unsafe: the SLO statistic fails above {cap.cap:.2f}"
+        else:
+            verdict = f"{blanket:g} leaves {cap.cap / blanket - 1:.0%} more load unplanned"
+        rows.append({"workload": cap.workload, "configuration": cap.configuration, "batch": cap.batch, "cap": cap.cap, "against the blanket cap": verdict})
+    return pd.DataFrame(rows)
