@@ -14,7 +14,7 @@ from planner.model_check import sweep_key, sweeps
 from planner.planning import build_problem
 from planner.store_setup import open_store
 from planner.stored_points import usable_operating_points
-from planner.utilization_caps import LOWEST, TOLERANCE, meets_slo, caps
+from planner.utilization_caps import LOWEST, TOLERANCE, caps, meets_slo
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SCENARIO = DATA / "scenarios" / "example.yaml"
