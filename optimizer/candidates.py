@@ -77,6 +77,10 @@ class Candidate:
     def gpus_per_replica(self) -> int:
         return self.point.gpus_per_replica
 
+    max_utilization: float | None = None
+    """A cap of its own (found by simulating its workload's traffic, planner/utilization_caps.py);
+    None: the problem's `max_utilization`."""
+
     @property
     def tok_s(self) -> float:
         return self.point.tok_s

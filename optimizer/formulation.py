@@ -115,7 +115,7 @@ def build_model(
             if not relaxed and available < config.gpus_per_replica:
                 continue
             upper = math.ceil(
-                sum((bound_demand_tok_s or demand).get(c.workload, 0.0) / (problem.max_utilization * c.tok_s) for c in config.members) - 1e-9
+                sum((bound_demand_tok_s or demand).get(c.workload, 0.0) / problem.planned_tok_s(c) for c in config.members) - 1e-9
             )
             if not relaxed:
                 upper = min(upper, available // config.gpus_per_replica)
@@ -159,7 +159,7 @@ def _add_columns(
         if not workloads[candidate.workload].may_use(site_name):
             n.upBound = 0
         model.replicas[(candidate.workload, candidate.id, site_name)] = n
-        rows.capacity[candidate.workload].append((n, problem.max_utilization * candidate.tok_s))
+        rows.capacity[candidate.workload].append((n, problem.planned_tok_s(candidate)))
         rows.at_site[(candidate.workload, site_name)].append((n, 1.0))
         return
     assert charges is not None
@@ -167,7 +167,7 @@ def _add_columns(
     used: Terms = [(n, -1.0)]
     for candidate in config.members:
         workload = workloads[candidate.workload]
-        per_replica = problem.max_utilization * candidate.tok_s
+        per_replica = problem.planned_tok_s(candidate)
         # a site the workload may not use keeps the column (the group's charges are its members'), at 0
         upper = workload.demand_tok_s if workload.may_use(site_name) else 0.0
         x = model.prob.add_variable(f"x_{n.name[2:]}_{_safe(candidate.workload)}_{len(model.loads)}", lowBound=0, upBound=upper)

@@ -92,7 +92,7 @@ def _load_scaled_w(problem: PlanProblem, groups: Sequence[ReplicaGroup], idle_w:
         site = sites[group.site]
         it_w = charged(problem, members, group, site)["it_w"]
         floor_w = group.replicas * members[0].gpus_per_replica * idle_w[members[0].hardware]
-        planned = sum(s.tok_s / (problem.max_utilization * candidates[(s.workload, s.candidate_id)].tok_s) for s in group.shares) / group.replicas
+        planned = sum(s.tok_s / problem.planned_tok_s(candidates[(s.workload, s.candidate_id)]) for s in group.shares) / group.replicas
         total += site.pue * (floor_w + max(it_w - floor_w, 0.0) * min(planned, 1.0))
     return total
 

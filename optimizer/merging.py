@@ -18,11 +18,11 @@ from dataclasses import replace
 from optimizer.candidates import Candidate, WorkloadSpec, configuration_id
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution
 
-Figures = tuple[str, float, float, float]
+Figures = tuple[str, float, float, float, float | None]
 
 
 def _figures(candidate: Candidate) -> Figures:
-    return (configuration_id(candidate), candidate.tok_s, candidate.power_w, candidate.peak_power_w)
+    return (configuration_id(candidate), candidate.tok_s, candidate.power_w, candidate.peak_power_w, candidate.max_utilization)
 
 
 def interchangeable(problem: PlanProblem) -> list[tuple[WorkloadSpec, ...]]:

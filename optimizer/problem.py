@@ -41,6 +41,11 @@ class PlanProblem:
     share_replicas: bool = True
     """Let a replica configuration serve every workload of its model it can (optimizer/replica_groups.py)."""
 
+    def planned_tok_s(self, candidate: Candidate) -> float:
+        """What one replica of `candidate` is planned to carry: its cap (or the problem's) of its tok/s."""
+        cap = self.max_utilization if candidate.max_utilization is None else candidate.max_utilization
+        return cap * candidate.tok_s
+
     def restricted(self, keep: Sequence[Candidate]) -> PlanProblem:
         return replace(self, candidates=tuple(keep))
 

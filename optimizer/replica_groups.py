@@ -111,7 +111,7 @@ def group_charges(problem: PlanProblem, members: Sequence[Candidate], site: Site
     quantities: tuple[Quantity, ...] = ("energy", "cost", "carbon", "gpus", "it_w", "facility_peak_w")
     ceiling = {q: max(values[q] for _, values in terms.values()) for q in quantities}
     credits = {
-        key: {q: (values[q] - ceiling[q]) / (problem.max_utilization * c.tok_s) for q in quantities}
+        key: {q: (values[q] - ceiling[q]) / problem.planned_tok_s(c) for q in quantities}
         for key, (c, values) in terms.items()
     }
     return GroupCharges(ceiling, credits)

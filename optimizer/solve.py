@@ -21,10 +21,12 @@ from optimizer.start import lp_rounding_start
 
 def groups(model: PlacementModel) -> tuple[ReplicaGroup, ...]:
     """Replica groups as solved. A shared group's shares are its load columns; the load left to
-    a workload's unshared replicas is split over them in proportion to their capacity."""
+    a workload's unshared replicas is split over them in proportion to their planned capacity."""
     problem = model.problem
     candidates = candidates_by_key(problem.candidates)
-    tok_s = {key: c.tok_s for key, c in candidates.items()}
+    # planned capacity over the problem's cap: a candidate without a cap of its own weighs its
+    # tok/s exactly, as before caps existed
+    tok_s = {key: c.tok_s if c.max_utilization is None else problem.planned_tok_s(c) / problem.max_utilization for key, c in candidates.items()}
     counts = {key: round(n.varValue or 0.0) for key, n in model.replicas.items()}
     capacity: dict[str, float] = defaultdict(float)
     for (workload, candidate, _), count in counts.items():

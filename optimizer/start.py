@@ -57,7 +57,7 @@ def _options(model: PlacementModel) -> list[_Option]:
     for (workload, candidate_id, site_name), n in model.replicas.items():
         c = candidates[(workload, candidate_id)]
         peak_w = sites[site_name].pue * c.peak_power_w
-        found.append(_Option(workload, n, None, site_name, c.hardware, c.gpus_per_replica, problem.max_utilization * c.tok_s, peak_w, 0.0))
+        found.append(_Option(workload, n, None, site_name, c.hardware, c.gpus_per_replica, problem.planned_tok_s(c), peak_w, 0.0))
     charged: dict[tuple[str, str], GroupCharges] = {}
     for (workload, candidate_id, site_name), x in model.loads.items():
         c = candidates[(workload, candidate_id)]
@@ -73,7 +73,7 @@ def _options(model: PlacementModel) -> list[_Option]:
                 site_name,
                 c.hardware,
                 c.gpus_per_replica,
-                problem.max_utilization * c.tok_s,
+                problem.planned_tok_s(c),
                 charges.per_replica["facility_peak_w"],
                 charges.per_tok_s[(workload, candidate_id)]["facility_peak_w"],
             )

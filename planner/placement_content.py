@@ -65,6 +65,7 @@ def _served(share: Share, c: Candidate) -> ServedShare:
         tpot_statistic=point.tpot_stat,
         source=f"{point.source} [{point.source_key}]",
         flags=[describe_flag(flag) for flag in c.flags],
+        max_utilization=c.max_utilization,
     )
 
 

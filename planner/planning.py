@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,7 @@ from planner.formats.placement import (
     PlacementRow,
     ScenarioRef,
     ShadowPriceEntry,
+    TraceRef,
     write_placement,
 )
 from planner.formats.scenario import Scenario, Sources, load_scenario, missing_objective_input, parse_scenario
@@ -160,6 +161,8 @@ class Plan:
     reasons: tuple[Shortfall, ...]
     baselines: tuple[Baseline, ...]
     shadow_prices: tuple[ShadowPrice, ...]
+    traces: Mapping[str, TraceRef] = field(default_factory=dict)
+    """The traces the candidates' utilisation caps were simulated under, where they were."""
 
     @property
     def status(self) -> Status:
@@ -241,6 +244,7 @@ class Plan:
             ],
             candidates_pruned=dict(self.candidate_set.pruned),
             notes=notes,
+            traces=dict(self.traces),
         )
 
     def reason_lines(self) -> list[str]:
@@ -291,10 +295,13 @@ def plan(
     with_baselines: bool = True,
     with_shadow_prices: bool = True,
     sources: Sources | None = None,
+    trace_files: Mapping[str, str | Path] | None = None,
 ) -> Plan:
     """The placement of a scenario on the Store's measurements; never raises for infeasible
     demand (the Plan says why), raises InputError for input no solve could use. `sources`
-    replaces the scenario's choice of measurement sources."""
+    replaces the scenario's choice of measurement sources. With `trace_files` (a request trace
+    per workload), each candidate is held to the utilisation its simulated replica meets the
+    SLO at under that trace (planner/utilization_caps.py) instead of the scenario's cap."""
     from planner.store_setup import open_store
 
     options = solve_options(time_limit_s, gap_rel)
@@ -303,8 +310,14 @@ def plan(
     if sources is not None:
         scenario = scenario.model_copy(update={"sources": sources})
     points = usable_operating_points(store or open_store())
-    problem, candidate_set = build_problem(scenario, points, catalog, objective)
-    return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
+    # with caps from traffic a candidate pruned on its measured figures could carry more than the one kept
+    problem, candidate_set = build_problem(scenario, points, catalog, objective, prune=not trace_files)
+    if not trace_files:
+        return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
+    from planner.utilization_caps import capped
+
+    problem, candidate_set, traces = capped(problem, candidate_set, points, {name: Path(path) for name, path in trace_files.items()})
+    return replace(plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices), traces=traces)
 
 
 def plan_problem(

@@ -152,7 +152,7 @@ def simulate_placement(
         raise InputError(f"--duration {duration_s} must be positive. To fix: give seconds of traffic, e.g. --duration 300.")
     placement_path, scenario_path = Path(placement_path), Path(scenario_path)
     placement = read_placement(placement_path)
-    problems = check_placement(placement, scenario_path, store)
+    problems = check_placement(placement, scenario_path, store, {name: Path(path) for name, path in trace_files.items()})
     if problems:
         raise InputError(f"{placement_path} does not validate against {scenario_path}: {problems[0]}. To fix: plan it again.")
     catalog = load_catalog()

@@ -11,16 +11,19 @@ the strict case: a fleet of many averages its bursts out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from models import Store, load_catalog
-from optimizer.candidates import Candidate, WorkloadSpec
+from optimizer.candidates import Candidate, CandidateSet, WorkloadSpec
 from optimizer.operating_point import OperatingPoint
+from optimizer.problem import PlanProblem
 from planner.errors import InputError
+from planner.formats.placement import TraceRef
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
 from planner.model_check import sweep_key, sweeps
@@ -76,23 +79,24 @@ def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: W
     return round(low, 3)
 
 
-def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> tuple[list[Cap], float]:
-    """Every candidate's cap under its workload's trace, and the scenario's blanket cap."""
+def read_traces(trace_files: Mapping[str, Path], workloads: Mapping[str, WorkloadSpec]) -> dict[str, Trace]:
+    """Each workload's trace, checked against its model's context."""
     catalog = load_catalog()
-    scenario, _ = load_scenario(scenario_path, catalog)
-    points = usable_operating_points(store)
-    problem, _ = build_problem(scenario, points, catalog)
-    unknown = sorted(set(trace_files) - {w.name for w in problem.workloads})
+    unknown = sorted(set(trace_files) - set(workloads))
     if unknown:
-        raise InputError(f"--trace names workload {unknown[0]}, not in {scenario_path}. To fix: use {', '.join(w.name for w in problem.workloads)}.")
-    by_sweep = sweeps(points)
-    workloads = {w.name: w for w in problem.workloads}
+        raise InputError(f"--trace names workload {unknown[0]}, not in the scenario. To fix: use {', '.join(workloads)}.")
     traces = {}
     for name, path in trace_files.items():
         traces[name] = read_request_trace(path)
         check_fits_the_model(traces[name], catalog.llm(workloads[name].model), str(path))
+    return traces
+
+
+def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSpec], points: Sequence[OperatingPoint], traces: Mapping[str, Trace]) -> list[Cap]:
+    """The cap of every candidate whose workload has a trace."""
+    by_sweep = sweeps(list(points))
     found = []
-    for candidate in problem.candidates:
+    for candidate in candidates:
         if candidate.workload not in traces:
             continue
         sweep = by_sweep.get(sweep_key(candidate.point), [])
@@ -102,7 +106,37 @@ def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> 
             continue
         cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload])
         found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
-    return found, scenario.max_utilization
+    return found
+
+
+def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> tuple[list[Cap], float]:
+    """Every candidate's cap under its workload's trace, and the scenario's blanket cap."""
+    catalog = load_catalog()
+    scenario, _ = load_scenario(scenario_path, catalog)
+    points = usable_operating_points(store)
+    problem, _ = build_problem(scenario, points, catalog)
+    workloads = {w.name: w for w in problem.workloads}
+    return caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads)), scenario.max_utilization
+
+
+def capped(
+    problem: PlanProblem, candidate_set: CandidateSet, points: Sequence[OperatingPoint], trace_files: Mapping[str, Path]
+) -> tuple[PlanProblem, CandidateSet, dict[str, TraceRef]]:
+    """The problem with each candidate held to its own cap under its workload's trace; a candidate
+    that meets its SLO statistic at no load is dropped (counted among the pruned)."""
+    workloads = {w.name: w for w in problem.workloads}
+    missing = [name for name in workloads if name not in trace_files]
+    if missing:
+        raise InputError(f"no --trace for workload {missing[0]}: caps from traffic need one for every workload. To fix: add --trace {missing[0]}=FILE.")
+    found = caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads))
+    cap_of = {(cap.workload, cap.candidate): cap.cap for cap in found}
+    kept = [replace(c, max_utilization=cap_of[(c.workload, c.id)]) for c in problem.candidates if cap_of[(c.workload, c.id)] is not None]
+    unserved = {name: "no candidate meets its SLO statistic under its trace at any load" for name in workloads if not any(c.workload == name for c in kept)}
+    pruned = dict(candidate_set.pruned)
+    if len(kept) < len(problem.candidates):
+        pruned["SLO missed under the trace at any load"] = len(problem.candidates) - len(kept)
+    refs = {name: TraceRef(path=str(path), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest()) for name, path in trace_files.items()}
+    return problem.restricted(kept), CandidateSet(tuple(kept), pruned, {**candidate_set.unserved, **unserved}), refs
 
 
 def caps_table(found: list[Cap], blanket: float) -> pd.DataFrame:

@@ -9,14 +9,17 @@ scenario, not from the file. Then demand, SLOs, inventories and budgets are chec
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from models import Store, load_catalog
 from optimizer.candidates import Candidate, WorkloadSpec, build_candidates, candidates_by_key, configuration_id
 from optimizer.metrics import summarize
+from optimizer.operating_point import OperatingPoint
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, SiteSpec
 from optimizer.replica_groups import members_by_group
 from planner.formats.placement import Placement, PlacementRow, read_placement
@@ -49,8 +52,10 @@ def differences(stated: Mapping[str, object], actual: Mapping[str, object], skip
     return found
 
 
-def check_placement(placement: Placement, scenario_path: Path, store: Store) -> list[str]:
-    """Every violated rule and every figure that disagrees, in words; empty means the placement holds."""
+def check_placement(placement: Placement, scenario_path: Path, store: Store, trace_files: Mapping[str, Path] | None = None) -> list[str]:
+    """Every violated rule and every figure that disagrees, in words; empty means the placement holds.
+    A placement planned with caps from traffic is checked against its traces (`trace_files`): the
+    caps of the candidates it uses are simulated again."""
     catalog = load_catalog()
     scenario, digest = load_scenario(scenario_path, catalog)
     problems: list[str] = []
@@ -74,6 +79,10 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
         usd_per_gpu_hour=gpu_hour_prices(scenario, catalog),
         max_utilization=scenario.max_utilization,
     )
+    if placement.traces:
+        found, problem = _recapped(placement, problem, points, trace_files)
+        if found:
+            return problems + found
     if [s.model_dump() for s in placement.sites] != [s.model_dump() for s in site_echoes(scenario)]:
         problems.append("sites differ from the scenario's (budgets, PUE, prices or inventories)")
     if [w.model_dump() for w in placement.workloads] != [w.model_dump() for w in workload_echoes(problem)]:
@@ -82,6 +91,26 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store) -> 
     problems.extend(found)
     problems.extend(_summary_problems(placement, problem, groups))
     return problems
+
+
+def _recapped(
+    placement: Placement, problem: PlanProblem, points: list[OperatingPoint], trace_files: Mapping[str, Path] | None
+) -> tuple[list[str], PlanProblem]:
+    """The problem with the caps of the candidates the placement uses simulated again under its traces."""
+    from planner.utilization_caps import caps_for, read_traces
+
+    if not trace_files:
+        return [f"the placement's utilisation caps were simulated under traces ({', '.join(placement.traces)}); pass them to check it (--trace W=FILE)"], problem
+    for name, ref in placement.traces.items():
+        path = trace_files.get(name)
+        if path is None or hashlib.sha256(path.read_bytes()).hexdigest() != ref.sha256:
+            return [f"workload {name}: its trace is not the one planned with ({ref.path}; sha256 differs or none given)"], problem
+    used = {(share.workload, share.candidate) for row in placement.placements for share in row.serves}
+    workloads = {w.name: w for w in problem.workloads}
+    chosen = [c for c in problem.candidates if (c.workload, c.id) in used]
+    caps = {(cap.workload, cap.candidate): cap.cap for cap in caps_for(chosen, workloads, points, read_traces(trace_files, workloads))}
+    recapped = [replace(c, max_utilization=caps.get((c.workload, c.id))) for c in problem.candidates]
+    return [], problem.restricted(recapped)
 
 
 def check_rows(rows: Sequence[PlacementRow], problem: PlanProblem, where_prefix: str = "") -> tuple[list[ReplicaGroup], list[str]]:
@@ -104,11 +133,10 @@ def check_rows(rows: Sequence[PlacementRow], problem: PlanProblem, where_prefix:
             continue
         (expected,) = placement_rows(problem, [group])
         problems.extend(f"{where}: {difference}" for difference in _row_differences(row, expected))
-        load = sum(share.tok_s / candidates[(share.workload, share.candidate_id)].tok_s for share in group.shares)
-        if load > problem.max_utilization * row.replicas * (1 + RELATIVE_TOLERANCE):
+        load = sum(share.tok_s / problem.planned_tok_s(candidates[(share.workload, share.candidate_id)]) for share in group.shares)
+        if load > row.replicas * (1 + RELATIVE_TOLERANCE):
             problems.append(
-                f"{where}: its load is {load:g} replicas' worth at full throughput, above {row.replicas} replicas at the "
-                f"scenario's max_utilization {problem.max_utilization:g}"
+                f"{where}: its load is {load:g} replicas' worth at each candidate's utilisation cap, above its {row.replicas} replicas"
             )
         groups.append(group)
         for share in group.shares:
@@ -194,5 +222,5 @@ def _summary_problems(placement: Placement, problem: PlanProblem, groups: list[R
     return problems
 
 
-def validate_file(placement_path: Path, scenario_path: Path, store: Store) -> list[str]:
-    return check_placement(read_placement(placement_path), scenario_path, store)
+def validate_file(placement_path: Path, scenario_path: Path, store: Store, trace_files: Mapping[str, Path] | None = None) -> list[str]:
+    return check_placement(read_placement(placement_path), scenario_path, store, trace_files)

@@ -57,6 +57,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         gap_rel=args.gap,
         with_baselines=not args.no_baselines,
         sources=Sources(include=args.source, exclude=args.exclude_source) if args.source or args.exclude_source else None,
+        trace_files=_trace_files(args.trace) if args.trace else None,
     )
     placement = result.to_placement()
     print(render_plan(placement))
@@ -105,7 +106,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sites = Path(args.sites) if args.sites else None
         problems = check_schedule(read_schedule(path), Path(args.scenario), Path(args.demand), sites, open_store_of(args))
     else:
-        problems = validate_file(path, Path(args.scenario), open_store_of(args))
+        problems = validate_file(path, Path(args.scenario), open_store_of(args), _trace_files(args.trace) if args.trace else None)
     if problems:
         for problem in problems:
             print(f"violated: {problem}")
@@ -242,6 +243,10 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     planning.add_argument("--current", metavar="PLACEMENT", help="today's placement file: show what moves")
     planning.add_argument("--no-baselines", action="store_true", help="skip the baseline solves")
     planning.add_argument(
+        "--trace", action="append", metavar="WORKLOAD=FILE",
+        help="a request trace per workload (repeat): each candidate's utilisation cap is simulated under it (planner caps) instead of max_utilization",
+    )  # fmt: skip
+    planning.add_argument(
         "--source", action="append", default=[], metavar="PATTERN",
         help="plan only on measurements of this source (shell pattern, repeatable; replaces the scenario's sources:)",
     )  # fmt: skip
@@ -330,4 +335,5 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     validate.add_argument("scenario")
     validate.add_argument("--demand", help="a schedule's demand series")
     validate.add_argument("--sites", help="a schedule's site series, if it had one")
+    validate.add_argument("--trace", action="append", metavar="WORKLOAD=FILE", help="the traces a placement's caps were simulated under (planner plan --trace)")
     validate.set_defaults(handler=cmd_validate)

@@ -98,6 +98,9 @@ class ServedShare(_Strict):
     tpot_statistic: str
     source: str
     flags: list[str] = []
+    max_utilization: float | None = None
+    """The candidate's own cap, simulated under its workload's trace (`planner plan --trace`);
+    None: the scenario's max_utilization."""
 
 
 class PlacementRow(_Strict):
@@ -127,6 +130,11 @@ class PlacementRow(_Strict):
     serves: list[ServedShare]
 
 
+class TraceRef(_Strict):
+    path: str
+    sha256: str
+
+
 class ShadowPriceEntry(_Strict):
     resource: str
     unit: str
@@ -152,6 +160,8 @@ class Placement(_Strict):
     shadow_prices: list[ShadowPriceEntry] = []
     candidates_pruned: dict[str, int] = {}
     notes: list[str] = []
+    traces: dict[str, TraceRef] = {}
+    """The request traces each candidate's utilisation cap was simulated under, by workload."""
 
 
 def check_output_path(path: Path) -> None:

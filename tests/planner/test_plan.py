@@ -80,7 +80,7 @@ def test_tampered_placement_fails_validation(example, tmp_path, sqlite_url, caps
     capsys.readouterr()
     assert main(["--db", sqlite_url, "validate", str(output), str(example)]) == 1
     printed = capsys.readouterr().out
-    assert "above" in printed and "at the scenario's max_utilization" in printed
+    assert "above" in printed and "at each candidate's utilisation cap" in printed
     assert "replica_power_w stated" in printed and "summary: replicas stated" in printed
 
 

@@ -50,3 +50,33 @@ def test_caps_command_prints_a_verdict_per_candidate(sqlite_url: str, capsys: py
     assert "assistant-32b" in printed and "chat-8b" not in printed.split("each cap")[0]
     assert "unsafe" in printed or "unplanned" in printed
     assert main(["--db", sqlite_url, "caps", str(SCENARIO), "--trace", f"nobody={AZURE / 'AzureLLMInferenceTrace_code.csv'}"]) == 2
+
+
+def test_a_plan_with_caps_from_traffic_holds_each_candidate_to_its_cap_and_validates(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    conv = AZURE / "AzureLLMInferenceTrace_conv.csv"
+    traces = ["--trace", f"chat-8b={conv}", "--trace", f"assistant-32b={conv}"]
+    placement = tmp_path / "auto.yaml"
+    assert main(["--db", sqlite_url, "plan", str(SCENARIO), "-o", str(placement), "--no-baselines", *traces]) == 0
+    content = yaml.safe_load(placement.read_text())
+    assert set(content["traces"]) == {"chat-8b", "assistant-32b"}
+    for row in content["placements"]:
+        planned = sum(share["tokens_per_s"] / (share["max_utilization"] * share["replica_tokens_per_s"]) for share in row["serves"])
+        assert planned <= row["replicas"] * (1 + 1e-6)  # each share within its own cap
+        assert all(0 < share["max_utilization"] <= 1 for share in row["serves"])
+    capsys.readouterr()
+    validate = ["--db", sqlite_url, "validate", str(placement), str(SCENARIO)]
+    assert main([*validate, *traces]) == 0
+    assert main(validate) == 1
+    assert "pass them to check it" in capsys.readouterr().out
+    other = tmp_path / "other.csv"
+    other.write_text(conv.read_text().replace("\n2023", "\n2023", 1) + "\n")
+    assert main([*validate, "--trace", f"chat-8b={other}", "--trace", f"assistant-32b={conv}"]) == 1
+    assert "is not the one planned with" in capsys.readouterr().out
+    edited = yaml.safe_load(placement.read_text())
+    edited["placements"][0]["serves"][0]["max_utilization"] = 1.0
+    tampered = tmp_path / "tampered.yaml"
+    tampered.write_text(yaml.safe_dump(edited, sort_keys=False))
+    assert main(["--db", sqlite_url, "validate", str(tampered), str(SCENARIO), *traces]) == 1
+    assert "max_utilization stated 1.0" in capsys.readouterr().out
