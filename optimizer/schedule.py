@@ -20,7 +20,7 @@ from the replicas the last one left running; the reported gap is then the larges
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulp
@@ -155,7 +155,19 @@ def _couple(problem: ScheduleProblem, models: Sequence[PlacementModel], before: 
     return _Coupled(prob, objective, starts, stops)
 
 
-def solve_schedule(problem: ScheduleProblem, options: SolveOptions = SolveOptions(), window: int | None = None, lookahead: int = 0) -> ScheduleSolution:
+def windows_of(count: int, window: int | None, lookahead: int) -> list[tuple[int, int, int]]:
+    """(first, last kept, last solved) of each window over `count` intervals."""
+    size = count if window is None else window
+    return [(first, min(first + size, count), min(first + size + lookahead, count)) for first in range(0, count, size)]
+
+
+def solve_schedule(
+    problem: ScheduleProblem,
+    options: SolveOptions = SolveOptions(),
+    window: int | None = None,
+    lookahead: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> ScheduleSolution:
     """The schedule minimising the horizon's objective, ties broken by the others per interval.
 
     Each window is solved in two passes: every interval alone (optimizer/schedule_intervals.py),
@@ -163,20 +175,18 @@ def solve_schedule(problem: ScheduleProblem, options: SolveOptions = SolveOption
     as one model started from those plans. With `window`, the horizon is cut into windows of
     that many intervals (plus `lookahead` solved and dropped), each with its share of the limit."""
     started_s = time.monotonic()
-    count = len(problem.intervals)
-    size = count if window is None else window
-    windows = [(first, min(first + size, count)) for first in range(0, count, size)]
+    windows = windows_of(len(problem.intervals), window, lookahead)
     before: dict[ColumnKey, int] | None = None
     found: list[tuple[ReplicaGroup, ...]] = []
     total = 0.0
     worst_gap: float | None = 0.0
     proven = True
-    for index, (first, last) in enumerate(windows):
+    for index, (first, last, solved_to) in enumerate(windows):
         deadline_s = None
         if options.time_limit_s is not None:
             left_s = options.time_limit_s - (time.monotonic() - started_s)
             deadline_s = time.monotonic() + max(left_s / (len(windows) - index), MIN_WINDOW_S)
-        outcome = _solve_window(problem, problem.intervals[first : min(last + lookahead, count)], options, deadline_s, before)
+        outcome = _solve_window(problem, problem.intervals[first:solved_to], options, deadline_s, before, progress)
         if outcome.status not in ("optimal", "feasible"):
             where = None if outcome.interval is None else first + outcome.interval
             return ScheduleSolution(status=outcome.status, solve_s=time.monotonic() - started_s, windows=len(windows), infeasible_interval=where)
@@ -245,7 +255,12 @@ def _plans(models: Sequence[PlacementModel]) -> tuple[_Plan, ...]:
 
 
 def _solve_window(
-    problem: ScheduleProblem, intervals: Sequence[PlanProblem], options: SolveOptions, deadline_s: float | None, before: Mapping[ColumnKey, int] | None
+    problem: ScheduleProblem,
+    intervals: Sequence[PlanProblem],
+    options: SolveOptions,
+    deadline_s: float | None,
+    before: Mapping[ColumnKey, int] | None,
+    progress: Callable[[int], None] | None,
 ) -> _Outcome:
     rules = problem.reconfiguration
     coupled = rules.max_changes_per_site is not None or rules.min_up_intervals > 1
@@ -256,7 +271,7 @@ def _solve_window(
         as_plans = [_Plan(a.groups, a.counts, a.primary, a.value) for a in plans]
         return (_value(problem, intervals, as_plans, before, primary=False) - problem.interval_h * sum(a.value for a in plans)) / problem.interval_h
 
-    alone = solve_intervals(intervals, problem.highest_demand_tok_s, options, phase_end_s, starts_per_hour)
+    alone = solve_intervals(intervals, problem.highest_demand_tok_s, options, phase_end_s, starts_per_hour, progress)
     if isinstance(alone, int):
         return _Outcome("infeasible", None, alone)
     solved = [a for a in alone if a is not None]

@@ -94,8 +94,8 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-Batch = Callable[[list[tuple[int, float | None]]], list["IntervalSolve | Status"]]
-"""Solves (interval, limit) pairs, all at once where it can."""
+Batch = Callable[[list[tuple[int, float | None]], Callable[[int], None] | None], list["IntervalSolve | Status"]]
+"""Solves (interval, limit) pairs, all at once where it can, telling the callback of each one done."""
 
 
 Overhead = Callable[[Sequence["IntervalSolve"]], float]
@@ -104,11 +104,16 @@ it counts against the gap the intervals must reach."""
 
 
 def solve_intervals(
-    problems: Sequence[PlanProblem], bound_demand_tok_s: Mapping[str, float], options: SolveOptions, phase_end_s: float | None, overhead: Overhead
+    problems: Sequence[PlanProblem],
+    bound_demand_tok_s: Mapping[str, float],
+    options: SolveOptions,
+    phase_end_s: float | None,
+    overhead: Overhead,
+    progress: Callable[[int], None] | None = None,
 ) -> list[IntervalSolve | None] | int:
     """Each interval's plan and bound (None where none was found in time), or the index of an
     interval proven infeasible. Each model is built where it is solved, with its columns bounded
-    by `bound_demand_tok_s`."""
+    by `bound_demand_tok_s`; `progress` hears of each interval's first solve."""
     # forked workers start at once and need no importable __main__; a process running other
     # threads (the dashboard's server) could fork one mid-lock, so it solves here instead
     alone = threading.active_count() == 1
@@ -116,36 +121,47 @@ def solve_intervals(
     if count == 1:
         built: dict[int, PlacementModel] = {}
 
-        def here(batch: list[tuple[int, float | None]]) -> list[IntervalSolve | Status]:
-            for t, _ in batch:
+        def here(batch: list[tuple[int, float | None]], done: Callable[[int], None] | None) -> list[IntervalSolve | Status]:
+            results: list[IntervalSolve | Status] = []
+            for t, limit in batch:
                 built.setdefault(t, build_model(problems[t], bound_demand_tok_s=bound_demand_tok_s))
-            return [solve_model(built[t], options, limit) for t, limit in batch]
+                results.append(solve_model(built[t], options, limit))
+                if done is not None:
+                    done(1)
+            return results
 
-        return _rounds(len(problems), options, phase_end_s, 1, here, overhead)
+        return _rounds(len(problems), options, phase_end_s, 1, here, overhead, progress)
     with ProcessPoolExecutor(max_workers=count, mp_context=get_context("fork")) as pool:
 
-        def in_pool(batch: list[tuple[int, float | None]]) -> list[IntervalSolve | Status]:
+        def in_pool(batch: list[tuple[int, float | None]], done: Callable[[int], None] | None) -> list[IntervalSolve | Status]:
             futures = [pool.submit(_solve_in_worker, problems[t], bound_demand_tok_s, options, limit) for t, limit in batch]
-            return [future.result() for future in futures]
+            results: list[IntervalSolve | Status] = []
+            for future in futures:
+                results.append(future.result())
+                if done is not None:
+                    done(1)
+            return results
 
-        return _rounds(len(problems), options, phase_end_s, count, in_pool, overhead)
+        return _rounds(len(problems), options, phase_end_s, count, in_pool, overhead, progress)
 
 
 def _rounds(
-    tries: int, options: SolveOptions, phase_end_s: float | None, count: int, solve_batch: Batch, overhead: Overhead
+    tries: int, options: SolveOptions, phase_end_s: float | None, count: int, solve_batch: Batch, overhead: Overhead, progress: Callable[[int], None] | None
 ) -> list[IntervalSolve | None] | int:
     """The first try of every interval, then the least proven again, `count` at a time."""
     first_s = None if phase_end_s is None else min(max((phase_end_s - time.monotonic()) * count / tries, MIN_TRY_S), FIRST_TRY_S)
     found: list[IntervalSolve | None] = [None] * tries
     limits: list[float | None] = [first_s] * tries
     pending = list(range(tries))
+    first = True
     while pending:
-        for t, result in zip(pending, solve_batch([(t, limits[t]) for t in pending]), strict=True):
+        for t, result in zip(pending, solve_batch([(t, limits[t]) for t in pending], progress if first else None), strict=True):
             if result == "infeasible":
                 return t
             if isinstance(result, IntervalSolve):
                 previous = found[t]
                 found[t] = result if previous is None else previous.merged(result)
+        first = False
         if phase_end_s is None:
             break
         left_s = phase_end_s - time.monotonic()

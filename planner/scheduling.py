@@ -10,6 +10,7 @@ GPUs' idle power (catalog), charged at that site and interval.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,13 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from models import Catalog, Store, load_catalog
 from optimizer.candidates import CandidateSet, configuration_id
 from optimizer.diagnosis import explain_infeasibility
 from optimizer.horizon import HorizonFigures, horizon_figures
 from optimizer.problem import Objective, PlanProblem, ReplicaGroup, Share, SolveOptions, Status
-from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolution, solve_schedule
+from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolution, solve_schedule, windows_of
 from optimizer.solve import MIN_SOLVE_S, solve
 from planner.errors import InputError
 from planner.formats.scenario import Scenario
@@ -278,6 +280,7 @@ def schedule(
     window: int | None = None,
     with_baselines: bool = True,
     lookahead: int = 0,
+    progress: bool = False,
 ) -> Schedule:
     """The schedule of a scenario's fleet over the series' horizon. `time_limit_s` bounds the
     whole call: the schedule gets half of it when baselines follow, and they share what is left
@@ -306,7 +309,9 @@ def schedule(
         name, why = next(iter(candidate_set.unserved.items()))
         raise InputError(f"workloads[{name}]: no measured configuration serves it ({why}). To fix: see `planner plan` on the scenario.")
     main = options if time_limit_s is None or not with_baselines else replace(options, time_limit_s=MAIN_SHARE * time_limit_s)
-    solution = solve_schedule(problem, main, window, lookahead)
+    solved = sum(last - first for first, _, last in windows_of(len(intervals), window, lookahead))
+    with tqdm(total=solved, unit="interval", desc="schedule", file=sys.stderr, disable=not progress) as bar:
+        solution = solve_schedule(problem, main, window, lookahead, bar.update)
     deadline_s = None if time_limit_s is None else started_s + time_limit_s
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
     baselines = _baselines(problem, options, window, deadline_s, idle_w) if with_baselines and solution.has_solution else ()

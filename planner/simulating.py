@@ -11,12 +11,14 @@ sweep cannot say). Each workload's trace is time-compressed to its planned deman
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from models import Catalog, Store, load_catalog
 from optimizer.candidates import WorkloadSpec, candidate_id
@@ -34,6 +36,8 @@ from simulator.performance import BatchCurves, BatchPoint, fit
 from simulator.serving import ReplicaModel, ReplicaSpec, RouterPolicy, SimulationResult
 from simulator.traffic import Trace, scaled_to
 
+PROGRESS_MIN_REQUESTS = 50_000
+"""Runs with fewer requests end before a progress bar tells anything."""
 KV_MEMORY_SHARE = 0.9
 """Of the GPUs' memory, what the runtime may use for weights and KV cache (vLLM's default)."""
 PREFILL_COMPUTE_EFFICIENCY = 0.5
@@ -145,6 +149,7 @@ def simulate_placement(
     seed: int = 0,
     duration_s: float | None = None,
     chunked_prefill_tokens: int | None = None,
+    progress: bool = False,
 ) -> Simulation:
     if chunked_prefill_tokens is not None and chunked_prefill_tokens < 1:
         raise InputError(f"--chunked-prefill {chunked_prefill_tokens} must be a positive token count. To fix: e.g. 2048.")
@@ -169,7 +174,9 @@ def simulate_placement(
         where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))
     traces = _traces(placement, trace_files, duration_s, catalog)
     try:
-        result = simulate_apart(replicas, traces, policy, seed)
+        total = sum(len(trace.arrival_s) for trace in traces.values())
+        with tqdm(total=total, unit="request", desc="simulate", file=sys.stderr, disable=not progress or total < PROGRESS_MIN_REQUESTS) as bar:
+            result = simulate_apart(replicas, traces, policy, seed, progress=bar.update)
     except ValueError as error:
         raise InputError(f"the traces cannot be served by this placement: {error}. To fix: drop or truncate those requests.") from error
     slo = {w.name: w for w in workload_specs(scenario)}

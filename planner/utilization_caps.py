@@ -62,8 +62,28 @@ def meets_slo(point: OperatingPoint, sweep: list[OperatingPoint], workload: Work
     return bool(latency_table(result, {workload.name: workload})["meets SLO"].iloc[0])
 
 
+_CAPS: dict[tuple[object, ...], float | None] = {}
+"""Caps found in this process, by everything a cap depends on (the dashboard and the API ask again)."""
+
+
+def _trace_digest(trace: Trace) -> str:
+    digest = hashlib.sha256()
+    for column in (trace.arrival_s, trace.prompt_tokens, trace.output_tokens):
+        digest.update(column.tobytes())
+    return digest.hexdigest()
+
+
 def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
-    """The highest utilisation in [LOWEST, 1] at which one replica meets the SLO statistic."""
+    """The highest utilisation in [LOWEST, 1] at which one replica meets the SLO statistic,
+    cached per candidate (its point and sweep), SLO and trace."""
+    slo = (workload.name, workload.ttft_slo_ms, workload.tpot_slo_ms, workload.slo_statistic)
+    key = (candidate.point, tuple(sorted(sweep, key=lambda p: (p.load, p.measurement_id))), slo, _trace_digest(trace))
+    if key not in _CAPS:
+        _CAPS[key] = _bisected(candidate, sweep, workload, trace)
+    return _CAPS[key]
+
+
+def _bisected(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
     point = candidate.point
     if meets_slo(point, sweep, workload, trace, 1.0):
         return 1.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -51,19 +51,29 @@ def _part(args: tuple[list[ReplicaSpec], dict[str, Trace], RouterPolicy, int]) -
 
 
 def simulate_apart(
-    replicas: Sequence[ReplicaSpec], traces: Mapping[str, Trace], policy: RouterPolicy = "least_outstanding", seed: int = 0, processes: int | None = None
+    replicas: Sequence[ReplicaSpec],
+    traces: Mapping[str, Trace],
+    policy: RouterPolicy = "least_outstanding",
+    seed: int = 0,
+    processes: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
-    """`simulate`, one component at a time, in up to `processes` processes (default: the cores)."""
+    """`simulate`, one component at a time, in up to `processes` processes (default: the cores);
+    `progress` hears of each component's requests as it finishes (within one, as they arrive)."""
     parts = components(replicas, list(traces))
-    if any(not indices for indices, _ in parts):
-        return simulate(replicas, traces, policy, seed)  # it names the workload no replica serves
+    if any(not indices for indices, _ in parts) or len(parts) == 1:
+        return simulate(replicas, traces, policy, seed, progress)  # it names any workload no replica serves
     work = [([replicas[i] for i in indices], {name: traces[name] for name in names}, policy, seed) for indices, names in parts]
     count = min(processes or len(os.sched_getaffinity(0)), len(parts))
     if count > 1 and threading.active_count() == 1:
         with ProcessPoolExecutor(max_workers=count, mp_context=get_context("fork")) as pool:
-            results = list(pool.map(_part, work))
+            results = []
+            for result in pool.map(_part, work):
+                results.append(result)
+                if progress is not None:
+                    progress(len(result.workload))
     else:
-        results = [_part(args) for args in work]
+        results = [simulate(*args, progress=progress) for args in work]
     return _merged(results, parts, len(replicas), list(traces))
 
 

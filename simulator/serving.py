@@ -18,7 +18,7 @@ import heapq
 import math
 import random
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +28,7 @@ from simulator.performance import BatchCurves
 from simulator.traffic import Trace
 
 RouterPolicy = Literal["round_robin", "least_outstanding", "power_of_two"]
+PROGRESS_EVERY = 10_000
 KV_WATERMARK = 0.01
 """Share of the KV cache new prompts may not take (vLLM's default watermark), so the running
 requests' next tokens find room."""
@@ -170,8 +171,10 @@ def simulate(
     traces: Mapping[str, Trace],
     policy: RouterPolicy = "least_outstanding",
     seed: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
-    """Every request of every workload's trace served by that workload's replicas."""
+    """Every request of every workload's trace served by that workload's replicas; `progress`
+    hears how many more requests have arrived, every PROGRESS_EVERY arrivals and at the end."""
     states = [_Replica(spec) for spec in replicas]
     by_workload: dict[str, list[int]] = {}
     for index, spec in enumerate(replicas):
@@ -199,9 +202,13 @@ def simulate(
     chosen = np.zeros(len(requests), dtype=np.int64)
     order = len(requests)
     now = 0.0
+    arrived = 0
     while events:
         now, kind, _, index, version = heapq.heappop(events)
         if kind == 0:
+            arrived += 1
+            if progress is not None and arrived % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
             target = router.pick(names[index])
             chosen[index] = target
             request = requests[index]
@@ -220,6 +227,8 @@ def simulate(
         if not state.busy and state.outstanding:
             order += 1
             heapq.heappush(events, (now + _start_step(state, now), 1, order, replica_index, state.version))
+    if progress is not None:
+        progress(arrived % PROGRESS_EVERY)
     horizon_s = max((r.finish_s or 0.0) for r in requests) if requests else 0.0
     for state in states:
         state.energy_j += state.spec.model.idle_power_w * max(horizon_s - state.busy_s, 0.0)

@@ -189,6 +189,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     simulation = simulate_placement(
         Path(args.placement), Path(args.scenario), open_store_of(args), _trace_files(args.trace or []),
         policy=args.router, seed=args.seed, duration_s=args.duration, chunked_prefill_tokens=args.chunked_prefill,
+        progress=sys.stderr.isatty(),
     )  # fmt: skip
     result = simulation.result
     print(f"{len(result.workload):,} requests over {result.horizon_s:,.1f} s on {len(result.energy_j)} replicas ({args.router} routing)")

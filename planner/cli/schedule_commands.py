@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from planner.cli.common import open_store_of, print_table
@@ -22,7 +23,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         Path(args.scenario), Path(args.demand), Path(args.sites) if args.sites else None, store=open_store_of(args), objective=args.objective,
         time_limit_s=args.time_limit, gap_rel=args.gap, load_gb_per_s=args.load_gb_per_s,
         max_changes_per_site=args.max_changes_per_site, min_up_intervals=args.min_up_intervals,
-        window=args.window, with_baselines=not args.no_baselines, lookahead=args.lookahead,
+        window=args.window, with_baselines=not args.no_baselines, lookahead=args.lookahead, progress=sys.stderr.isatty(),
     )  # fmt: skip
     content = schedule_file(result)
     gap = "" if content.gap is None else f", gap {content.gap:.3%}"

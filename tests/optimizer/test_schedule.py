@@ -159,3 +159,13 @@ def test_a_lookahead_keeps_only_each_windows_own_intervals() -> None:
         assert sum(g.tok_s for g in groups) == pytest.approx(interval.workloads[0].demand_tok_s, rel=1e-9)
     figures = horizon_figures(case.intervals, rolled.intervals, case.interval_h, case.reconfiguration.start_it_j, IDLE_W)
     assert figures.energy_kwh * 1000 == pytest.approx(rolled.objective_value, rel=1e-9)
+
+
+def test_progress_hears_of_every_interval_solved() -> None:
+    from optimizer.schedule import windows_of
+
+    case = _case(12, intervals=9)
+    heard: list[int] = []
+    solved = solve_schedule(case, EXACT, window=4, lookahead=1, progress=heard.append)
+    assert solved.has_solution
+    assert sum(heard) == sum(last - first for first, _, last in windows_of(9, 4, 1)) == 11

@@ -25,6 +25,11 @@ def test_each_cap_is_where_the_slo_stops_holding(sqlite_url: str) -> None:
     store = open_store(sqlite_url)
     found, blanket = caps(SCENARIO, store, {"chat-8b": AZURE / "AzureLLMInferenceTrace_conv.csv"})
     assert blanket == 0.8 and {c.workload for c in found} == {"chat-8b"}
+    from planner.utilization_caps import _CAPS
+
+    cached = len(_CAPS)
+    assert caps(SCENARIO, store, {"chat-8b": AZURE / "AzureLLMInferenceTrace_conv.csv"})[0] == found
+    assert len(_CAPS) == cached  # the second ask is answered from the cache, per candidate and trace
     capped = [c for c in found if c.cap is not None]
     assert capped and any(c.cap < 0.8 for c in capped) and any(c.cap > 0.8 for c in capped)
     catalog = load_catalog()

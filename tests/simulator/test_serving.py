@@ -181,3 +181,18 @@ def test_workloads_that_share_no_replica_simulate_apart_exactly_as_together(poli
     assert apart.horizon_s == together.horizon_s
     groups = np.array([0, 0, 1, 1, 1])
     assert np.allclose(apart.power_w(groups), together.power_w(groups))
+
+
+def test_progress_counts_every_request_once():
+    from simulator.parallel import simulate_apart
+
+    rng = np.random.default_rng(2)
+    arrivals = np.cumsum(rng.exponential(0.001, 25_000))
+    lengths = Trace(arrivals - arrivals[0], rng.integers(10, 100, 25_000), rng.integers(1, 20, 25_000))
+    heard: list[int] = []
+    simulate([replica(max_batch=64, kv=400_000, workload="a")], {"a": lengths}, progress=heard.append)
+    assert sum(heard) == 25_000 and len(heard) == 3  # two of 10,000 and the rest at the end
+    heard.clear()
+    specs = [replica(max_batch=64, kv=400_000, workload="a"), replica(max_batch=64, kv=400_000, workload="b")]
+    simulate_apart(specs, {"a": lengths, "b": trace([0.0, 0.5])}, progress=heard.append, processes=2)
+    assert sum(heard) == 25_002
