@@ -104,9 +104,16 @@ def build_problem(
     catalog: Catalog,
     objective: Objective | None = None,
     prune: bool = True,
+    caps_from_traces: bool = False,
 ) -> tuple[PlanProblem, CandidateSet]:
     """The optimizer's input; refuses what no solve could fix (a model nobody measured, a task
-    profile no measurement was taken on, a site whose budget cannot hold one replica)."""
+    profile no measurement was taken on, a site whose budget cannot hold one replica).
+    `max_utilization: auto` is refused unless the caller gives each candidate its cap."""
+    if scenario.max_utilization == "auto" and not caps_from_traces:
+        raise InputError(
+            "max_utilization: auto gives each candidate a cap simulated under its trace, which `planner plan` and "
+            "`planner caps` do; forecasts and schedules plan at one cap. To fix: give max_utilization a number here."
+        )
     missing = missing_objective_input(scenario, objective or scenario.objective)
     if missing:
         raise InputError(f"{missing}. To fix: give it in the scenario's sites, or plan for another objective.")
@@ -145,7 +152,7 @@ def build_problem(
         candidates=candidate_set.candidates,
         sites=sites,
         usd_per_gpu_hour=usd_per_gpu_hour,
-        max_utilization=scenario.max_utilization,
+        max_utilization=scenario.blanket_utilization,
         objective=objective or scenario.objective,
     )
     return problem, candidate_set
@@ -226,7 +233,7 @@ class Plan:
             status=self.status,
             gap=self.solution.gap,
             reasons=self.reason_lines(),
-            max_utilization=self.problem.max_utilization,
+            max_utilization=self.scenario.max_utilization,
             sites=site_echoes(self.scenario),
             workloads=workload_echoes(self.problem),
             summary=summary,
@@ -311,7 +318,9 @@ def plan(
         scenario = scenario.model_copy(update={"sources": sources})
     points = usable_operating_points(store or open_store())
     # with caps from traffic a candidate pruned on its measured figures could carry more than the one kept
-    problem, candidate_set = build_problem(scenario, points, catalog, objective, prune=not trace_files)
+    if trace_files is None and scenario.max_utilization == "auto":
+        trace_files = {w.label: w.trace for w in scenario.workloads if w.trace is not None}
+    problem, candidate_set = build_problem(scenario, points, catalog, objective, prune=not trace_files, caps_from_traces=bool(trace_files))
     if not trace_files:
         return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
     from planner.utilization_caps import capped

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -129,13 +130,15 @@ def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSp
     return found
 
 
-def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> tuple[list[Cap], float]:
+def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> tuple[list[Cap], float | Literal["auto"]]:
     """Every candidate's cap under its workload's trace, and the scenario's blanket cap."""
     catalog = load_catalog()
     scenario, _ = load_scenario(scenario_path, catalog)
     points = usable_operating_points(store)
-    problem, _ = build_problem(scenario, points, catalog)
+    problem, _ = build_problem(scenario, points, catalog, caps_from_traces=True)
     workloads = {w.name: w for w in problem.workloads}
+    if not trace_files and scenario.max_utilization == "auto":
+        trace_files = {w.label: Path(w.trace) for w in scenario.workloads if w.trace is not None}
     return caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads)), scenario.max_utilization
 
 
@@ -159,12 +162,14 @@ def capped(
     return problem.restricted(kept), CandidateSet(tuple(kept), pruned, {**candidate_set.unserved, **unserved}), refs
 
 
-def caps_table(found: list[Cap], blanket: float) -> pd.DataFrame:
+def caps_table(found: list[Cap], blanket: float | Literal["auto"]) -> pd.DataFrame:
     """Each cap against the blanket one: where it was unsafe, where it left capacity unused."""
     rows = []
     for cap in found:
         if cap.cap is None:
             verdict = cap.why_none
+        elif blanket == "auto":
+            verdict = "the scenario plans at this cap (max_utilization: auto)"
         elif cap.cap < blanket:
             verdict = f"{blanket:g} unsafe: the SLO statistic fails above {cap.cap:.2f}"
         else:

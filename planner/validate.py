@@ -63,11 +63,13 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
         problems.append(f"the placement was planned for another version of {scenario_path} (sha256 differs)")
     if placement.status in ("infeasible", "no_solution"):
         return problems + [f"the placement holds no plan ({placement.status}): " + "; ".join(placement.reasons)]
-    if not _close(placement.max_utilization, scenario.max_utilization):
-        problems.append(
-            f"max_utilization stated {placement.max_utilization:g}, the scenario's is {scenario.max_utilization:g} "
-            "(the scenario's is the one checked)"
-        )
+    stated, wanted = placement.max_utilization, scenario.max_utilization
+    if stated != wanted and (isinstance(stated, str) or isinstance(wanted, str) or not _close(stated, wanted)):
+        problems.append(f"max_utilization stated {stated:g}, the scenario's is {wanted:g} (the scenario's is the one checked)"
+                        if isinstance(stated, float) and isinstance(wanted, float) else
+                        f"max_utilization stated {stated}, the scenario's is {wanted} (the scenario's is the one checked)")  # fmt: skip
+    if trace_files is None and scenario.max_utilization == "auto":
+        trace_files = {w.label: Path(w.trace) for w in scenario.workloads if w.trace is not None}
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
     points = select_sources(usable_operating_points(store), scenario.sources)
@@ -77,7 +79,7 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
         candidates=candidate_set.candidates,
         sites=tuple(sites.values()),
         usd_per_gpu_hour=gpu_hour_prices(scenario, catalog),
-        max_utilization=scenario.max_utilization,
+        max_utilization=scenario.blanket_utilization,
     )
     if placement.traces:
         found, problem = _recapped(placement, problem, points, trace_files)

@@ -220,8 +220,9 @@ def cmd_caps(args: argparse.Namespace) -> int:
 
     found, blanket = caps(Path(args.scenario), open_store_of(args), _trace_files(args.trace or []))
     print_table(caps_table(found, blanket))
+    planned = "each candidate at its own cap" if blanket == "auto" else f"every candidate at {blanket:g}"
     print(f"\neach cap: the highest load (share of the candidate's measured tok/s) at which one simulated replica meets its "
-          f"workload's SLO statistic under the trace, time-compressed to that load; the scenario plans every candidate at {blanket:g}")  # fmt: skip
+          f"workload's SLO statistic under the trace, time-compressed to that load; the scenario plans {planned}")  # fmt: skip
     return 0
 
 

@@ -152,7 +152,7 @@ class Placement(_Strict):
     status: Literal["optimal", "feasible", "infeasible", "no_solution"]
     gap: float | None = None
     reasons: list[str] = []
-    max_utilization: float
+    max_utilization: float | Literal["auto"]
     sites: list[SiteEcho]
     workloads: list[WorkloadEcho]
     summary: Summary | None = None

@@ -51,6 +51,7 @@ class Workload(_Strict):
     min_sites: int = Field(1, ge=1)
     sites: list[str] | None = Field(None, min_length=1, description="the only sites that may serve it (default: any)")
     profile: str | None = Field(None, description="accept published measurements of this task (chat, code)")
+    trace: str | None = Field(None, min_length=1, description="with max_utilization: auto, the request trace (CSV) the caps are simulated under")
 
     @model_validator(mode="after")
     def _one_demand(self) -> Workload:
@@ -115,7 +116,9 @@ class Scenario(_Strict):
     version: Literal[1] = 1
     name: str = Field(min_length=1)
     objective: Objective = "energy"
-    max_utilization: float = Field(0.8, gt=0, le=1)
+    max_utilization: Annotated[float, Field(gt=0, le=1)] | Literal["auto"] = Field(
+        0.8, description="the share of a replica's measured tok/s planned; auto: each candidate's, simulated under its workload's trace"
+    )
     workloads: list[Workload] = Field(min_length=1)
     sites: list[Site] = Field(min_length=1)
     growth: dict[str, float] = Field(default_factory=dict, description="forecast: monthly growth per workload")
@@ -129,6 +132,20 @@ class Scenario(_Strict):
     usd_per_gpu_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="what a GPU-hour costs, by GPU type (overrides the catalog's list price)"
     )
+
+    @model_validator(mode="after")
+    def _traces_with_auto(self) -> Scenario:
+        for workload in self.workloads:
+            if self.max_utilization == "auto" and workload.trace is None:
+                raise ValueError(f"max_utilization auto simulates each workload's trace; workload {workload.label!r} has no trace")
+            if self.max_utilization != "auto" and workload.trace is not None:
+                raise ValueError(f"workload {workload.label!r} gives a trace, which is read with max_utilization: auto only")
+        return self
+
+    @property
+    def blanket_utilization(self) -> float:
+        """The cap every candidate is planned at; with auto each candidate has its own (this is unused)."""
+        return 1.0 if self.max_utilization == "auto" else self.max_utilization
 
     @model_validator(mode="after")
     def _objective_inputs(self) -> Scenario:
@@ -239,4 +256,7 @@ def load_scenario(path: Path, catalog: Catalog) -> tuple[Scenario, str]:
         raise InputError(f"cannot read {path}: {error.strerror}. To fix: pass an existing scenario file.") from error
     except yaml.YAMLError as error:
         raise InputError(f"{path} is not valid YAML: {error}. To fix: correct the syntax.") from error
-    return parse_scenario(content, catalog, str(path)), hashlib.sha256(raw).hexdigest()
+    scenario = parse_scenario(content, catalog, str(path))
+    # a trace's path is read from the scenario's folder, wherever the planner runs
+    workloads = [w if w.trace is None else w.model_copy(update={"trace": str(path.parent / w.trace)}) for w in scenario.workloads]
+    return scenario.model_copy(update={"workloads": workloads}), hashlib.sha256(raw).hexdigest()

@@ -85,3 +85,55 @@ def test_a_plan_with_caps_from_traffic_holds_each_candidate_to_its_cap_and_valid
     tampered.write_text(yaml.safe_dump(edited, sort_keys=False))
     assert main(["--db", sqlite_url, "validate", str(tampered), str(SCENARIO), *traces]) == 1
     assert "max_utilization stated 1.0" in capsys.readouterr().out
+
+
+def _auto_scenario(tmp_path: Path, edit=None) -> Path:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import yaml
+
+    content = yaml.safe_load(SCENARIO.read_text())
+    content["max_utilization"] = "auto"
+    shutil.copy(AZURE / "AzureLLMInferenceTrace_conv.csv", tmp_path / "conv.csv")
+    for workload in content["workloads"]:
+        workload["trace"] = "conv.csv"  # read from the scenario's folder
+    if edit is not None:
+        edit(content)
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def test_max_utilization_auto_plans_and_validates_with_the_scenarios_traces(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    scenario = _auto_scenario(tmp_path)
+    placement = tmp_path / "p.yaml"
+    assert main(["--db", sqlite_url, "plan", str(scenario), "-o", str(placement), "--no-baselines"]) == 0
+    content = yaml.safe_load(placement.read_text())
+    assert content["max_utilization"] == "auto" and set(content["traces"]) == {"chat-8b", "assistant-32b"}
+    assert all(share["max_utilization"] is not None for row in content["placements"] for share in row["serves"])
+    assert main(["--db", sqlite_url, "validate", str(placement), str(scenario)]) == 0
+    conv = tmp_path / "conv.csv"
+    plain = tmp_path / "plain.yaml"
+    traces = ["--trace", f"chat-8b={conv}", "--trace", f"assistant-32b={conv}"]
+    assert main(["--db", sqlite_url, "plan", str(SCENARIO), "-o", str(plain), "--no-baselines", *traces]) == 0
+    # the same caps, the same plan (loads split in floating point from other blanket caps)
+    rows = yaml.safe_load(plain.read_text())["placements"]
+    assert [(r["site"], r["configuration"], r["replicas"]) for r in rows] == [(r["site"], r["configuration"], r["replicas"]) for r in content["placements"]]
+    assert [r["tokens_per_s"] for r in rows] == pytest.approx([r["tokens_per_s"] for r in content["placements"]], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("edit", "command", "fragment"),
+    [
+        (lambda c: c["workloads"][1].pop("trace"), "plan", "workload 'assistant-32b' has no trace"),
+        (lambda c: c.update(max_utilization=0.8), "plan", "which is read with max_utilization: auto only"),
+        (None, "forecast", "forecasts and schedules plan at one cap"),
+    ],
+)
+def test_auto_without_what_it_needs_ends_in_one_line(edit, command: str, fragment: str, sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    scenario = _auto_scenario(tmp_path, edit)
+    assert main(["--db", sqlite_url, command, str(scenario)]) == 2
+    error = capsys.readouterr().err
+    assert fragment in error and len(error.strip().splitlines()) == 1
