@@ -9,7 +9,8 @@ intervals share one MILP through their replica columns (configuration or candida
     n[c,s,t] >= sum_{t-m < tau <= t} s[c,s,tau]     (a replica started stays up m intervals)
 The objective adds each interval's (per hour) objective times its hours, plus each start's
 facility energy (loading weights at the GPUs' idle power, times PUE) priced at that site and
-interval; the first interval's replicas start free. A replica's capacity while it loads
+interval; the first interval's replicas start free unless the replicas running before it are
+given (today's placement). A replica's capacity while it loads
 (seconds, against intervals of minutes to an hour) is not taken from its interval: the planner
 says whether the longest load fits the capacity the utilisation cap leaves unplanned.
 
@@ -50,6 +51,8 @@ class ScheduleProblem:
     prices, carbon and budgets."""
     interval_h: float
     reconfiguration: Reconfiguration
+    initial: Mapping[ColumnKey, int] | None = None
+    """Replicas running before the first interval (today's placement); None: the first interval's start free."""
 
     @property
     def objective(self) -> Objective:
@@ -176,7 +179,7 @@ def solve_schedule(
     that many intervals (plus `lookahead` solved and dropped), each with its share of the limit."""
     started_s = time.monotonic()
     windows = windows_of(len(problem.intervals), window, lookahead)
-    before: dict[ColumnKey, int] | None = None
+    before: Mapping[ColumnKey, int] | None = problem.initial
     found: list[tuple[ReplicaGroup, ...]] = []
     total = 0.0
     worst_gap: float | None = 0.0

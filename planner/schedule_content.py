@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 NOTES = (
     "Each interval is charged as a plan is: every running replica at its operating point's power whatever its load.",
-    "A start loads the model's weights at rules.load_gb_per_s with the GPUs at idle power; the first interval's replicas start free.",
+    "A start loads the model's weights at rules.load_gb_per_s with the GPUs at idle power; the first interval's replicas start "
+    "free unless the schedule was made from today's placement (current).",
 )
 
 
@@ -93,6 +94,7 @@ def schedule_file(schedule: Schedule) -> ScheduleFile:
         scenario=ScenarioRef(name=schedule.scenario.name, sha256=schedule.scenario_sha256),
         demand=series_ref(schedule.inputs.demand.path),
         sites_series=None if schedule.inputs.sites is None else series_ref(schedule.inputs.sites.path),
+        current=None if schedule.current is None else series_ref(schedule.current),
         objective=schedule.problem.objective,
         solver=solution.solver,
         status=solution.status,

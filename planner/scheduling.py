@@ -25,9 +25,12 @@ from optimizer.candidates import CandidateSet, configuration_id
 from optimizer.diagnosis import explain_infeasibility
 from optimizer.horizon import HorizonFigures, horizon_figures
 from optimizer.problem import Objective, PlanProblem, ReplicaGroup, Share, SolveOptions, Status
+from optimizer.replica_groups import members_by_group
 from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolution, solve_schedule, windows_of
+from optimizer.schedule_intervals import ColumnKey
 from optimizer.solve import MIN_SOLVE_S, solve
 from planner.errors import InputError
+from planner.formats.placement import Placement, read_placement
 from planner.formats.scenario import Scenario
 from planner.formats.schedule_file import ScheduleFile, write_schedule
 from planner.formats.time_series import DEMAND_COLUMNS, SITE_COLUMNS, Series, read_series
@@ -112,6 +115,32 @@ def load_seconds(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -
     return {configuration_id(c): catalog.llms[c.point.model].weight_bytes / (load_gb_per_s * 1e9) for c in problem.candidates}
 
 
+def initial_running(placement: Placement) -> dict[tuple[str, str], int]:
+    """Replicas by (configuration, site) in a placement file: what runs before a schedule starts."""
+    running: dict[tuple[str, str], int] = {}
+    for row in placement.placements:
+        running[(row.configuration, row.site)] = running.get((row.configuration, row.site), 0) + row.replicas
+    return running
+
+
+def initial_columns(placement: Placement, problem: PlanProblem) -> dict[ColumnKey, int]:
+    """A placement's replicas as the schedule's columns: a configuration the problem shares by its
+    id, any other by the candidate serving it; a row the problem has no column for is taken as
+    stopped at the first interval (it costs no start)."""
+    shared = members_by_group(problem)
+    known = {(c.workload, c.id) for c in problem.candidates}
+    found: dict[ColumnKey, int] = {}
+    for row in placement.placements:
+        if row.configuration in shared:
+            key: ColumnKey = (row.configuration, row.site)
+        elif len(row.serves) == 1 and (row.serves[0].workload, row.serves[0].candidate) in known:
+            key = (f"{row.serves[0].workload}|{row.serves[0].candidate}", row.site)
+        else:
+            continue
+        found[key] = found.get(key, 0) + row.replicas
+    return found
+
+
 def start_energy_j(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -> dict[str, float]:
     """IT joules to bring up one replica, by configuration: its weights read at `load_gb_per_s`
     while its GPUs draw their idle power."""
@@ -141,6 +170,12 @@ class Schedule:
     """Idle power per GPU, by type (catalog): the floor of the load-scaled energy figure."""
     reasons: tuple[str, ...] = ()
     """Why there is no schedule: the interval that cannot be served and what it lacks."""
+    current: Path | None = None
+    """Today's placement file, whose replicas run before the first interval."""
+
+    @property
+    def initial_running(self) -> dict[tuple[str, str], int] | None:
+        return None if self.current is None else initial_running(read_placement(self.current))
 
     @property
     def status(self) -> Status:
@@ -192,7 +227,8 @@ class Schedule:
     def figures(self) -> HorizonFigures | None:
         if not self.solution.has_solution:
             return None
-        return horizon_figures(self.problem.intervals, self.solution.intervals, self.problem.interval_h, self.problem.reconfiguration.start_it_j, self.idle_w)
+        problem = self.problem
+        return horizon_figures(problem.intervals, self.solution.intervals, problem.interval_h, problem.reconfiguration.start_it_j, self.idle_w, self.initial_running)
 
 
 def _held(groups: Sequence[ReplicaGroup], peak: PlanProblem, interval: PlanProblem) -> tuple[ReplicaGroup, ...]:
@@ -281,10 +317,12 @@ def schedule(
     with_baselines: bool = True,
     lookahead: int = 0,
     progress: bool = False,
+    current: str | Path | None = None,
 ) -> Schedule:
     """The schedule of a scenario's fleet over the series' horizon. `time_limit_s` bounds the
     whole call: the schedule gets half of it when baselines follow, and they share what is left
-    (each skipped, and said so, when too little is)."""
+    (each skipped, and said so, when too little is). `current`, today's placement file: its
+    replicas run before the first interval, so the first interval pays for what it starts."""
     from planner.store_setup import open_store
 
     options = solve_options(time_limit_s, gap_rel)
@@ -304,7 +342,8 @@ def schedule(
     base, candidate_set = build_problem(scenario, points, catalog, objective)
     intervals = interval_problems(base, scenario, inputs)
     rules = Reconfiguration(start_energy_j(base, catalog, load_gb_per_s), max_changes_per_site, min_up_intervals)
-    problem = ScheduleProblem(intervals, inputs.demand.step / timedelta(hours=1), rules)
+    initial = None if current is None else initial_columns(read_placement(Path(current)), base)
+    problem = ScheduleProblem(intervals, inputs.demand.step / timedelta(hours=1), rules, initial)
     if candidate_set.unserved:
         name, why = next(iter(candidate_set.unserved.items()))
         raise InputError(f"workloads[{name}]: no measured configuration serves it ({why}). To fix: see `planner plan` on the scenario.")
@@ -316,7 +355,8 @@ def schedule(
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
     baselines = _baselines(problem, options, window, deadline_s, idle_w) if with_baselines and solution.has_solution else ()
     reasons = _reasons(problem, solution, inputs, options)
-    return Schedule(scenario, digest, inputs, problem, candidate_set, solution, baselines, load_gb_per_s, idle_w, reasons)
+    return Schedule(scenario, digest, inputs, problem, candidate_set, solution, baselines, load_gb_per_s, idle_w, reasons,
+                    None if current is None else Path(current))  # fmt: skip
 
 
 def _reasons(problem: ScheduleProblem, solution: ScheduleSolution, inputs: ScheduleInputs, options: SolveOptions) -> tuple[str, ...]:

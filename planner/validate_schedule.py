@@ -18,11 +18,12 @@ from typing import cast, get_args
 from models import Store, load_catalog
 from optimizer.horizon import horizon_figures, running
 from optimizer.problem import ReplicaGroup
+from planner.formats.placement import read_placement
 from planner.formats.scenario import Objective, load_scenario
 from planner.formats.schedule_file import ScheduleFile, SeriesRef
 from planner.planning import build_problem
 from planner.schedule_content import interval_entry, saved, totals
-from planner.scheduling import interval_problems, read_inputs, start_energy_j
+from planner.scheduling import initial_running, interval_problems, read_inputs, start_energy_j
 from planner.stored_points import usable_operating_points
 from planner.validate import check_rows, differences
 
@@ -31,20 +32,23 @@ def _series_problems(ref: SeriesRef | None, path: Path | None, what: str) -> lis
     if ref is None and path is None:
         return []
     if ref is None or path is None:
-        return [f"the schedule was made {'with' if ref else 'without'} a {what} series; pass {'it' if ref else 'none'} to validate it"]
+        return [f"the schedule was made {'with' if ref else 'without'} a {what}; pass {'it' if ref else 'none'} to validate it"]
     if hashlib.sha256(path.read_bytes()).hexdigest() != ref.sha256:
-        return [f"the {what} series {path} is not the one scheduled ({ref.path}; sha256 differs)"]
+        return [f"the {what} {path} is not the one scheduled ({ref.path}; sha256 differs)"]
     return []
 
 
-def check_schedule(content: ScheduleFile, scenario_path: Path, demand_path: Path, sites_path: Path | None, store: Store) -> list[str]:
+def check_schedule(
+    content: ScheduleFile, scenario_path: Path, demand_path: Path, sites_path: Path | None, store: Store, current_path: Path | None = None
+) -> list[str]:
     """Every violated rule and every figure that disagrees, in words; empty means the schedule holds."""
     catalog = load_catalog()
     scenario, digest = load_scenario(scenario_path, catalog)
     problems: list[str] = []
     if content.scenario.sha256 != digest:
         problems.append(f"the schedule was made for another version of {scenario_path} (sha256 differs)")
-    problems += _series_problems(content.demand, demand_path, "demand") + _series_problems(content.sites_series, sites_path, "site")
+    problems += _series_problems(content.demand, demand_path, "demand series") + _series_problems(content.sites_series, sites_path, "site series")
+    problems += _series_problems(content.current, current_path, "current placement")
     if content.status in ("infeasible", "no_solution"):
         return problems + [f"the schedule holds no plan ({content.status}): " + "; ".join(content.reasons)]
     inputs = read_inputs(demand_path, sites_path, scenario)
@@ -67,7 +71,8 @@ def check_schedule(content: ScheduleFile, scenario_path: Path, demand_path: Path
     rules = content.rules
     start_it_j = start_energy_j(base, catalog, rules.load_gb_per_s)
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
-    figures = horizon_figures(intervals, rebuilt, interval_h, start_it_j, idle_w)
+    initial = None if current_path is None or content.current is None else initial_running(read_placement(current_path))
+    figures = horizon_figures(intervals, rebuilt, interval_h, start_it_j, idle_w, initial)
     for entry, problem, groups, interval_figures in zip(content.intervals, intervals, rebuilt, figures.intervals, strict=True):
         expected = interval_entry(entry.start, problem, groups, interval_figures, interval_h).model_dump()
         stated = entry.model_dump()
@@ -84,27 +89,32 @@ def check_schedule(content: ScheduleFile, scenario_path: Path, demand_path: Path
         if baseline.totals is not None and baseline.schedule_saves is not None:
             expected_saving = saved(baseline.totals, horizon).model_dump()
             problems += [f"baseline {baseline.name!r}: schedule_saves {d}" for d in differences(baseline.schedule_saves.model_dump(), expected_saving)]
-    problems += _rule_problems(content, rebuilt)
+    problems += _rule_problems(content, rebuilt, initial)
     return problems
 
 
-def _rule_problems(content: ScheduleFile, rebuilt: list[list[ReplicaGroup]]) -> list[str]:
-    """The change limit and the minimum up-time, on replica counts by configuration and site."""
+def _rule_problems(content: ScheduleFile, rebuilt: list[list[ReplicaGroup]], initial: dict[tuple[str, str], int] | None) -> list[str]:
+    """The change limit and the minimum up-time, on replica counts by configuration and site (the
+    first interval against today's placement where the schedule was made from one)."""
     rules = content.rules
     counts = [running(groups) for groups in rebuilt]
+    before = [initial] + counts[:-1]
     problems = []
-    for t in range(1, len(counts)):
+    for t, now_counts in enumerate(counts):
+        previous = before[t]
+        if previous is None:
+            continue
         changes: dict[str, int] = defaultdict(int)
-        for key in set(counts[t]) | set(counts[t - 1]):
-            changes[key[1]] += abs(counts[t].get(key, 0) - counts[t - 1].get(key, 0))
+        for key in set(now_counts) | set(previous):
+            changes[key[1]] += abs(now_counts.get(key, 0) - previous.get(key, 0))
         for site, changed in sorted(changes.items()):
             if rules.max_changes_per_site is not None and changed > rules.max_changes_per_site:
                 problems.append(f"interval {content.intervals[t].start}: site {site} changes {changed} replicas, the limit is {rules.max_changes_per_site}")
         if rules.min_up_intervals > 1:
-            recent = range(max(1, t - rules.min_up_intervals + 1), t + 1)
+            recent = [tau for tau in range(max(0, t - rules.min_up_intervals + 1), t + 1) if before[tau] is not None]
             for key in sorted({key for tau in recent for key in counts[tau]}):
-                now = counts[t].get(key, 0)
-                started = sum(max(counts[tau].get(key, 0) - counts[tau - 1].get(key, 0), 0) for tau in recent)
+                now = now_counts.get(key, 0)
+                started = sum(max(counts[tau].get(key, 0) - (before[tau] or {}).get(key, 0), 0) for tau in recent)
                 if started > now:
                     problems.append(
                         f"interval {content.intervals[t].start}: {key[0]} at {key[1]} runs {now} replicas, {started} of them started "

@@ -104,7 +104,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.demand:
             raise InputError(f"{path} is a schedule. To fix: pass the series it was made from, --demand FILE (and --sites FILE if it had one).")
         sites = Path(args.sites) if args.sites else None
-        problems = check_schedule(read_schedule(path), Path(args.scenario), Path(args.demand), sites, open_store_of(args))
+        current = Path(args.current) if args.current else None
+        problems = check_schedule(read_schedule(path), Path(args.scenario), Path(args.demand), sites, open_store_of(args), current)
     else:
         problems = validate_file(path, Path(args.scenario), open_store_of(args), _trace_files(args.trace) if args.trace else None)
     if problems:
@@ -337,5 +338,6 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     validate.add_argument("scenario")
     validate.add_argument("--demand", help="a schedule's demand series")
     validate.add_argument("--sites", help="a schedule's site series, if it had one")
+    validate.add_argument("--current", metavar="PLACEMENT", help="the placement a schedule started from, if it had one")
     validate.add_argument("--trace", action="append", metavar="WORKLOAD=FILE", help="the traces a placement's caps were simulated under (planner plan --trace)")
     validate.set_defaults(handler=cmd_validate)

@@ -24,6 +24,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit, gap_rel=args.gap, load_gb_per_s=args.load_gb_per_s,
         max_changes_per_site=args.max_changes_per_site, min_up_intervals=args.min_up_intervals,
         window=args.window, with_baselines=not args.no_baselines, lookahead=args.lookahead, progress=sys.stderr.isatty(),
+        current=Path(args.current) if args.current else None,
     )  # fmt: skip
     content = schedule_file(result)
     gap = "" if content.gap is None else f", gap {content.gap:.3%}"
@@ -116,6 +117,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     scheduling.add_argument("--min-up-intervals", type=int, default=1, metavar="N", help="a started replica runs at least N intervals (default 1)")
     scheduling.add_argument("--window", type=int, metavar="N", help="solve rolling windows of N intervals (default: the whole horizon at once)")
     scheduling.add_argument("--lookahead", type=int, default=0, metavar="N", help="with --window: solve N intervals past each window, then drop them")
+    scheduling.add_argument("--current", metavar="PLACEMENT", help="today's placement file: its replicas run before the first interval (default: it starts free)")
     scheduling.add_argument("--no-baselines", action="store_true", help="skip the baseline schedules")
     scheduling.add_argument("--rows", type=int, default=48, metavar="N", help="print one row per day beyond N intervals (default 48)")
     scheduling.set_defaults(handler=cmd_schedule)

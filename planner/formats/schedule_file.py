@@ -84,6 +84,8 @@ class ScheduleFile(_Strict):
     demand: SeriesRef
     sites_series: SeriesRef | None
     """None: the sites kept the scenario's figures in every interval."""
+    current: SeriesRef | None = None
+    """Today's placement file, whose replicas ran before the first interval; None: it started free."""
     objective: str
     solver: str
     status: Literal["optimal", "feasible", "infeasible", "no_solution"]

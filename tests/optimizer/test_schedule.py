@@ -38,9 +38,11 @@ def _case(seed: int, intervals: int = 2) -> ScheduleProblem:
 
 
 def _brute_force(schedule: ScheduleProblem) -> float | None:
-    """The least objective over every replica vector in every interval (starts and rules included)."""
+    """The least objective over every replica vector in every interval (starts and rules included;
+    the first interval against the initial replicas where there are)."""
     rules = schedule.reconfiguration
     candidates = schedule.intervals[0].candidates
+    initial = None if schedule.initial is None else tuple(schedule.initial.get((f"{c.workload}|{c.id}", "s"), 0) for c in candidates)
     ranges = [range(schedule.intervals[0].sites[0].inventory[c.hardware] + 1) for c in candidates]
     best = None
     for counts in itertools.product(*[list(itertools.product(*ranges))] * len(schedule.intervals)):
@@ -51,8 +53,8 @@ def _brute_force(schedule: ScheduleProblem) -> float | None:
             if _interval_value(interval, now) == float("inf"):
                 feasible = False
                 break
-            if t:
-                before = counts[t - 1]
+            before = counts[t - 1] if t else initial
+            if before is not None:
                 site = interval.sites[0]
                 for c, n, m in zip(candidates, now, before, strict=True):
                     kwh = rules.start_it_j[configuration_id(c)] * site.pue / JOULES_PER_KWH
@@ -62,8 +64,10 @@ def _brute_force(schedule: ScheduleProblem) -> float | None:
                 if rules.max_changes_per_site is not None and changes > rules.max_changes_per_site:
                     feasible = False
             if rules.min_up_intervals > 1:
+                history = ([initial] if initial is not None else [None]) + list(counts)
                 for k in range(len(candidates)):
-                    started = [max(counts[tau][k] - counts[tau - 1][k], 0) for tau in range(max(1, t - rules.min_up_intervals + 1), t + 1)]
+                    window = range(max(0, t - rules.min_up_intervals + 1), t + 1)
+                    started = [max(counts[tau][k] - history[tau][k], 0) for tau in window if history[tau] is not None]
                     if sum(started) > now[k]:
                         feasible = False
         if feasible:
@@ -169,3 +173,19 @@ def test_progress_hears_of_every_interval_solved() -> None:
     solved = solve_schedule(case, EXACT, window=4, lookahead=1, progress=heard.append)
     assert solved.has_solution
     assert sum(heard) == sum(last - first for first, _, last in windows_of(9, 4, 1)) == 11
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_first_interval_pays_for_what_it_starts_beyond_todays_replicas(seed: int) -> None:
+    case = _case(300 + seed, intervals=3)
+    rng = np.random.default_rng(seed)
+    initial = {(f"{c.workload}|{c.id}", "s"): int(rng.integers(0, 3)) for c in case.intervals[0].candidates}
+    for rules in (case.reconfiguration, replace(case.reconfiguration, max_changes_per_site=2, min_up_intervals=2)):
+        started_from = replace(case, initial=initial, reconfiguration=rules)
+        expected = _brute_force(started_from)
+        solved = solve_schedule(started_from, EXACT)
+        if expected is None:
+            assert solved.status in ("infeasible", "no_solution")
+            continue
+        assert solved.has_solution
+        assert solved.objective_value == pytest.approx(expected, rel=1e-6)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
+from planner.formats.placement import read_placement
 from planner.formats.schedule_file import read_schedule
 
 SCENARIO = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "example.yaml"
@@ -170,3 +171,25 @@ def test_the_file_says_whether_weight_loads_fit_the_headroom(sqlite_url: str, tm
     assert any("fits in the 720 s of each interval" in note for note in read_schedule(output).notes)
     assert _run(sqlite_url, demand, sites, "-o", str(output), "--no-baselines", "--load-gb-per-s", "0.002") == 0
     assert any("may fall short in the interval it starts" in note for note in read_schedule(output).notes)
+
+
+def test_a_schedule_from_todays_placement_pays_for_its_first_starts(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    demand, sites = _write(tmp_path, _demand_rows(), _site_rows())
+    today = tmp_path / "today.yaml"
+    assert main(["--db", sqlite_url, "plan", str(SCENARIO), "-o", str(today), "--no-baselines"]) == 0
+    output = tmp_path / "schedule.yaml"
+    assert _run(sqlite_url, demand, sites, "-o", str(output), "--no-baselines", "--current", str(today)) == 0
+    content = read_schedule(output)
+    assert content.current is not None
+    running = {}
+    for row in read_placement(today).placements:
+        running[(row.configuration, row.site)] = running.get((row.configuration, row.site), 0) + row.replicas
+    first = {}
+    for row in content.intervals[0].placements:
+        first[(row.configuration, row.site)] = first.get((row.configuration, row.site), 0) + row.replicas
+    assert content.intervals[0].starts == sum(max(n - running.get(key, 0), 0) for key, n in first.items())
+    validate = ["--db", sqlite_url, "validate", str(output), str(SCENARIO), "--demand", str(demand), "--sites", str(sites)]
+    capsys.readouterr()
+    assert main([*validate, "--current", str(today)]) == 0
+    assert main(validate) == 1
+    assert "made with a current placement; pass it" in capsys.readouterr().out
