@@ -116,7 +116,7 @@ def solve_intervals(
     by `bound_demand_tok_s`; `progress` hears of each interval's first solve."""
     # forked workers start at once and need no importable __main__; a process running other
     # threads (the dashboard's server) could fork one mid-lock, so it solves here instead
-    alone = threading.active_count() == 1
+    alone = sum(not thread.daemon for thread in threading.enumerate()) == 1  # a progress bar's monitor is a daemon
     count = workers() if alone and len(problems) >= POOL_MIN_INTERVALS else 1
     if count == 1:
         built: dict[int, PlacementModel] = {}

@@ -65,7 +65,7 @@ def simulate_apart(
         return simulate(replicas, traces, policy, seed, progress)  # it names any workload no replica serves
     work = [([replicas[i] for i in indices], {name: traces[name] for name in names}, policy, seed) for indices, names in parts]
     count = min(processes or len(os.sched_getaffinity(0)), len(parts))
-    if count > 1 and threading.active_count() == 1:
+    if count > 1 and sum(not thread.daemon for thread in threading.enumerate()) == 1:
         with ProcessPoolExecutor(max_workers=count, mp_context=get_context("fork")) as pool:
             results = []
             for result in pool.map(_part, work):
