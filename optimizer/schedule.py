@@ -238,16 +238,23 @@ def _started(previous: Mapping[ColumnKey, int] | None, now: Mapping[ColumnKey, i
     return {key: count - previous.get(key, 0) for key, count in now.items() if count > previous.get(key, 0)}
 
 
+def _starts_cost(
+    problem: ScheduleProblem, intervals: Sequence[PlanProblem], counts: Sequence[Mapping[ColumnKey, int]], before: Mapping[ColumnKey, int] | None
+) -> float:
+    """What the replicas started over these intervals cost, in the objective's units."""
+    cost = 0.0
+    previous = before
+    for interval, now in zip(intervals, counts, strict=True):
+        for (column, site), count in _started(previous, now).items():
+            cost += count * start_charge(interval, column, site, problem.reconfiguration.start_it_j)
+        previous = now
+    return cost
+
+
 def _value(problem: ScheduleProblem, intervals: Sequence[PlanProblem], plans: Sequence[_Plan], before: Mapping[ColumnKey, int] | None, primary: bool) -> float:
     """The objective of the plans over their intervals, starts included."""
-    value = 0.0
-    previous = before
-    for interval, plan in zip(intervals, plans, strict=True):
-        value += problem.interval_h * (plan.primary if primary else plan.tie_broken)
-        for (column, site), count in _started(previous, plan.counts).items():
-            value += count * start_charge(interval, column, site, problem.reconfiguration.start_it_j)
-        previous = plan.counts
-    return value
+    hourly = sum(plan.primary if primary else plan.tie_broken for plan in plans)
+    return problem.interval_h * hourly + _starts_cost(problem, intervals, [plan.counts for plan in plans], before)
 
 
 def _plans(models: Sequence[PlacementModel]) -> tuple[_Plan, ...]:
@@ -271,15 +278,14 @@ def _solve_window(
     if deadline_s is not None:
         phase_end_s = deadline_s - (COUPLED_SHARE * (deadline_s - time.monotonic()) if coupled else 0.0)
     def starts_per_hour(plans: Sequence[IntervalSolve]) -> float:
-        as_plans = [_Plan(a.groups, a.counts, a.primary, a.value) for a in plans]
-        return (_value(problem, intervals, as_plans, before, primary=False) - problem.interval_h * sum(a.value for a in plans)) / problem.interval_h
+        return _starts_cost(problem, intervals, [a.counts for a in plans], before) / problem.interval_h
 
     alone = solve_intervals(intervals, problem.highest_demand_tok_s, options, phase_end_s, starts_per_hour, progress)
     if isinstance(alone, int):
         return _Outcome("infeasible", None, alone)
     solved = [a for a in alone if a is not None]
-    models = [build_model(interval, bound_demand_tok_s=problem.highest_demand_tok_s) for interval in intervals] if coupled or len(solved) < len(alone) else []
     if len(solved) < len(alone):
+        models = _models(problem, intervals)
         return _solve_coupled(_couple(problem, models, before), models, options, _left(deadline_s), None, float("-inf"))
     plans = tuple(_Plan(a.groups, a.counts, a.primary, a.value) for a in solved)
     bound = sum(problem.interval_h * a.bound for a in solved)
@@ -288,8 +294,7 @@ def _solve_window(
     out_of_time = deadline_s is not None and deadline_s - time.monotonic() < MIN_WINDOW_S / 2
     if not coupled and (gap <= options.gap_rel or out_of_time):
         return _Outcome("optimal" if gap <= options.gap_rel else "feasible", gap, plans=plans)
-    if not models:
-        models = [build_model(interval, bound_demand_tok_s=problem.highest_demand_tok_s) for interval in intervals]
+    models = _models(problem, intervals)
     for model, interval_solve in zip(models, solved, strict=True):
         for variable in model.prob.variables():
             variable.varValue = interval_solve.values[variable.name]
@@ -298,6 +303,11 @@ def _solve_window(
     if out_of_time and _satisfied(whole):
         return _Outcome("feasible", gap, plans=plans)
     return _solve_coupled(whole, models, options, _left(deadline_s), start, bound)
+
+
+def _models(problem: ScheduleProblem, intervals: Sequence[PlanProblem]) -> list[PlacementModel]:
+    """This process's models of the intervals, for the coupled model (the intervals alone are solved on models of their own)."""
+    return [build_model(interval, bound_demand_tok_s=problem.highest_demand_tok_s) for interval in intervals]
 
 
 def _left(deadline_s: float | None) -> float | None:
