@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from optimizer.candidates import candidates_by_key
 from optimizer.metrics import FleetSummary, summarize
@@ -75,7 +76,18 @@ class HorizonFigures:
         return sum(f.starts for f in self.intervals)
 
 
-def running(groups: Sequence[ReplicaGroup]) -> dict[tuple[str, str], int]:
+class Placed(Protocol):
+    """Replicas of a configuration at a site: a ReplicaGroup, or a placement file's row."""
+
+    @property
+    def configuration(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def replicas(self) -> int: ...
+
+
+def running(groups: Sequence[Placed]) -> dict[tuple[str, str], int]:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for group in groups:
         counts[(group.configuration, group.site)] += group.replicas

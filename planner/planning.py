@@ -319,7 +319,7 @@ def plan(
     points = usable_operating_points(store or open_store())
     # with caps from traffic a candidate pruned on its measured figures could carry more than the one kept
     if trace_files is None and scenario.max_utilization == "auto":
-        trace_files = {w.label: w.trace for w in scenario.workloads if w.trace is not None}
+        trace_files = scenario.traces
     problem, candidate_set = build_problem(scenario, points, catalog, objective, prune=not trace_files, caps_from_traces=bool(trace_files))
     if not trace_files:
         return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)

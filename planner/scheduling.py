@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from models import Catalog, Store, load_catalog
 from optimizer.candidates import CandidateSet, configuration_id
 from optimizer.diagnosis import explain_infeasibility
-from optimizer.horizon import HorizonFigures, horizon_figures
+from optimizer.horizon import HorizonFigures, horizon_figures, running
 from optimizer.problem import Objective, PlanProblem, ReplicaGroup, Share, SolveOptions, Status
 from optimizer.replica_groups import members_by_group
 from optimizer.schedule import Reconfiguration, ScheduleProblem, ScheduleSolution, solve_schedule, windows_of
@@ -115,14 +116,6 @@ def load_seconds(problem: PlanProblem, catalog: Catalog, load_gb_per_s: float) -
     return {configuration_id(c): catalog.llms[c.point.model].weight_bytes / (load_gb_per_s * 1e9) for c in problem.candidates}
 
 
-def initial_running(placement: Placement) -> dict[tuple[str, str], int]:
-    """Replicas by (configuration, site) in a placement file: what runs before a schedule starts."""
-    running: dict[tuple[str, str], int] = {}
-    for row in placement.placements:
-        running[(row.configuration, row.site)] = running.get((row.configuration, row.site), 0) + row.replicas
-    return running
-
-
 def initial_columns(placement: Placement, problem: PlanProblem) -> dict[ColumnKey, int]:
     """A placement's replicas as the schedule's columns: a configuration the problem shares by its
     id, any other by the candidate serving it; a row the problem has no column for is taken as
@@ -173,9 +166,10 @@ class Schedule:
     current: Path | None = None
     """Today's placement file, whose replicas run before the first interval."""
 
-    @property
+    @cached_property
     def initial_running(self) -> dict[tuple[str, str], int] | None:
-        return None if self.current is None else initial_running(read_placement(self.current))
+        """What runs before the first interval, by (configuration, site)."""
+        return None if self.current is None else running(read_placement(self.current).placements)
 
     @property
     def status(self) -> Status:
@@ -186,6 +180,11 @@ class Schedule:
         return self.inputs.demand.starts
 
     def to_schedule_file(self) -> ScheduleFile:
+        return self._content
+
+    @cached_property
+    def _content(self) -> ScheduleFile:
+        """Built once: the table, the comparison and the file all read it."""
         return schedule_file(self)
 
     def to_file(self, path: str | Path) -> None:
@@ -223,7 +222,7 @@ class Schedule:
         """Seconds a replica of each configuration takes to load its weights."""
         return load_seconds(self.problem.intervals[0], load_catalog(), self.load_gb_per_s)
 
-    @property
+    @cached_property
     def figures(self) -> HorizonFigures | None:
         if not self.solution.has_solution:
             return None

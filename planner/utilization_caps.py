@@ -31,7 +31,7 @@ from planner.model_check import sweep_key, sweeps
 from planner.planning import build_problem
 from planner.simulating import latency_table, sweep_replica
 from planner.stored_points import usable_operating_points
-from simulator.serving import ReplicaSpec, simulate
+from simulator.serving import ReplicaModel, ReplicaSpec, simulate
 from simulator.traffic import Trace, scaled_to
 
 LOWEST = 0.05
@@ -52,8 +52,11 @@ class Cap:
 
 
 def meets_slo(point: OperatingPoint, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, utilization: float) -> bool:
-    notes: list[str] = []
-    model = sweep_replica(point, sweep, load_catalog(), notes)
+    """Whether one replica of `point`, on curves fitted to `sweep`, meets the SLO statistic at this load."""
+    return _meets(sweep_replica(point, sweep, load_catalog(), []), point, workload, trace, utilization)
+
+
+def _meets(model: ReplicaModel, point: OperatingPoint, workload: WorkloadSpec, trace: Trace, utilization: float) -> bool:
     scaled = scaled_to(trace, utilization * point.tok_s)
     kept = scaled.arrival_s <= SIMULATED_S
     if kept.sum() < 2:
@@ -86,14 +89,15 @@ def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: W
 
 def _bisected(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
     point = candidate.point
-    if meets_slo(point, sweep, workload, trace, 1.0):
+    model = sweep_replica(point, sweep, load_catalog(), [])  # fitted once, probed at every load
+    if _meets(model, point, workload, trace, 1.0):
         return 1.0
-    if not meets_slo(point, sweep, workload, trace, LOWEST):
+    if not _meets(model, point, workload, trace, LOWEST):
         return None
     low, high = LOWEST, 1.0
     while high - low > TOLERANCE:
         middle = (low + high) / 2
-        if meets_slo(point, sweep, workload, trace, middle):
+        if _meets(model, point, workload, trace, middle):
             low = middle
         else:
             high = middle
@@ -138,7 +142,7 @@ def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> 
     problem, _ = build_problem(scenario, points, catalog, caps_from_traces=True)
     workloads = {w.name: w for w in problem.workloads}
     if not trace_files and scenario.max_utilization == "auto":
-        trace_files = {w.label: Path(w.trace) for w in scenario.workloads if w.trace is not None}
+        trace_files = scenario.traces
     return caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads)), scenario.max_utilization
 
 

@@ -69,7 +69,7 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
                         if isinstance(stated, float) and isinstance(wanted, float) else
                         f"max_utilization stated {stated}, the scenario's is {wanted} (the scenario's is the one checked)")  # fmt: skip
     if trace_files is None and scenario.max_utilization == "auto":
-        trace_files = {w.label: Path(w.trace) for w in scenario.workloads if w.trace is not None}
+        trace_files = scenario.traces
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
     points = select_sources(usable_operating_points(store), scenario.sources)

@@ -23,7 +23,7 @@ from planner.formats.scenario import Objective, load_scenario
 from planner.formats.schedule_file import ScheduleFile, SeriesRef
 from planner.planning import build_problem
 from planner.schedule_content import interval_entry, saved, totals
-from planner.scheduling import initial_running, interval_problems, read_inputs, start_energy_j
+from planner.scheduling import interval_problems, read_inputs, start_energy_j
 from planner.stored_points import usable_operating_points
 from planner.validate import check_rows, differences
 
@@ -71,7 +71,7 @@ def check_schedule(
     rules = content.rules
     start_it_j = start_energy_j(base, catalog, rules.load_gb_per_s)
     idle_w = {name: gpu.idle_w for name, gpu in catalog.gpus.items()}
-    initial = None if current_path is None or content.current is None else initial_running(read_placement(current_path))
+    initial = None if current_path is None or content.current is None else running(read_placement(current_path).placements)
     figures = horizon_figures(intervals, rebuilt, interval_h, start_it_j, idle_w, initial)
     for entry, problem, groups, interval_figures in zip(content.intervals, intervals, rebuilt, figures.intervals, strict=True):
         expected = interval_entry(entry.start, problem, groups, interval_figures, interval_h).model_dump()

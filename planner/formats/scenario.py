@@ -143,6 +143,11 @@ class Scenario(_Strict):
         return self
 
     @property
+    def traces(self) -> dict[str, Path]:
+        """The request trace of each workload that gives one (max_utilization: auto), by name."""
+        return {w.label: Path(w.trace) for w in self.workloads if w.trace is not None}
+
+    @property
     def blanket_utilization(self) -> float:
         """The cap every candidate is planned at; with auto each candidate has its own (this is unused)."""
         return 1.0 if self.max_utilization == "auto" else self.max_utilization
