@@ -92,7 +92,90 @@ def _rebuilt(highspy: Any, arrays: dict[str, Any]) -> Any:
     return lp
 
 
-def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None) -> None:
+def feasible_start(arrays: dict[str, Any], start: tuple[np.ndarray, np.ndarray], tolerance: float = 1e-6) -> bool:
+    """Whether a starting point satisfies every bound, row and integrality of the model: a start
+    is trusted as an incumbent (and as the solver's cutoff) only once checked."""
+    from scipy.sparse import csc_matrix, csr_matrix
+
+    values = np.zeros(arrays["num_col"])
+    values[start[0]] = start[1]
+    shape = (arrays["num_row"], arrays["num_col"])
+    # HiGHS's MatrixFormat: 1 column-wise, 2 row-wise
+    matrix = (csc_matrix if arrays["format"] == 1 else csr_matrix)((arrays["value"], arrays["index"], arrays["start"]), shape=shape)
+    activity = matrix @ values
+    integral = arrays["integrality"] != 0
+    return bool(
+        np.all(values >= arrays["col_lower"] - tolerance)
+        and np.all(values <= arrays["col_upper"] + tolerance)
+        and np.all(activity >= arrays["row_lower"] - tolerance * np.maximum(1.0, np.abs(arrays["row_lower"])))
+        and np.all(activity <= arrays["row_upper"] + tolerance * np.maximum(1.0, np.abs(arrays["row_upper"])))
+        and np.all(np.abs(values[integral] - np.round(values[integral])) <= tolerance)
+    )
+
+
+CUTOFF_TOLERANCE = 1e-9
+"""Relative room above a start's objective in the cutoff, so that a solution as good as the start still counts."""
+
+
+def run_highs(
+    highs: Any,
+    start: tuple[np.ndarray, np.ndarray] | None,
+    start_objective: float | None,
+    send: Any = None,
+) -> tuple[ChildStatus, float | None, float | None, np.ndarray | None]:
+    """Run a configured HiGHS object (in this process or a child) and read back (status, objective,
+    dual bound, values).
+
+    A start is given to HiGHS as a cutoff (`objective_bound`), not as a solution, so presolve stays
+    on: HiGHS 1.16's presolve with a user solution declared a worse point optimal on a random test
+    problem, and presolve off cost most where budgets bind. Where HiGHS finds nothing below the
+    cutoff, the start is the answer: proven optimal when HiGHS proved nothing better exists, else
+    feasible with HiGHS's bound. `send`, where given, receives ("solution", objective, values)
+    and ("bound", dual) as the search goes."""
+    import highspy
+
+    if start is not None and start_objective is not None:
+        highs.setOptionValue("objective_bound", start_objective + CUTOFF_TOLERANCE * max(1.0, abs(start_objective)))
+    if send is not None:
+        last_report_s = 0.0
+
+        def improved(event: Any) -> None:
+            send(("solution", event.data_out.objective_function_value, np.array(event.data_out.mip_solution)))
+
+        def progress(event: Any) -> None:
+            nonlocal last_report_s
+            if time.monotonic() - last_report_s >= BOUND_REPORT_S:
+                last_report_s = time.monotonic()
+                send(("bound", event.data_out.mip_dual_bound))
+
+        highs.cbMipImprovingSolution.subscribe(improved)
+        highs.cbMipInterrupt.subscribe(progress)
+    highs.run()
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    bound = info.mip_dual_bound if info.mip_dual_bound == info.mip_dual_bound and math.isfinite(info.mip_dual_bound) else None
+    if has_solution:
+        outcome: ChildStatus = "optimal" if status == highspy.HighsModelStatus.kOptimal else "feasible"
+        return outcome, info.objective_function_value, bound, np.array(highs.getSolution().col_value)
+    if start is None or start_objective is None:
+        return ("infeasible" if status == highspy.HighsModelStatus.kInfeasible else "no_solution"), None, None, None
+    values = np.zeros(len(highs.getLp().col_cost_))
+    values[start[0]] = start[1]
+    if status == highspy.HighsModelStatus.kInfeasible:
+        # nothing beats the cutoff: the start is optimal
+        return "optimal", start_objective, start_objective, values
+    return "feasible", start_objective, None if bound is None else min(bound, start_objective), values
+
+
+def solve_here(highs: Any, start: tuple[np.ndarray, np.ndarray] | None, start_objective: float | None) -> ChildResult:
+    """Solve in this process (a model small enough that HiGHS keeps its time limit)."""
+    status, objective, bound, values = run_highs(highs, start, start_objective)
+    return ChildResult(status, values, objective, bound, stopped_at_deadline=False)
+
+
+def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
+           start_objective: float | None) -> None:
     """Runs in the child: solve, sending ("solution", objective, values), ("bound", dual) and
     finally ("done", status, objective, dual, values)."""
     import highspy
@@ -102,37 +185,13 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     highs.passModel(_rebuilt(highspy, arrays))
     for name, value in options.items():
         highs.setOptionValue(name, value)
-    if start is not None:
-        highs.setSolution(len(start[0]), start[0], start[1])
-    last_report_s = 0.0
-
-    def improved(event: Any) -> None:
-        connection.send(("solution", event.data_out.objective_function_value, np.array(event.data_out.mip_solution)))
-
-    def progress(event: Any) -> None:
-        nonlocal last_report_s
-        if time.monotonic() - last_report_s >= BOUND_REPORT_S:
-            last_report_s = time.monotonic()
-            connection.send(("bound", event.data_out.mip_dual_bound))
-
-    highs.cbMipImprovingSolution.subscribe(improved)
-    highs.cbMipInterrupt.subscribe(progress)
-    highs.run()
-    status = highs.getModelStatus()
-    info = highs.getInfo()
-    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    if status == highspy.HighsModelStatus.kOptimal:
-        outcome = "optimal"
-    elif status == highspy.HighsModelStatus.kInfeasible:
-        outcome = "infeasible"
-    else:
-        outcome = "feasible" if has_solution else "no_solution"
-    values = np.array(highs.getSolution().col_value) if has_solution else None
-    connection.send(("done", outcome, info.objective_function_value if has_solution else None, info.mip_dual_bound, values))
+    connection.send(("done", *run_highs(highs, start, start_objective, connection.send)))
     connection.close()
 
 
-def _start_child(arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None) -> tuple[subprocess.Popen[bytes], Connection]:
+def _start_child(
+    arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None, start_objective: float | None
+) -> tuple[subprocess.Popen[bytes], Connection]:
     """`python -m optimizer.child_solve`, fed its model through stdin. Not multiprocessing's
     spawn, which would re-run a user's unguarded script in the child; the child inherits this
     process's import path."""
@@ -140,7 +199,7 @@ def _start_child(arrays: dict[str, Any], options: dict[str, Any], start: tuple[n
     child = subprocess.Popen([sys.executable, "-m", "optimizer.child_solve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
     assert child.stdin is not None and child.stdout is not None
     try:
-        pickle.dump((arrays, options, start), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((arrays, options, start, start_objective), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         child.stdin.close()
     except BrokenPipeError:
         pass  # the child died at start-up; the receiver sees the end of its output
@@ -158,7 +217,7 @@ def solve_in_child(
 ) -> ChildResult:
     """Solve until the child finishes or `deadline_s` (time.monotonic()) passes, whichever is
     first; the start counts as the first incumbent."""
-    child, receiver = _start_child(arrays, options, start)
+    child, receiver = _start_child(arrays, options, start, start_objective)
     values = None
     if start is not None and start_objective is not None:
         values = np.zeros(arrays["num_col"])

@@ -1,5 +1,6 @@
-"""The solver adapter: PuLP's HiGHS given a starting solution, a wall-clock limit that holds
-(large models solve in optimizer/child_solve), one thread and a seed, and its banner kept quiet."""
+"""The solver adapter: PuLP's HiGHS given a checked starting solution as its cutoff, a wall-clock
+limit that holds (large models solve in optimizer/child_solve), one thread and a seed, and its
+banner kept quiet."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_options, model_arrays, solve_in_child
+from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_options, feasible_start, model_arrays, solve_here, solve_in_child
 from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
@@ -30,14 +31,15 @@ class RunResult:
 
 
 class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
-    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none), and
-    solving a large model in a child process when a time limit must hold."""
+    """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none) and
+    solving through optimizer/child_solve: in a child process when the model is large and a time
+    limit must hold, else here."""
 
     def __init__(self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, **options: object) -> None:
         super().__init__(**options)
         self.start = start
         self.deadline_s = deadline_s
-        self.child_result: ChildResult | None = None
+        self.result: ChildResult | None = None
 
     def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.start:
@@ -48,20 +50,21 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
         start = self._start_arrays(lp)
-        if self.deadline_s is not None and lp.solverModel.getNumCol() >= CHILD_MIN_COLUMNS:
-            arrays = model_arrays(lp.solverModel)
-            start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
+        arrays = model_arrays(lp.solverModel)
+        if start is not None and not feasible_start(arrays, start):
+            # the start is built to satisfy every row; one that does not is not trusted as a cutoff
+            start = None
+        start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
+        if self.deadline_s is not None and arrays["num_col"] >= CHILD_MIN_COLUMNS:
             # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
             # 228,000 columns on the 2-core dev machine) inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            self.child_result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
-            return
-        if start is not None:
-            lp.solverModel.setSolution(len(start[0]), start[0], start[1])
-        super().callSolver(lp)
+            self.result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
+        else:
+            self.result = solve_here(lp.solverModel, start, start_objective)
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
-        result = self.child_result
+        result = self.result
         if result is None:
             values: tuple[int, int] = super().findSolutionValues(lp)
             return values
@@ -75,8 +78,8 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
             "no_solution": (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound),
         }[result.status]
 
-    def proven_gap(self, lp: pulp.LpProblem) -> float | None:
-        return self.child_result.gap if self.child_result is not None else _gap(lp)
+    def proven_gap(self) -> float | None:
+        return None if self.result is None else self.result.gap
 
 
 @functools.cache
@@ -133,13 +136,11 @@ def run(
         gapRel=options.gap_rel,
         threads=1,
         random_seed=options.seed,
-        # HiGHS 1.16 presolve with a user solution declared a worse point optimal on a random
-        # test problem (tests/optimizer/test_solve.py); MIP presolve has open wrong-optimum
-        # reports upstream. A solve that starts from a solution runs without presolve.
-        presolve="on" if options.presolve and not start else "off",
+        # a start reaches HiGHS as a cutoff, so presolve stays on (optimizer/child_solve.run_highs)
+        presolve="on" if options.presolve else "off",
     )
     prob.solve(_checked(solver))
-    gap = solver.proven_gap(prob)
+    gap = solver.proven_gap()
     if prob.sol_status == pulp.LpSolutionOptimal:
         # "Optimal" means within the requested gap: report the gap HiGHS proved.
         return RunResult("optimal", gap or 0.0)
@@ -148,12 +149,3 @@ def run(
     if prob.sol_status == pulp.LpSolutionInfeasible:
         return RunResult("infeasible", None)
     return RunResult("no_solution", None)
-
-
-def _gap(prob: pulp.LpProblem) -> float | None:
-    """The proven relative gap of a time-limited incumbent, where the solver reports one."""
-    highs = getattr(prob, "solverModel", None)
-    if highs is None or not hasattr(highs, "getInfo"):
-        return None
-    gap = highs.getInfo().mip_gap
-    return None if gap is None or gap != gap or gap > 1e20 else float(gap)

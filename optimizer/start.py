@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from optimizer.candidates import candidates_by_key, configuration_id
+from optimizer.candidates import WorkloadSpec, candidates_by_key, configuration_id
 from optimizer.formulation import PlacementModel
 from optimizer.highs import relaxation_solver
 from optimizer.problem import ReplicaGroup
@@ -134,7 +134,14 @@ def lp_rounding_start(
         if covered is not None:
             return covered
     rounded = _relaxation(model, objective)
-    return None if rounded is None else _greedy_cover(model, objective, options, *rounded)
+    if rounded is None:
+        return None
+    covered = _greedy_cover(model, objective, options, *rounded)
+    if covered is None:
+        # where budgets bind, the rounded-down relaxation can leave no site room for a workload's
+        # large replicas: cover everything again from nothing, the hardest replicas to fit first
+        covered = _greedy_cover(model, objective, options, {}, {}, largest_first=True)
+    return covered
 
 
 def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str, int], loads: dict[str, float]) -> _State | None:
@@ -198,9 +205,12 @@ def _greedy_cover(
     options: list[_Option],
     counts: dict[str, int],
     loads: dict[str, float],
+    largest_first: bool = False,
 ) -> dict[str, float] | None:
     """The floor plus, workload by workload, spare room on shared groups, then the replica with
-    the lowest objective per useful token/s that still fits its site's budget and inventory."""
+    the lowest objective per useful token/s that still fits its site's budget and inventory.
+    Workloads come largest residual demand first, or with `largest_first` those whose smallest
+    replica draws the most power first (the hardest to fit once budgets are spent)."""
     problem = model.problem
     state = _floor_state(model, options, counts, loads)
     if state is None:
@@ -209,7 +219,12 @@ def _greedy_cover(
     by_workload: dict[str, list[_Option]] = defaultdict(list)
     for option in options:
         by_workload[option.workload].append(option)
-    for workload in sorted(problem.workloads, key=lambda w: -(w.demand_tok_s - state.covered[w.name])):
+    def order(workload: WorkloadSpec) -> float:
+        if largest_first:
+            return -min((o.peak_w for o in by_workload[workload.name]), default=0.0)
+        return -(workload.demand_tok_s - state.covered[workload.name])
+
+    for workload in sorted(problem.workloads, key=order):
         mine = by_workload[workload.name]
         for option in sorted((o for o in mine if o.load is not None), key=lambda o: coefficient.get(o.load.name, 0.0)):  # type: ignore[union-attr]
             _fill(state, option, workload.demand_tok_s - state.covered[workload.name])

@@ -1,0 +1,100 @@
+"""Where site power budgets bind (#14): the start is found and checked, a start reaches HiGHS as a
+cutoff with presolve on, and a time limit never turns a feasible problem into "infeasible".
+
+The fleet is benchmarks/plan_scaling.py's L generator (synthetic roofline figures, not
+measurements) with every budget at 1/0.9 of the least at which its LP relaxation is feasible:
+31 of its 40 budget rows are then tight in the relaxation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import highspy
+import numpy as np
+import pulp
+import pytest
+
+from optimizer.child_solve import feasible_start, model_arrays, solve_here
+from optimizer.formulation import PlacementModel, build_model
+from optimizer.problem import PlanProblem, SolveOptions
+from optimizer.solve import solve
+from optimizer.start import _greedy_cover, _options, _relaxation, lp_rounding_start
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from binding_budgets import least_budget_scale  # the benchmark's own generator
+from plan_scaling import SIZES, build_problem
+
+
+@pytest.fixture(scope="module")
+def binding_fleet() -> PlanProblem:
+    loose, _, _ = build_problem(SIZES["L"], seed=1)
+    fleet, _, _ = build_problem(SIZES["L"], seed=1, budget_scale=least_budget_scale(loose) / 0.9)
+    return fleet
+
+
+def _arrays_and_start(model: PlacementModel, values: dict[str, float]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    model.prob.setObjective(model.objectives[model.problem.objective])
+    solver = pulp.HiGHS(msg=False)
+    solver.createAndConfigureSolver(model.prob)
+    solver.buildSolverModel(model.prob)
+    arrays = model_arrays(model.prob.solverModel)
+    columns = {var.name: var.index for var in model.prob.variables()}
+    named = [(columns[name], value) for name, value in values.items() if name in columns]
+    return arrays, (np.array([i for i, _ in named], dtype=np.int32), np.array([v for _, v in named]))
+
+
+def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_fleet: PlanProblem) -> None:
+    model = build_model(binding_fleet)
+    objective = model.objectives["energy"]
+    rounded = _relaxation(model, objective)
+    assert rounded is not None
+    # the rounded-down relaxation's cover alone finds nothing here (the start before #14)
+    assert _greedy_cover(model, objective, _options(model), *rounded) is None
+    start = lp_rounding_start(model, objective)
+    assert start is not None
+    arrays, packed = _arrays_and_start(model, start)
+    assert feasible_start(arrays, packed)
+    # a start a row rejects is seen: one replica more than a site's budget holds
+    broken = packed[1].copy()
+    broken[np.argmax(broken)] += 50
+    assert not feasible_start(arrays, (packed[0], broken))
+
+
+def test_a_feasible_fleet_with_a_tiny_limit_is_never_called_infeasible(binding_fleet: PlanProblem) -> None:
+    for warm_start in (True, False):
+        solved = solve(binding_fleet, SolveOptions(time_limit_s=0.01, warm_start=warm_start, tie_break=False))
+        assert solved.status != "infeasible"
+        if warm_start:  # the checked start is kept when the solver finds nothing better in time
+            assert solved.has_solution and solved.groups
+
+
+def _knapsack(values: list[float], weights: list[float], capacity: float) -> highspy.Highs:
+    """min -value.x s.t. weight.x <= capacity, x integer in [0, 3]."""
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    for _ in values:
+        highs.addVar(0, 3)
+    count = len(values)
+    highs.changeColsCost(count, np.arange(count, dtype=np.int32), -np.array(values))
+    highs.changeColsIntegrality(count, np.arange(count, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * count))
+    highs.addRow(-highspy.kHighsInf, capacity, count, np.arange(count, dtype=np.int32), np.array(weights))
+    return highs
+
+
+def test_a_start_as_cutoff_gives_the_optimum_whether_or_not_the_start_is_it() -> None:
+    values, weights = [10.0, 13.0, 7.0, 8.0], [4.0, 6.0, 3.0, 4.0]
+    # enumerated: the best of 4^4 points within capacity 17
+    grid = np.array(np.meshgrid(*[range(4)] * 4)).reshape(4, -1).T
+    feasible = grid[grid @ np.array(weights) <= 17]
+    best = -max(feasible @ np.array(values))
+    best_point = feasible[np.argmax(feasible @ np.array(values))].astype(float)
+    indices = np.arange(4, dtype=np.int32)
+    for start_values in (best_point, np.array([1.0, 0.0, 0.0, 0.0])):
+        start_objective = -float(np.array(values) @ start_values)
+        result = solve_here(_knapsack(values, weights, 17.0), (indices, start_values), start_objective)
+        assert result.status == "optimal"
+        assert result.objective == pytest.approx(best)
+        assert result.values is not None and -float(np.array(values) @ np.round(result.values)) == pytest.approx(best)
+        assert result.gap == pytest.approx(0.0, abs=1e-9)
