@@ -2,7 +2,7 @@
 same problem, in the same run.
 
 Run: python benchmarks/binding_budgets.py [--sizes L,XL] [--tightness 0.9,0.7,0.5] [--seeds 1,2,3]
-     [--time-limit 10] [--first-feasible-limit 2] [--plain-factor 5] [--gap 0.005]
+     [--time-limit 10] [--first-feasible-limit 2] [--plain-factor 5] [--gap 0.005] [--whole-plan]
 
 A fleet of benchmarks/plan_scaling.py's generator gets every site budget scaled by one factor,
 chosen per fleet: with tightness f the smallest factor at which the LP relaxation is feasible is
@@ -34,6 +34,7 @@ import pulp
 from plan_scaling import SIZES, build_problem  # the generator beside this script
 from tqdm import tqdm
 
+from optimizer.follow_ups import follow_ups
 from optimizer.formulation import build_model
 from optimizer.highs import relaxation_solver
 from optimizer.problem import PlanProblem, SolveOptions
@@ -124,6 +125,29 @@ def plain_highs(problem: PlanProblem, time_limit_s: float, gap: float) -> PlainR
     return PlainRun(first, tuple(points))
 
 
+def whole_plans(args: argparse.Namespace) -> None:
+    """The main solve with tie-breaking, then baselines and shadow prices within the same limit,
+    as `planner plan` runs them (planner/planning.plan_problem)."""
+    print("| size | tightness | seed | wall s | status, gap | baselines (skipped) | shadow prices: resolved / not resolved / not computed |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes.split(","):
+        for tightness in args.tightness.split(","):
+            for seed in args.seeds.split(","):
+                loose, _, _ = build_problem(SIZES[size], int(seed))
+                problem, _, _ = build_problem(SIZES[size], int(seed), least_budget_scale(loose) / float(tightness))
+                options = SolveOptions(time_limit_s=args.time_limit, gap_rel=args.gap)
+                started = time.monotonic()
+                solution = solve(problem, options)
+                baselines, prices = follow_ups(problem, solution, options, started + args.time_limit) if solution.has_solution else ((), ())
+                wall_s = time.monotonic() - started
+                resolved = sum(p.value_per_unit is not None for p in prices)
+                computed = sum(p.method.startswith("not computed") for p in prices)
+                gap = "-" if solution.gap is None else f"{solution.gap:.2%}"
+                skipped = sum(b.status == "skipped" for b in baselines)
+                print(f"| {size} | {tightness} | {seed} | {wall_s:.1f} | {solution.status} {gap} | {len(baselines)} ({skipped}) | "
+                      f"{resolved} / {len(prices) - resolved - computed} / {computed} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="L")
@@ -133,7 +157,11 @@ def main() -> None:
     parser.add_argument("--first-feasible-limit", type=float, default=2.0)
     parser.add_argument("--plain-factor", type=float, default=5.0, help="the plain model runs this many times the limit")
     parser.add_argument("--gap", type=float, default=0.005)
+    parser.add_argument("--whole-plan", action="store_true", help="instead: time what `planner plan --time-limit` runs (solve, baselines, shadow prices)")
     args = parser.parse_args()
+    if args.whole_plan:
+        whole_plans(args)
+        return
     runs = [(size, float(f), int(seed)) for size in args.sizes.split(",") for f in args.tightness.split(",") for seed in args.seeds.split(",")]
     rows = []
     for size, tightness, seed in tqdm(runs, desc="fleets", unit="fleet"):
@@ -148,8 +176,10 @@ def main() -> None:
         started = time.monotonic()
         planned = solve(problem, SolveOptions(time_limit_s=args.time_limit, gap_rel=options.gap_rel, tie_break=False))
         planned_s = time.monotonic() - started
-        plain = plain_highs(problem, args.time_limit * args.plain_factor, args.gap)
-        reached = None if planned.gap is None else plain.time_to_gap(planned.gap)
+        # the plain model stops once it has proven the gap the planner proved (or the target)
+        aim = args.gap if planned.gap is None else planned.gap
+        plain = plain_highs(problem, args.time_limit * args.plain_factor, aim)
+        reached = None if planned.gap is None else plain.time_to_gap(aim)
         rows.append((size, tightness, seed, tight, len(problem.sites), quick, quick_s, planned, planned_s, plain, reached, args.time_limit * args.plain_factor))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, HiGHS {highspy.Highs().version()}; "
           f"1 thread, gap target {args.gap:.1%}, limit {args.time_limit:g} s (first plan within {args.first_feasible_limit:g} s), "

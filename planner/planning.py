@@ -13,9 +13,10 @@ import pandas as pd
 import yaml
 
 from models import Catalog, Store, load_catalog
-from optimizer.baselines import Baseline, best_single_gpu_type, max_throughput, own_replicas
+from optimizer.baselines import Baseline
 from optimizer.candidates import CandidateSet, WorkloadSpec, build_candidates, candidates_by_key
-from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility, shadow_prices
+from optimizer.diagnosis import ShadowPrice, Shortfall, explain_infeasibility
+from optimizer.follow_ups import follow_ups
 from optimizer.metrics import FleetSummary, summarize
 from optimizer.operating_point import OperatingPoint
 from optimizer.problem import Objective, PlanProblem, SiteSpec, Solution, SolveOptions, Status
@@ -356,13 +357,5 @@ def plan_problem(
     # the time limit bounds the whole plan: the main solve first, then the baselines and shadow
     # prices within what is left (each skipped, and said so, when too little is)
     deadline_s = None if options.time_limit_s is None else started_s + options.time_limit_s
-    baselines: tuple[Baseline, ...] = ()
-    if with_baselines:
-        alone = own_replicas(problem, solution, options, deadline_s)
-        baselines = (
-            best_single_gpu_type(problem, options, deadline_s),
-            max_throughput(problem, options, deadline_s),
-            *(() if alone is None else (alone,)),
-        )
-    prices = tuple(shadow_prices(problem, solution, options, deadline_s=deadline_s)) if with_shadow_prices else ()
+    baselines, prices = follow_ups(problem, solution, options, deadline_s, with_baselines, with_shadow_prices)
     return Plan(scenario, digest, problem, candidate_set, solution, (), baselines, prices)

@@ -18,6 +18,7 @@ import pytest
 
 from optimizer.child_solve import feasible_start, model_arrays, solve_here
 from optimizer.formulation import PlacementModel, build_model
+from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
 from optimizer.start import _greedy_cover, _options, _relaxation, lp_rounding_start
@@ -98,3 +99,17 @@ def test_a_start_as_cutoff_gives_the_optimum_whether_or_not_the_start_is_it() ->
         assert result.objective == pytest.approx(best)
         assert result.values is not None and -float(np.array(values) @ np.round(result.values)) == pytest.approx(best)
         assert result.gap == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_solve_stopped_at_its_gap_keeps_a_plan_no_worse_than_its_start() -> None:
+    """HiGHS stops at its gap only against an incumbent of its own, so the start's gap stops it by
+    interrupt; HiGHS can then hold a point far above the cutoff, which must not replace the start."""
+    fleet, _, _ = build_problem(SIZES["S"], seed=1)
+    model = build_model(fleet)
+    start = lp_rounding_start(model, model.objectives["energy"])
+    assert start is not None
+    start_objective = sum(coefficient * start.get(var.name, 0.0) for var, coefficient in model.objectives["energy"].items())
+    solved = solve(fleet, SolveOptions(time_limit_s=30, gap_rel=0.005, tie_break=False))
+    assert solved.status == "optimal" and solved.gap is not None and solved.gap <= 0.005
+    assert solved.objective_value is not None and solved.objective_value <= start_objective * (1 + 1e-9)
+    assert summarize(fleet, solved.groups).facility_power_w == pytest.approx(solved.objective_value, rel=1e-9)
