@@ -15,7 +15,7 @@ import pickle
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
@@ -44,6 +44,12 @@ class ChildResult:
         if self.objective is None or self.dual_bound is None or not math.isfinite(self.dual_bound):
             return None
         return max(0.0, self.objective - self.dual_bound) / max(abs(self.objective), 1e-9)
+
+    def with_lower_bound(self, lower_bound: float | None) -> ChildResult:
+        """The result with a bound proven elsewhere, where it is the better one."""
+        if lower_bound is None or self.objective is None or (self.dual_bound is not None and self.dual_bound >= lower_bound):
+            return self
+        return replace(self, dual_bound=min(lower_bound, self.objective))
 
 
 def model_arrays(highs: Any) -> dict[str, Any]:

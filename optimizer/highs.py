@@ -35,10 +35,13 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
     solving through optimizer/child_solve: in a child process when the model is large and a time
     limit must hold, else here."""
 
-    def __init__(self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, **options: object) -> None:
+    def __init__(
+        self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, lower_bound: float | None = None, **options: object
+    ) -> None:
         super().__init__(**options)
         self.start = start
         self.deadline_s = deadline_s
+        self.lower_bound = lower_bound
         self.result: ChildResult | None = None
 
     def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
@@ -59,9 +62,10 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
             # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
             # 228,000 columns on the 2-core dev machine) inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            self.result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
+            result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
         else:
-            self.result = solve_here(lp.solverModel, start, start_objective)
+            result = solve_here(lp.solverModel, start, start_objective)
+        self.result = result.with_lower_bound(self.lower_bound)
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
         result = self.result
@@ -123,14 +127,17 @@ def run(
     options: SolveOptions,
     time_limit_s: float | None,
     start: Mapping[str, float] | None = None,
+    lower_bound: float | None = None,
 ) -> RunResult:
     """Solve `prob` for `objective`; the status is HiGHS's solution status, never only PuLP's
-    "Optimal" (which a time-limited incumbent also reports)."""
+    "Optimal" (which a time-limited incumbent also reports). `lower_bound`, a bound proven
+    elsewhere (the LP relaxation the start came from), counts where HiGHS proves less."""
     prob.setObjective(objective)
     _quiet_banner()
     solver = _HighsFromStart(
         start,
         None if time_limit_s is None else time.monotonic() + time_limit_s,
+        lower_bound,
         msg=False,
         timeLimit=time_limit_s,
         gapRel=options.gap_rel,
@@ -145,7 +152,8 @@ def run(
         # "Optimal" means within the requested gap: report the gap HiGHS proved.
         return RunResult("optimal", gap or 0.0)
     if prob.sol_status == pulp.LpSolutionIntegerFeasible:
-        return RunResult("feasible", gap)
+        # within the requested gap by a bound proven beside HiGHS's: as HiGHS's "optimal" means
+        return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap)
     if prob.sol_status == pulp.LpSolutionInfeasible:
         return RunResult("infeasible", None)
     return RunResult("no_solution", None)

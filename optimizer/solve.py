@@ -16,7 +16,7 @@ from optimizer.highs import SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
 from optimizer.replica_groups import configurations
-from optimizer.start import lp_rounding_start
+from optimizer.start import Start, lp_rounding_start
 
 
 def groups(model: PlacementModel) -> tuple[ReplicaGroup, ...]:
@@ -135,10 +135,10 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     primary = model.objectives[problem.objective]
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
     base = None if start_from is None else start_from.groups
-    start = lp_rounding_start(model, objective, base) if options.warm_start else None
+    start = lp_rounding_start(model, objective, base) if options.warm_start else Start(None)
     # the limit is on the wall clock from the call: building the model and the start count
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
-    result = run(model.prob, objective, options, remaining, start)
+    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:
         return solved

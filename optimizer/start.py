@@ -82,14 +82,31 @@ def _options(model: PlacementModel) -> list[_Option]:
     return [option for option in found if option.n.upBound != 0 and (option.load is None or option.load.upBound != 0)]
 
 
-def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> tuple[dict[str, int], dict[str, float]] | None:
+@dataclass(frozen=True)
+class _Rounded:
+    counts: dict[str, int]
+    loads: dict[str, float]
+    objective: float
+    """The relaxation's objective: a lower bound on every plan of the model."""
+
+
+def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _Rounded | None:
     relaxed = model.prob.copy()
     relaxed.setObjective(objective)
     relaxed.solve(relaxation_solver())
     if relaxed.sol_status != pulp.LpSolutionOptimal:
         return None
     counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in [*model.replicas.values(), *model.groups.values()]}
-    return counts, {x.name: x.varValue or 0.0 for x in model.loads.values()}
+    return _Rounded(counts, {x.name: x.varValue or 0.0 for x in model.loads.values()}, float(pulp.value(relaxed.objective) or 0.0))
+
+
+@dataclass(frozen=True)
+class Start:
+    values: dict[str, float] | None
+    """Values by variable name; None when no feasible point was found this way."""
+    lower_bound: float | None = None
+    """The LP relaxation's objective where it was solved (less a hair for the LP's tolerance): a
+    proven bound while HiGHS has reported none of its own."""
 
 
 def _from_plan(model: PlacementModel, base: Iterable[ReplicaGroup]) -> tuple[dict[str, int], dict[str, float]]:
@@ -118,30 +135,35 @@ def _consolidated(options: Sequence[_Option], counts: dict[str, int], loads: dic
     return {name: min(count, math.ceil(needed[name] - 1e-9)) if name in needed else count for name, count in counts.items()}
 
 
-def lp_rounding_start(
-    model: PlacementModel, objective: pulp.LpAffineExpression, base: Sequence[ReplicaGroup] | None = None
-) -> dict[str, float] | None:
-    """Values by variable name, or None when no feasible point is found this way.
+def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression, base: Sequence[ReplicaGroup] | None = None) -> Start:
+    """A feasible point, found without a MIP solve.
 
     `base` (a plan of a similar problem) replaces the rounded relaxation where it leads to a
     feasible point: a forecast's previous month is most of the next month's plan."""
     if any(w.min_sites > 1 for w in model.problem.workloads):
-        return None
+        return Start(None)
     options = _options(model)
+    # solved even where `base` gives the point: its objective is the bound the gap is proven against
+    rounded = _relaxation(model, objective)
+    if rounded is None:
+        return Start(None)
+    bound = rounded.objective - LP_TOLERANCE * max(1.0, abs(rounded.objective))
     if base is not None:
         counts, loads = _from_plan(model, base)
         covered = _greedy_cover(model, objective, options, _consolidated(options, counts, loads), loads)
         if covered is not None:
-            return covered
-    rounded = _relaxation(model, objective)
-    if rounded is None:
-        return None
-    covered = _greedy_cover(model, objective, options, *rounded)
+            return Start(covered, bound)
+    covered = _greedy_cover(model, objective, options, rounded.counts, rounded.loads)
     if covered is None:
         # where budgets bind, the rounded-down relaxation can leave no site room for a workload's
         # large replicas: cover everything again from nothing, the hardest replicas to fit first
         covered = _greedy_cover(model, objective, options, {}, {}, largest_first=True)
-    return covered
+    return Start(covered, bound)
+
+
+LP_TOLERANCE = 1e-7
+"""Relative: what the relaxation's objective may sit above the LP's true optimum (HiGHS's
+primal and dual feasibility tolerances)."""
 
 
 def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str, int], loads: dict[str, float]) -> _State | None:
@@ -192,7 +214,8 @@ def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str
 def _fill(state: _State, option: _Option, residual: float) -> None:
     """Put as much of `residual` as fits on a shared group's spare capacity."""
     assert option.load is not None
-    added = min(residual, max(state.spare[option.n.name], 0.0) * option.per_replica_tok_s)
+    # a workload its own replicas already cover has a negative residual: nothing to add
+    added = max(min(residual, max(state.spare[option.n.name], 0.0) * option.per_replica_tok_s), 0.0)
     state.loads[option.load.name] += added
     state.spare[option.n.name] -= added / option.per_replica_tok_s
     state.budget_w[option.site] -= option.peak_credit_per_tok_s * added

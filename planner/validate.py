@@ -61,6 +61,8 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
     problems: list[str] = []
     if placement.scenario.sha256 != digest:
         problems.append(f"the placement was planned for another version of {scenario_path} (sha256 differs)")
+    if placement.scenario.name != scenario.name:
+        problems.append(f"the placement names scenario {placement.scenario.name!r}, {scenario_path} is {scenario.name!r}")
     if placement.status in ("infeasible", "no_solution"):
         return problems + [f"the placement holds no plan ({placement.status}): " + "; ".join(placement.reasons)]
     stated, wanted = placement.max_utilization, scenario.max_utilization

@@ -8,6 +8,7 @@ measurements) with every budget at 1/0.9 of the least at which its LP relaxation
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_
     rounded = _relaxation(model, objective)
     assert rounded is not None
     # the rounded-down relaxation's cover alone finds nothing here (the start before #14)
-    assert _greedy_cover(model, objective, _options(model), *rounded) is None
-    start = lp_rounding_start(model, objective)
+    assert _greedy_cover(model, objective, _options(model), rounded.counts, rounded.loads) is None
+    start = lp_rounding_start(model, objective).values
     assert start is not None
     arrays, packed = _arrays_and_start(model, start)
     assert feasible_start(arrays, packed)
@@ -106,10 +107,25 @@ def test_a_solve_stopped_at_its_gap_keeps_a_plan_no_worse_than_its_start() -> No
     interrupt; HiGHS can then hold a point far above the cutoff, which must not replace the start."""
     fleet, _, _ = build_problem(SIZES["S"], seed=1)
     model = build_model(fleet)
-    start = lp_rounding_start(model, model.objectives["energy"])
+    start = lp_rounding_start(model, model.objectives["energy"]).values
     assert start is not None
     start_objective = sum(coefficient * start.get(var.name, 0.0) for var, coefficient in model.objectives["energy"].items())
     solved = solve(fleet, SolveOptions(time_limit_s=30, gap_rel=0.005, tie_break=False))
     assert solved.status == "optimal" and solved.gap is not None and solved.gap <= 0.005
     assert solved.objective_value is not None and solved.objective_value <= start_objective * (1 + 1e-9)
     assert summarize(fleet, solved.groups).facility_power_w == pytest.approx(solved.objective_value, rel=1e-9)
+
+
+def test_a_start_from_a_plan_without_sharing_puts_no_negative_load_on_shared_replicas() -> None:
+    """The shared solve starts from the plan without sharing; a workload its own replicas already
+    covered once got a negative load on a shared group (caught by the start's check, #14)."""
+    fleet, _, _ = build_problem(SIZES["S"], seed=1, per_model=3, mixed_lengths=True)
+    alone = solve(replace(fleet, share_replicas=False), SolveOptions(time_limit_s=3, gap_rel=0.005, tie_break=False))
+    assert alone.has_solution
+    model = build_model(fleet)
+    start = lp_rounding_start(model, model.objectives["energy"], alone.groups)
+    assert start.values is not None and start.lower_bound is not None
+    assert min(start.values.values()) >= 0.0
+    arrays, packed = _arrays_and_start(model, start.values)
+    assert feasible_start(arrays, packed)
+    assert float(arrays["col_cost"][packed[0]] @ packed[1]) >= start.lower_bound

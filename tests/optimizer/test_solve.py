@@ -269,7 +269,7 @@ def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
     sites = [site(f"s{i}", budget_kw=rng.uniform(10, 40), inventory={hw: rng.randint(2, 20) for hw in "AB"}) for i in range(3)]
     p = problem(workloads, candidates, sites)
     model = build_model(p)
-    start = lp_rounding_start(model, model.objectives["energy"])
+    start = lp_rounding_start(model, model.objectives["energy"]).values
     with_start = solve(p, EXACT)
     without = solve(p, SolveOptions(gap_rel=0.0, warm_start=False))
     assert with_start.status == without.status
