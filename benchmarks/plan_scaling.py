@@ -7,6 +7,8 @@ Run: python benchmarks/plan_scaling.py [--sizes S,L,XL] [--time-limit 60] [--gap
 (at 1 no budget binds; on L they start to bind near 0.12 and the problem turns infeasible near
 0.06), and binding budgets are where the planner earns its keep. --plain also solves each fleet
 the way a plain HiGHS model would (no starting solution, presolve on) in the same run.
+benchmarks/binding_budgets.py sets the budgets per fleet by how tightly they bind instead, and
+compares against plain HiGHS by the time each needs to the same proven gap.
 
 Fleets are generated from the bundled catalogs (data/gpus.csv, data/llms.csv): every model x
 GPU type gets 8 batch sizes whose step time and power follow a memory-bandwidth roofline of
