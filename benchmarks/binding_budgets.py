@@ -26,7 +26,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import highspy
@@ -34,6 +34,7 @@ import pulp
 from plan_scaling import SIZES, build_problem  # the generator beside this script
 from tqdm import tqdm
 
+from optimizer.child_solve import relative_gap
 from optimizer.follow_ups import follow_ups
 from optimizer.formulation import build_model
 from optimizer.highs import relaxation_solver
@@ -85,15 +86,13 @@ class PlainRun:
         seen = [(primal, dual) for t, primal, dual in self.trajectory if t <= seconds and math.isfinite(primal)]
         if not seen:
             return None
-        primal = min(p for p, _ in seen)
-        dual = max(d for _, d in seen)
-        return max(primal - dual, 0.0) / abs(primal)
+        return relative_gap(min(p for p, _ in seen), max(d for _, d in seen))
 
     def time_to_gap(self, gap: float) -> float | None:
         best_primal, best_dual = math.inf, -math.inf
         for t, primal, dual in self.trajectory:
             best_primal, best_dual = min(best_primal, primal), max(best_dual, dual)
-            if math.isfinite(best_primal) and (best_primal - best_dual) / abs(best_primal) <= gap + 1e-12:
+            if math.isfinite(best_primal) and relative_gap(best_primal, best_dual) <= gap + 1e-12:
                 return t
         return None
 
@@ -171,10 +170,10 @@ def main() -> None:
         tight = tight_budget_rows(problem)
         options = SolveOptions(gap_rel=args.gap, tie_break=False)
         started = time.monotonic()
-        quick = solve(problem, SolveOptions(time_limit_s=args.first_feasible_limit, gap_rel=args.gap, tie_break=False))
+        quick = solve(problem, replace(options, time_limit_s=args.first_feasible_limit))
         quick_s = time.monotonic() - started
         started = time.monotonic()
-        planned = solve(problem, SolveOptions(time_limit_s=args.time_limit, gap_rel=options.gap_rel, tie_break=False))
+        planned = solve(problem, replace(options, time_limit_s=args.time_limit))
         planned_s = time.monotonic() - started
         # the plain model stops once it has proven the gap the planner proved (or the target)
         aim = args.gap if planned.gap is None else planned.gap

@@ -1,4 +1,5 @@
-"""A HiGHS MIP solve in a child process, so that a time limit holds on the wall clock.
+"""A HiGHS MIP solve with a checked start as its cutoff (`run_highs`), here or in a child process
+so that a time limit holds on the wall clock.
 
 HiGHS 1.16 checks its time limit between phases of its search. On the benchmark's XL fleet
 (228,000 integer columns) its central-rounding heuristic started 28 s into a 50 s limit and ran
@@ -40,16 +41,20 @@ class ChildResult:
 
     @property
     def gap(self) -> float | None:
-        """HiGHS's definition: (primal - dual) / |primal|."""
         if self.objective is None or self.dual_bound is None or not math.isfinite(self.dual_bound):
             return None
-        return max(0.0, self.objective - self.dual_bound) / max(abs(self.objective), 1e-9)
+        return relative_gap(self.objective, self.dual_bound)
 
     def with_lower_bound(self, lower_bound: float | None) -> ChildResult:
         """The result with a bound proven elsewhere, where it is the better one."""
         if lower_bound is None or self.objective is None or (self.dual_bound is not None and self.dual_bound >= lower_bound):
             return self
         return replace(self, dual_bound=min(lower_bound, self.objective))
+
+
+def relative_gap(primal: float, dual: float) -> float:
+    """HiGHS's definition: (primal - dual) / |primal|, never negative."""
+    return max(0.0, primal - dual) / max(abs(primal), 1e-9)
 
 
 def model_arrays(highs: Any) -> dict[str, Any]:
@@ -156,8 +161,7 @@ def run_highs(
         # HiGHS stops at its gap only against an incumbent of its own; the start below the
         # cutoff counts as one here
         if start_objective is not None and math.isfinite(dual):
-            best = min(start_objective, event.data_out.mip_primal_bound)
-            if best - dual <= gap_rel * max(abs(best), 1e-9):
+            if relative_gap(min(start_objective, event.data_out.mip_primal_bound), dual) <= gap_rel:
                 event.data_in.user_interrupt = True
 
     highs.cbMipInterrupt.subscribe(progress)
@@ -183,7 +187,7 @@ def run_highs(
         # nothing beats the cutoff: the start is optimal
         bound = start_objective if status == highspy.HighsModelStatus.kInfeasible else bound
     bound = None if bound is None else min(bound, objective)
-    proven = bound is not None and objective - bound <= gap_rel * max(abs(objective), 1e-9)
+    proven = bound is not None and relative_gap(objective, bound) <= gap_rel
     return "optimal" if status == highspy.HighsModelStatus.kOptimal or proven else "feasible", objective, bound, values
 
 

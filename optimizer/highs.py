@@ -69,9 +69,7 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
         result = self.result
-        if result is None:
-            values: tuple[int, int] = super().findSolutionValues(lp)
-            return values
+        assert result is not None, "callSolver sets the result"
         if result.values is not None:
             for var in lp.variables():
                 var.varValue = float(result.values[var.index])
