@@ -77,6 +77,10 @@ class OperatingPoint:
     prefill_energy_estimated: bool
     peak_power_estimated: bool
     workload_profile: str | None = None
+    decode_step_s: float | None = None
+    """Mean decode step where decode was measured in a window of its own (phase rows): with
+    `decode_j_per_step`, what the KV context's cost is fitted on (planner/kv_context.py)."""
+    decode_j_per_step: float | None = None
 
     @property
     def joules_per_token(self) -> float:
@@ -157,4 +161,6 @@ def end_to_end(point: MeasuredPoint) -> OperatingPoint | Unusable:
         prefill_energy_estimated=prefill_estimated,
         peak_power_estimated=peak_estimated,
         workload_profile=point.workload_profile,
+        decode_step_s=point.load / point.output_tok_s if point.energy_scope == "phases" else None,
+        decode_j_per_step=point.decode_j_per_token * point.load if point.energy_scope == "phases" else None,
     )

@@ -36,7 +36,7 @@ and that comes from the curves, not from this length."""
 
 
 def _held_out(point: OperatingPoint, others: list[OperatingPoint], catalog: Catalog, notes: list[str]) -> dict[str, object]:
-    model = sweep_replica(point, others, catalog, notes)
+    model = sweep_replica(point, others, catalog, notes, kv=None)  # its requests hold its sweep's own context
     prompt = point.prompt_tokens or NOMINAL_PROMPT_TOKENS
     if point.prompt_tokens is None:
         implied_s = model.curves.cycle_s.at(point.load) - point.output_tokens * model.curves.tpot(point.load) / 1000

@@ -1,14 +1,17 @@
 """`planner model-check`: how well the batch curves of simulator/performance.py predict the Store's
-own measurements, each point predicted from the rest of its sweep (leave-one-out)."""
+own measurements, each point predicted from the rest of its sweep (leave-one-out); with
+`--context`, how well the KV context's cost (planner/kv_context.py) predicts the decode windows
+measured at other prompt lengths."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pandas as pd
 
 from models import Store, load_catalog
 from optimizer.operating_point import OperatingPoint
+from planner.kv_context import decode_windows, fitted_slopes, reference_tokens, roofline_slopes
 from planner.stored_points import usable_operating_points
 from simulator.performance import BatchPoint, HeldOut, leave_one_out
 
@@ -62,4 +65,45 @@ def model_check(store: Store, model: str | None = None, hardware: str | None = N
                 "extrap J/tok %": _worst(outside, "j_per_token_error"),
             }
         )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def context_check(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:
+    """Per decode window at a prompt length other than its configuration's most measured one: its
+    step time and decode J/token predicted from that base prompt's window at the same batch,
+    context-blind, by the bandwidth roofline, and by the slopes fitted without its prompt length
+    (errors in %; '-' where the other lengths share no batch)."""
+    catalog = load_catalog()
+    wanted_model = None if model is None else catalog.resolve("llm", model)
+    wanted_hardware = None if hardware is None else catalog.resolve("gpu", hardware)
+    rows: list[dict[str, object]] = []
+    for (name, gpu, runtime, gpus), windows in sorted(decode_windows(usable_operating_points(store)).items()):
+        prompts = Counter(w.prompt_tokens for w in windows)
+        if len(prompts) < 2 or (wanted_model and name != wanted_model) or (wanted_hardware and gpu != wanted_hardware):
+            continue
+        base_prompt = max(prompts, key=lambda p: (prompts[p], -(p or 0)))
+        base = {w.load: w for w in windows if w.prompt_tokens == base_prompt}
+        roofline_s, roofline_j = roofline_slopes(windows[0], catalog)
+        for held in sorted((w for w in windows if w.prompt_tokens != base_prompt and w.load in base), key=lambda w: (w.prompt_tokens or 0, w.load)):
+            fitted = fitted_slopes([w for w in windows if w.prompt_tokens != held.prompt_tokens])
+            anchor = base[held.load]
+            extra_tokens = held.load * ((reference_tokens(runtime, held.prompt_tokens, held.output_tokens) or 0)
+                                        - (reference_tokens(runtime, anchor.prompt_tokens, anchor.output_tokens) or 0))  # fmt: skip
+            assert held.decode_step_s and held.decode_j_per_step and anchor.decode_step_s and anchor.decode_j_per_step  # decode_windows keeps these
+            row: dict[str, object] = {"model": name, "hardware": gpu, "runtime": runtime, "gpus": gpus, "batch": held.load,
+                                      "prompt": held.prompt_tokens, "from prompt": base_prompt,
+                                      "step ms": round(1000 * held.decode_step_s, 2), "mJ/tok": round(1000 * held.decode_j_per_step / held.load, 1)}  # fmt: skip
+            slopes = {"blind": (0.0, 0.0), "roofline": (roofline_s, roofline_j)}
+            if fitted is not None:
+                slopes["fitted"] = (fitted.s_per_token, fitted.j_per_token)
+            for label in ("blind", "roofline", "fitted"):
+                s_per_token, j_per_token = slopes.get(label, (None, None))
+                if s_per_token is None or j_per_token is None:
+                    row[f"{label} step %"] = row[f"{label} J/tok %"] = None
+                    continue
+                step_s = anchor.decode_step_s + s_per_token * extra_tokens
+                j_per_step = anchor.decode_j_per_step + j_per_token * extra_tokens
+                row[f"{label} step %"] = round(100 * (step_s / held.decode_step_s - 1), 1)
+                row[f"{label} J/tok %"] = round(100 * (j_per_step / held.decode_j_per_step - 1), 1)
+            rows.append(row)
     return pd.DataFrame(rows)

@@ -27,12 +27,13 @@ from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
+from planner.kv_context import kv_cost
 from planner.model_check import SweepKey, sweep_key, sweeps
 from planner.planning import workload_specs
 from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
 from simulator.parallel import simulate_apart
-from simulator.performance import BatchCurves, BatchPoint, fit
+from simulator.performance import BatchCurves, BatchPoint, KvCost, fit
 from simulator.serving import ReplicaModel, ReplicaSpec, RouterPolicy, SimulationResult
 from simulator.traffic import Trace, scaled_to
 
@@ -79,7 +80,8 @@ class Simulation:
 
 def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], by_sweep: Mapping[SweepKey, list[OperatingPoint]],
                          catalog: Catalog, notes: list[str]) -> ReplicaModel:  # fmt: skip
-    """The simulated replica of a placement row, from the sweep of the candidate serving most of it."""
+    """The simulated replica of a placement row, from the sweep of the candidate serving most of it
+    and the decode windows of its configuration at every prompt length."""
     main = max(row.serves, key=lambda share: share.tokens_per_s)
     point = points[main.candidate]
     sweep = by_sweep.get(sweep_key(point), [])
@@ -88,12 +90,13 @@ def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint]
             f"{row.configuration} at {row.site}: the Store has this configuration at one batch size only ({point.source}), "
             "so no batch curve can be fitted. To fix: measure it at two or more batch sizes (`planner bench --concurrency`)."
         )
-    return sweep_replica(point, sweep, catalog, notes)
+    return sweep_replica(point, sweep, catalog, notes, kv_cost(point, list(points.values()), catalog, notes))
 
 
-def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], catalog: Catalog, notes: list[str]) -> ReplicaModel:
+def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], catalog: Catalog, notes: list[str], kv: KvCost | None) -> ReplicaModel:
     """A replica of `point`'s configuration at its batch, stepped by curves fitted to `fitted_on`
-    (its sweep; `planner model-check --simulate` leaves the point itself out)."""
+    (its sweep; `planner model-check --simulate` leaves the point itself out), its decode steps
+    following the context held by `kv` (None: the curves' own context, whatever is held)."""
     curves = fit([BatchPoint(p.load, p.tok_s, p.tpot_ms, p.power_w) for p in fitted_on], point.output_tokens)
     gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
     kv_tokens = int((point.gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE - llm.weight_bytes) / llm.kv_bytes_per_token)
@@ -105,6 +108,7 @@ def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], ca
         max_batch=point.load,
         kv_capacity_tokens=kv_tokens,
         idle_power_w=point.gpus_per_replica * gpu.idle_w,
+        kv=kv,
     )
 
 

@@ -27,10 +27,12 @@ from planner.errors import InputError
 from planner.formats.placement import TraceRef
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
+from planner.kv_context import kv_cost
 from planner.model_check import sweep_key, sweeps
 from planner.planning import build_problem
 from planner.simulating import latency_table, sweep_replica
 from planner.stored_points import usable_operating_points
+from simulator.performance import KvCost
 from simulator.serving import ReplicaModel, ReplicaSpec, simulate
 from simulator.traffic import Trace, scaled_to
 
@@ -51,9 +53,10 @@ class Cap:
     """Where there is no cap: the SLO statistic is missed even at LOWEST, or no sweep to simulate."""
 
 
-def meets_slo(point: OperatingPoint, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, utilization: float) -> bool:
-    """Whether one replica of `point`, on curves fitted to `sweep`, meets the SLO statistic at this load."""
-    return _meets(sweep_replica(point, sweep, load_catalog(), []), point, workload, trace, utilization)
+def meets_slo(point: OperatingPoint, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, utilization: float, kv: KvCost | None) -> bool:
+    """Whether one replica of `point`, on curves fitted to `sweep` and its steps following the
+    context held by `kv`, meets the SLO statistic at this load."""
+    return _meets(sweep_replica(point, sweep, load_catalog(), [], kv), point, workload, trace, utilization)
 
 
 def _meets(model: ReplicaModel, point: OperatingPoint, workload: WorkloadSpec, trace: Trace, utilization: float) -> bool:
@@ -77,19 +80,19 @@ def _trace_digest(trace: Trace) -> str:
     return digest.hexdigest()
 
 
-def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
+def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, kv: KvCost | None) -> float | None:
     """The highest utilisation in [LOWEST, 1] at which one replica meets the SLO statistic,
-    cached per candidate (its point and sweep), SLO and trace."""
+    cached per candidate (its point, sweep and KV cost), SLO and trace."""
     slo = (workload.name, workload.ttft_slo_ms, workload.tpot_slo_ms, workload.slo_statistic)
-    key = (candidate.point, tuple(sorted(sweep, key=lambda p: (p.load, p.measurement_id))), slo, _trace_digest(trace))
+    key = (candidate.point, tuple(sorted(sweep, key=lambda p: (p.load, p.measurement_id))), kv, slo, _trace_digest(trace))
     if key not in _CAPS:
-        _CAPS[key] = _bisected(candidate, sweep, workload, trace)
+        _CAPS[key] = _bisected(candidate, sweep, workload, trace, kv)
     return _CAPS[key]
 
 
-def _bisected(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace) -> float | None:
+def _bisected(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, kv: KvCost | None) -> float | None:
     point = candidate.point
-    model = sweep_replica(point, sweep, load_catalog(), [])  # fitted once, probed at every load
+    model = sweep_replica(point, sweep, load_catalog(), [], kv)  # fitted once, probed at every load
     if _meets(model, point, workload, trace, 1.0):
         return 1.0
     if not _meets(model, point, workload, trace, LOWEST):
@@ -118,7 +121,9 @@ def read_traces(trace_files: Mapping[str, Path], workloads: Mapping[str, Workloa
 
 
 def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSpec], points: Sequence[OperatingPoint], traces: Mapping[str, Trace]) -> list[Cap]:
-    """The cap of every candidate whose workload has a trace."""
+    """The cap of every candidate whose workload has a trace, its steps following the context its
+    trace's requests hold (planner/kv_context.py)."""
+    catalog = load_catalog()
     by_sweep = sweeps(list(points))
     found = []
     for candidate in candidates:
@@ -129,7 +134,8 @@ def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSp
         if len({p.load for p in sweep}) < 2:
             found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, None, "measured at one batch only: no curves to simulate"))
             continue
-        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload])
+        kv = kv_cost(candidate.point, points, catalog, [])
+        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv)
         found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
     return found
 

@@ -4,23 +4,22 @@ measured batch sweep, with a leave-one-out check of the fit.
 The shapes are the memory-bandwidth roofline's: once the weights are read each step, a cycle of b
 requests (their prefill, then `output_tokens` decode steps) lasts alpha + beta * b seconds, so
 throughput b * output / (alpha + beta * b) rises and saturates; the decode step (TPOT) is
-a + c * b (weights once, KV per sequence); power saturates, p0 + p1 * b / (b + k), toward the
-board's limit (on the reference H200, llama-3.1-8b drew 435, 447, 515, 655, 704 W at batch 1,
-4, 16, 64, 256). Against power linear in ln b that shape cut the largest interpolated
-leave-one-out power error from 9.7 to 5.5 % (reference H100), 19.0 to 2.7 % and 26.5 to 1.1 %
-(the H100 torch-decode runs), at 0.3-1.6 points worse on three ML.ENERGY sweeps; with fewer
-than four batches, or where it does not converge, power is linear in ln b. Each curve keeps its
-residuals; a batch outside the measured range is extrapolated and says so.
+a + c * b (weights once, KV per sequence); and a cycle's energy is A + B * b joules for the same
+reason (the weights' reads once per step, each request's prefill and KV reads on top), so power
+is (A + B b) / (alpha + beta b), saturating toward B / beta. Fitting the cycle's energy as a line
+instead of power as a free saturating curve (p0 + p1 b / (b + k), or linear in ln b below four
+batches) cut the median held-out J/token error of `planner model-check --simulate` from 10.1 to
+3.8 % over 73 points and the batch-1 extrapolations of the torch-decode sweeps from 43-57 % to
+within 5 % (2026-11-28). Each line keeps its residuals; a batch outside the measured range is
+extrapolated and says so.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
 
 
 @dataclass(frozen=True)
@@ -54,47 +53,15 @@ def _line(x: Sequence[float], y: Sequence[float]) -> Line:
     return Line(float(intercept), float(slope), float(np.sqrt(np.mean(residuals**2))))
 
 
-def _saturating(batch: np.ndarray, p0: float, p1: float, k: float) -> np.ndarray:
-    return p0 + p1 * batch / (batch + k)
-
-
-@dataclass(frozen=True)
-class PowerCurve:
-    shape: str
-    """"saturating" (p0 + p1 b / (b + k)) or "log-linear" (p0 + p1 ln b)."""
-    parameters: tuple[float, ...]
-    rms_residual: float
-
-    def at(self, batch: float) -> float:
-        if self.shape == "saturating":
-            p0, p1, k = self.parameters
-            return p0 + p1 * batch / (batch + k)
-        p0, p1 = self.parameters
-        return p0 + p1 * math.log(batch)
-
-
-def _power_curve(batches: Sequence[int], power_w: Sequence[float]) -> PowerCurve:
-    x, y = np.asarray(batches, dtype=float), np.asarray(power_w, dtype=float)
-    if len(set(batches)) >= 4:
-        try:
-            guess = [float(y.min()), float(np.ptp(y)) or 1.0, float(np.median(x))]
-            found, _ = curve_fit(_saturating, x, y, p0=guess, bounds=([0, 0, 1e-3], [np.inf, np.inf, np.inf]), maxfev=5000)
-            residuals = y - _saturating(x, *found)
-            return PowerCurve("saturating", tuple(float(v) for v in found), float(np.sqrt(np.mean(residuals**2))))
-        except RuntimeError:
-            pass  # no convergence: the log-linear shape below
-    line = _line(np.log(x).tolist(), power_w)
-    return PowerCurve("log-linear", (line.intercept, line.slope), line.rms_residual)
-
-
 @dataclass(frozen=True)
 class BatchCurves:
     output_tokens: int
     cycle_s: Line
     """Seconds per cycle of b requests, against b."""
+    cycle_j: Line
+    """Joules per cycle of b requests, against b."""
     tpot_ms: Line
     """Decode step in ms, against b."""
-    power_w: PowerCurve
     measured_batches: tuple[int, int]
 
     def tok_s(self, batch: float) -> float:
@@ -104,7 +71,7 @@ class BatchCurves:
         return self.tpot_ms.at(batch)
 
     def power(self, batch: float) -> float:
-        return self.power_w.at(batch)
+        return self.cycle_j.at(batch) / self.cycle_s.at(batch)
 
     def j_per_token(self, batch: float) -> float:
         return self.power(batch) / self.tok_s(batch)
@@ -122,10 +89,36 @@ def fit(points: Sequence[BatchPoint], output_tokens: int) -> BatchCurves:
     return BatchCurves(
         output_tokens=output_tokens,
         cycle_s=_line([p.batch for p in points], cycle_s),
+        cycle_j=_line([p.batch for p in points], [p.power_w * seconds for p, seconds in zip(points, cycle_s, strict=True)]),
         tpot_ms=_line([p.batch for p in points], [p.tpot_ms for p in points]),
-        power_w=_power_curve([p.batch for p in points], [p.power_w for p in points]),
         measured_batches=(batches[0], batches[-1]),
     )
+
+
+@dataclass(frozen=True)
+class KvCost:
+    """What each token of KV cache a decode step reads adds to that step: a step reads the
+    weights once and every running sequence's cache, so at a given batch its time and energy grow
+    linearly with the context held (on a lent H100, llama-3.1-8b: 0.31-0.34 ms and 0.19-0.20 J
+    per GB read at batch 1, 16 and 64 alike; data/runs/README.md). The batch curves were fitted
+    at `reference_tokens` per sequence; a step holding more or less than that moves by these slopes."""
+
+    s_per_token: float
+    j_per_token: float
+    reference_tokens: float
+    """Tokens per sequence the curves' sweep read each decode step."""
+    basis: str
+    """Where the slopes come from: measured across prompt lengths, or the bandwidth roofline."""
+
+    def __post_init__(self) -> None:
+        if self.s_per_token < 0 or self.j_per_token < 0 or self.reference_tokens < 0:
+            raise ValueError(f"a KV cost's slopes and reference context are never negative: {self}")
+
+    def extra_s(self, decoding: int, context_tokens: float) -> float:
+        return self.s_per_token * (context_tokens - decoding * self.reference_tokens)
+
+    def extra_j(self, decoding: int, context_tokens: float) -> float:
+        return self.j_per_token * (context_tokens - decoding * self.reference_tokens)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@ Each replica runs steps like vLLM's scheduler: waiting requests are admitted (fi
 served) while fewer than `max_batch` run and their prompt fits the KV cache; a step decodes one
 token for every running request past its prefill and prefills the newly admitted prompts (whole,
 or at most `prefill_tokens_per_step` of them with chunked prefill); it lasts the configuration's
-decode step at that batch (simulator/performance.py) plus the prefill at `prefill_s_per_token`.
+decode step at that batch (simulator/performance.py), moved by the KV context its decoding
+requests hold where the replica has a `KvCost`, plus the prefill at `prefill_s_per_token`.
 When the cache cannot hold the next token of every running request, the latest admitted is
 preempted (its cache freed; it waits at the front of the queue and prefills its prompt and what
 it had generated again). A router sends each arrival to one of its workload's replicas. A
-replica draws its curves' power at its running batch while it steps and `idle_power_w` between.
+replica draws its curves' power at its running batch while it steps (and the KV cost's joules
+per token held) and `idle_power_w` between.
 Pure: arrays in, arrays out; the planner builds the replicas from a placement.
 """
 
@@ -24,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.performance import BatchCurves
+from simulator.performance import BatchCurves, KvCost
 from simulator.traffic import Trace
 
 RouterPolicy = Literal["round_robin", "least_outstanding", "power_of_two"]
@@ -46,15 +48,26 @@ class ReplicaModel:
     idle_power_w: float
     prefill_tokens_per_step: int | None = None
     """Chunked prefill: at most this many prompt tokens a step; None: admitted prompts whole."""
+    kv: KvCost | None = None
+    """How a decode step follows the KV context held; None: it does not (the curves' own context)."""
 
-    def step_s(self, decoding: int, prefill_tokens: int) -> float:
-        decode_s = self.curves.tpot(decoding) / 1000 if decoding else 0.0
-        return decode_s + prefill_tokens * self.prefill_s_per_token
+    def step_cost(self, decoding: int, context_tokens: int, prefill_tokens: int, running: int) -> tuple[float, float]:
+        """Seconds and joules of one step in which `decoding` requests holding `context_tokens` of
+        KV cache decode a token and `prefill_tokens` prompt tokens are prefilled, `running` requests
+        in all. Never below idle power (a curve extrapolated past its smallest measured batch can
+        fall there, a stepping GPU cannot)."""
+        step_s = (self.curves.tpot(decoding) / 1000 if decoding else 0.0) + prefill_tokens * self.prefill_s_per_token
+        step_j = max(self.curves.power(running), self.idle_power_w) * step_s
+        if self.kv is not None and decoding:
+            step_s += self.kv.extra_s(decoding, context_tokens)
+            step_j += self.kv.extra_j(decoding, context_tokens)
+        if step_s <= 0:
+            raise ValueError(f"a step of {decoding} requests holding {context_tokens} KV tokens lasts {step_s:.3g} s: the KV cost {self.kv} does not fit the curves")
+        return step_s, max(step_j, self.idle_power_w * step_s)
 
-    def power_w(self, running: int) -> float:
-        """The curves' power at the running batch; never below idle (a curve extrapolated past its
-        smallest measured batch can fall there, a stepping GPU cannot)."""
-        return max(self.curves.power(running), self.idle_power_w) if running else self.idle_power_w
+    def growth_per_step(self, decoding: int) -> tuple[float, float]:
+        """Seconds and joules each further identical step adds: its requests hold one more token each."""
+        return (self.kv.s_per_token * decoding, self.kv.j_per_token * decoding) if self.kv is not None and decoding else (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,10 @@ class _Replica:
     finishing before their end); an arrival cuts them at the next step boundary."""
     started_s: float = 0.0
     step_s: float = 0.0
-    step_w: float = 0.0
+    """The first step under way; each further one lasts `growth_s` longer (its context is larger)."""
+    step_j: float = 0.0
+    growth_s: float = 0.0
+    growth_j: float = 0.0
     version: int = 0
     """Bumped when the steps under way are cut: their old end event is then stale."""
     energy_j: float = 0.0
@@ -113,6 +129,13 @@ class _Replica:
 
     def kv_used(self) -> int:
         return sum(r.cached for r in self.running)
+
+    def run_s(self, steps: int) -> float:
+        """Seconds of the first `steps` steps under way (each `growth_s` longer than the last)."""
+        return steps * self.step_s + self.growth_s * steps * (steps - 1) / 2
+
+    def run_j(self, steps: int) -> float:
+        return steps * self.step_j + self.growth_j * steps * (steps - 1) / 2
 
 
 @dataclass(frozen=True)
@@ -309,16 +332,17 @@ def _start_step(state: _Replica, now: float) -> float:
             request.cached += take
             request.prefill_ends = take > 0 and request.to_prefill == 0
             prefill_tokens += take
-    state.step_s = model.step_s(len(state.decoding), prefill_tokens)
-    state.step_w = model.power_w(len(state.running))
+    context_tokens = sum(r.cached for r in state.decoding)
+    state.step_s, state.step_j = model.step_cost(len(state.decoding), context_tokens, prefill_tokens, len(state.running))
+    state.growth_s, state.growth_j = model.growth_per_step(len(state.decoding))
     state.steps = 1
     if not state.waiting and not prefill_tokens and state.decoding:
         until_a_finish = min(r.output - r.generated for r in state.decoding)
         until_the_cache_is_full = (model.kv_capacity_tokens - state.kv_used()) // len(state.decoding)
         state.steps = max(1, min(until_a_finish, until_the_cache_is_full))
-    duration_s = state.steps * state.step_s
-    state.segments.append([now, now + duration_s, state.step_w - model.idle_power_w])
-    state.energy_j += state.step_w * duration_s
+    duration_s, energy_j = state.run_s(state.steps), state.run_j(state.steps)
+    state.segments.append([now, now + duration_s, energy_j / duration_s - model.idle_power_w])
+    state.energy_j += energy_j
     state.busy_s += duration_s
     state.batch_s += len(state.running) * duration_s
     state.busy = True
@@ -331,16 +355,29 @@ def _cut(state: _Replica, now: float) -> float | None:
     after `now` (where a single step would have let it in), or None when nothing is cut."""
     if not state.busy or state.steps == 1:
         return None
-    done = max(1, math.ceil((now - state.started_s) / state.step_s - 1e-9))
+    done = max(1, _steps_within(state, now - state.started_s))
     if done >= state.steps:
         return None
-    state.energy_j -= state.step_w * state.step_s * (state.steps - done)
-    state.busy_s -= state.step_s * (state.steps - done)
-    state.batch_s -= len(state.running) * state.step_s * (state.steps - done)
+    state.energy_j -= state.run_j(state.steps) - state.run_j(done)
+    state.busy_s -= state.run_s(state.steps) - state.run_s(done)
+    state.batch_s -= len(state.running) * (state.run_s(state.steps) - state.run_s(done))
     state.steps = done
-    state.segments[-1][1] = state.started_s + done * state.step_s
+    state.segments[-1][1] = state.started_s + state.run_s(done)
+    state.segments[-1][2] = state.run_j(done) / state.run_s(done) - state.spec.model.idle_power_w
     state.version += 1
-    return state.started_s + done * state.step_s
+    return state.started_s + state.run_s(done)
+
+
+def _steps_within(state: _Replica, elapsed_s: float) -> int:
+    """The fewest steps under way that last at least `elapsed_s` (one that ends within 1e-9 of a
+    step of it counts as ended): the root of the run's length, linear or quadratic in its steps."""
+    a, b, target_s = state.growth_s / 2, state.step_s - state.growth_s / 2, elapsed_s - 1e-9 * state.step_s
+    steps = math.ceil(target_s / b if a == 0 else (-b + math.sqrt(b * b + 4 * a * target_s)) / (2 * a))
+    while steps > 1 and state.run_s(steps - 1) >= target_s:  # rounding in the root, either way
+        steps -= 1
+    while state.run_s(steps) < target_s:
+        steps += 1
+    return steps
 
 
 def _finish_step(state: _Replica, now: float) -> None:

@@ -44,11 +44,29 @@ def _simulated_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context_check(args: argparse.Namespace) -> int:
+    from planner.model_check import context_check
+
+    table = context_check(open_store_of(args), model=args.model, hardware=args.hardware)
+    if table.empty:
+        print("no configuration has its decode measured apart at two or more prompt lengths: no context to check.")
+        return 0
+    print_table(table)
+    print("\neach decode window predicted from its configuration's window at the most measured prompt length and the same batch, "
+          "with the KV tokens read per step moved: blind (no cost), the bandwidth roofline's, and the slopes fitted on the other "
+          "prompt lengths ('-': none left that share a batch); errors are predicted / measured - 1 in %.")  # fmt: skip
+    return 0
+
+
 def cmd_model_check(args: argparse.Namespace) -> int:
     from planner.model_check import model_check
 
+    if args.simulate and args.context:
+        raise InputError("--simulate and --context check different things. To fix: pass one of them.")
     if args.simulate:
         return _simulated_check(args)
+    if args.context:
+        return _context_check(args)
     table = model_check(open_store_of(args), model=args.model, hardware=args.hardware)
     if table.empty:
         print("no sweep of three or more batch sizes matches: nothing to hold out.")
@@ -56,7 +74,7 @@ def cmd_model_check(args: argparse.Namespace) -> int:
     print_table(table)
     print(
         "\neach point predicted by the curves fitted to the rest of its sweep (cycle time and TPOT linear in batch, "
-        "power saturating in batch, or linear in ln batch with fewer than four batches); largest |predicted / measured - 1| in %. interp: inside the other points' "
+        "and a cycle's energy linear in batch); largest |predicted / measured - 1| in %. interp: inside the other points' "
         "batch range; extrap: the sweep's smallest or largest batch."
     )
     return 0
@@ -137,6 +155,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     checking.add_argument("--model", help="only this model (any alias)")
     checking.add_argument("--hardware", help="only this GPU type (any alias)")
     checking.add_argument("--simulate", action="store_true", help="simulate each held-out batch with its benchmark's setup (saturated engine)")
+    checking.add_argument("--context", action="store_true", help="predict decode windows at other prompt lengths from the KV context's cost")
     checking.set_defaults(handler=cmd_model_check)
 
     importer = commands.add_parser(

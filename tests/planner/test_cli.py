@@ -33,7 +33,9 @@ def test_help_lists_every_command(sqlite_url):
 def test_db_info_on_a_new_store_shows_the_seeded_reference_data(sqlite_url):
     result = _planner("db", "info", env_db=sqlite_url)
     assert result.returncode == 0, result.stderr
-    assert "measurement 172" in result.stdout  # 30 reference + 8 H100 torch-decode points + 134 mapped ML.ENERGY v2 configurations
+    # 30 reference + 23 torch-decode points (8 on an H100 on 2026-11-27, 9 on an H100 and 6 on an H200 on 2026-11-28)
+    # + 134 mapped ML.ENERGY v2 configurations
+    assert "measurement 187" in result.stdout
     assert "H200-SXM-141GB" in result.stdout and "H100-SXM-80GB" in result.stdout
     assert "A100-SXM4-40GB" in result.stdout and "ML.ENERGY leaderboard v2" in result.stdout
 

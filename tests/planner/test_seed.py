@@ -21,7 +21,7 @@ def test_new_store_is_seeded_once(store_url):
     with resources.as_file(resources.files("planner_data").joinpath(PUBLIC_V2_FOLDER)) as folder:
         public = len(read_mlenergy_v2(folder, load_catalog()).records)
     bundles = [read_run_bundle(folder, load_catalog()) for folder in bundled_run_folders()]
-    assert counts["run"] == len(bundles) == 4  # two reference runs, two H100 torch-decode runs
+    assert counts["run"] == len(bundles) == 10  # two reference runs; torch-decode: two H100 runs, then four H100 and two H200
     assert counts["measurement"] == sum(len(b.measurements) for b in bundles) + public and public > 100
     assert counts["hardware"] == len(load_catalog().gpus)
     trace_rows = sum(len(bundle.samples) for bundle in bundles)
