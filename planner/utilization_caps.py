@@ -48,6 +48,8 @@ class Cap:
     candidate: str
     configuration: str
     batch: int
+    source: str
+    """The run the candidate was measured in (one configuration can be measured in several)."""
     cap: float | None
     why_none: str = ""
     """Where there is no cap: the SLO statistic is missed even at LOWEST, or no sweep to simulate."""
@@ -130,13 +132,13 @@ def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSp
         if candidate.workload not in traces:
             continue
         sweep = by_sweep.get(sweep_key(candidate.point), [])
-        config = f"{candidate.point.hardware}/{candidate.point.runtime}/g{candidate.gpus_per_replica}"
+        point = candidate.point
+        where = (candidate.workload, candidate.id, f"{point.hardware}/{point.runtime}/g{candidate.gpus_per_replica}", point.load, point.source)
         if len({p.load for p in sweep}) < 2:
-            found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, None, "measured at one batch only: no curves to simulate"))
+            found.append(Cap(*where, None, "measured at one batch only: no curves to simulate"))
             continue
-        kv = kv_cost(candidate.point, points, catalog, [])
-        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv)
-        found.append(Cap(candidate.workload, candidate.id, config, candidate.point.load, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
+        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv_cost(point, points, catalog, []))
+        found.append(Cap(*where, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
     return found
 
 
@@ -184,5 +186,6 @@ def caps_table(found: list[Cap], blanket: float | Literal["auto"]) -> pd.DataFra
             verdict = f"{blanket:g} unsafe: the SLO statistic fails above {cap.cap:.2f}"
         else:
             verdict = f"{blanket:g} leaves {cap.cap / blanket - 1:.0%} more load unplanned"
-        rows.append({"workload": cap.workload, "configuration": cap.configuration, "batch": cap.batch, "cap": cap.cap, "against the blanket cap": verdict})
-    return pd.DataFrame(rows)
+        rows.append({"workload": cap.workload, "configuration": cap.configuration, "batch": cap.batch, "measured in": cap.source,
+                     "cap": cap.cap, "against the blanket cap": verdict})  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["workload", "configuration", "batch", "measured in"], ignore_index=True) if rows else pd.DataFrame(rows)

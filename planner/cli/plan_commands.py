@@ -207,7 +207,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.output:
         simulation.to_json(args.output)
         print(f"report written to {args.output}")
-    print("note: each replica is stepped by the batch curves of its configuration's measured sweep, at the sweep's request shape")
+    print("note: each replica is stepped by the batch curves of its configuration's measured sweep, each decode step moved by the KV context its requests hold")
     missed = list(simulation.table.loc[~simulation.table["meets SLO"], "workload"])
     if missed:
         print(f"SLO missed by {', '.join(missed)} (exit {EXIT_SLO_MISSED})", file=sys.stderr)
