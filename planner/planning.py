@@ -304,12 +304,14 @@ def plan(
     with_shadow_prices: bool = True,
     sources: Sources | None = None,
     trace_files: Mapping[str, str | Path] | None = None,
+    cap_scales: Mapping[str, float] | None = None,
 ) -> Plan:
     """The placement of a scenario on the Store's measurements; never raises for infeasible
     demand (the Plan says why), raises InputError for input no solve could use. `sources`
     replaces the scenario's choice of measurement sources. With `trace_files` (a request trace
     per workload), each candidate is held to the utilisation its simulated replica meets the
-    SLO at under that trace (planner/utilization_caps.py) instead of the scenario's cap."""
+    SLO at under that trace (planner/utilization_caps.py) instead of the scenario's cap, times
+    the workload's share in `cap_scales` (planner/confirming.py lowers it where the fleet misses)."""
     from planner.store_setup import open_store
 
     options = solve_options(time_limit_s, gap_rel)
@@ -326,7 +328,7 @@ def plan(
         return plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices)
     from planner.utilization_caps import capped
 
-    problem, candidate_set, traces = capped(problem, candidate_set, points, {name: Path(path) for name, path in trace_files.items()})
+    problem, candidate_set, traces = capped(problem, candidate_set, points, {name: Path(path) for name, path in trace_files.items()}, cap_scales)
     return replace(plan_problem(scenario, digest, problem, candidate_set, options, with_baselines, with_shadow_prices), traces=traces)
 
 

@@ -222,6 +222,14 @@ def _statistic(values: np.ndarray, name: str) -> float:
     return float(np.nanmean(values) if q is None else np.nanpercentile(values, q))
 
 
+def slo_margin(result: SimulationResult, workload: WorkloadSpec) -> float:
+    """The least of bound / simulated statistic over the workload's SLO bounds (below 1: missed)."""
+    chosen = result.workload == workload.name
+    margins = [bound / _statistic(values[chosen] * 1000, workload.slo_statistic)
+               for values, bound in ((result.ttft_s, workload.ttft_slo_ms), (result.tpot_s, workload.tpot_slo_ms)) if bound is not None]  # fmt: skip
+    return min(margins, default=float("inf"))
+
+
 def latency_table(result: SimulationResult, slo: Mapping[str, WorkloadSpec]) -> pd.DataFrame:
     """Per workload: percentiles, the SLO's own statistic against its bound, and the share of
     requests within both bounds."""

@@ -155,22 +155,29 @@ def caps(scenario_path: Path, store: Store, trace_files: Mapping[str, Path]) -> 
 
 
 def capped(
-    problem: PlanProblem, candidate_set: CandidateSet, points: Sequence[OperatingPoint], trace_files: Mapping[str, Path]
+    problem: PlanProblem,
+    candidate_set: CandidateSet,
+    points: Sequence[OperatingPoint],
+    trace_files: Mapping[str, Path],
+    cap_scales: Mapping[str, float] | None = None,
 ) -> tuple[PlanProblem, CandidateSet, dict[str, TraceRef]]:
-    """The problem with each candidate held to its own cap under its workload's trace; a candidate
-    that meets its SLO statistic at no load is dropped (counted among the pruned)."""
+    """The problem with each candidate held to its own cap under its workload's trace, times the
+    workload's share in `cap_scales` (1 where absent); a candidate that meets its SLO statistic at
+    no load is dropped (counted among the pruned)."""
+    scales = dict(cap_scales or {})
     workloads = {w.name: w for w in problem.workloads}
     missing = [name for name in workloads if name not in trace_files]
     if missing:
         raise InputError(f"no --trace for workload {missing[0]}: caps from traffic need one for every workload. To fix: add --trace {missing[0]}=FILE.")
     found = caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads))
-    cap_of = {(cap.workload, cap.candidate): cap.cap for cap in found}
+    cap_of = {(cap.workload, cap.candidate): None if cap.cap is None else cap.cap * scales.get(cap.workload, 1.0) for cap in found}
     kept = [replace(c, max_utilization=cap_of[(c.workload, c.id)]) for c in problem.candidates if cap_of[(c.workload, c.id)] is not None]
     unserved = {name: "no candidate meets its SLO statistic under its trace at any load" for name in workloads if not any(c.workload == name for c in kept)}
     pruned = dict(candidate_set.pruned)
     if len(kept) < len(problem.candidates):
         pruned["SLO missed under the trace at any load"] = len(problem.candidates) - len(kept)
-    refs = {name: TraceRef(path=str(path), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest()) for name, path in trace_files.items()}
+    refs = {name: TraceRef(path=str(path), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), cap_scale=scales.get(name, 1.0))
+            for name, path in trace_files.items()}  # fmt: skip
     return problem.restricted(kept), CandidateSet(tuple(kept), pruned, {**candidate_set.unserved, **unserved}), refs
 
 

@@ -100,7 +100,8 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
 def _recapped(
     placement: Placement, problem: PlanProblem, points: list[OperatingPoint], trace_files: Mapping[str, Path] | None
 ) -> tuple[list[str], PlanProblem]:
-    """The problem with the caps of the candidates the placement uses simulated again under its traces."""
+    """The problem with the caps of the candidates the placement uses simulated again under its
+    traces, each times the share of it the placement held its workload to."""
     from planner.utilization_caps import caps_for, read_traces
 
     if not trace_files:
@@ -112,7 +113,9 @@ def _recapped(
     used = {(share.workload, share.candidate) for row in placement.placements for share in row.serves}
     workloads = {w.name: w for w in problem.workloads}
     chosen = [c for c in problem.candidates if (c.workload, c.id) in used]
-    caps = {(cap.workload, cap.candidate): cap.cap for cap in caps_for(chosen, workloads, points, read_traces(trace_files, workloads))}
+    scales = {name: ref.cap_scale for name, ref in placement.traces.items()}
+    caps = {(cap.workload, cap.candidate): None if cap.cap is None else cap.cap * scales.get(cap.workload, 1.0)
+            for cap in caps_for(chosen, workloads, points, read_traces(trace_files, workloads))}  # fmt: skip
     recapped = [replace(c, max_utilization=caps.get((c.workload, c.id))) for c in problem.candidates]
     return [], problem.restricted(recapped)
 

@@ -41,6 +41,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from planner.confirming import ConfirmRound, confirm_table, confirmed_plan
     from planner.formats.placement import check_output_path, read_placement
     from planner.planning import plan
     from planner.render import render_moves, render_plan
@@ -49,25 +50,41 @@ def cmd_plan(args: argparse.Namespace) -> int:
     current = read_placement(Path(args.current)) if args.current else None
     if args.output:
         check_output_path(Path(args.output))
-    result = plan(
-        scenario,
-        store=open_store_of(args),
-        objective=args.objective,
-        time_limit_s=args.time_limit,
-        gap_rel=args.gap,
-        with_baselines=not args.no_baselines,
-        sources=Sources(include=args.source, exclude=args.exclude_source) if args.source or args.exclude_source else None,
-        trace_files=_trace_files(args.trace) if args.trace else None,
-    )
+    sources = Sources(include=args.source, exclude=args.exclude_source) if args.source or args.exclude_source else None
+    traces = _trace_files(args.trace) if args.trace else None
+    rounds: list[ConfirmRound] = []
+    if args.confirm is not None:
+        traces = traces or _scenario_traces(scenario)
+        if not traces:
+            raise InputError("--confirm simulates the plan under its workloads' traces. To fix: add --trace WORKLOAD=FILE for each workload.")
+        result, rounds = confirmed_plan(scenario, open_store_of(args), traces, args.confirm, args.confirm_duration,
+                                        args.objective, args.time_limit, args.gap, not args.no_baselines, sources)  # fmt: skip
+    else:
+        result = plan(scenario, open_store_of(args), args.objective, args.time_limit, args.gap, not args.no_baselines, sources=sources, trace_files=traces)
     placement = result.to_placement()
     print(render_plan(placement))
+    if rounds:
+        print()
+        print_table(confirm_table(rounds))
     if current is not None:
         print()
         print(render_moves(current, placement))
     if args.output:
         result.to_file(args.output)
         print(f"\nplacement written to {args.output}")
+    if rounds and rounds[-1].missed and placement.status not in ("infeasible", "no_solution"):
+        print(f"SLO still missed in the fleet simulation after {len(rounds) - 1} re-plan(s) by {', '.join(rounds[-1].missed)} (exit {EXIT_SLO_MISSED})")
+        return EXIT_SLO_MISSED
     return {"infeasible": EXIT_INFEASIBLE, "no_solution": EXIT_NO_SOLUTION}.get(placement.status, 0)
+
+
+def _scenario_traces(scenario: Path) -> dict[str, Path]:
+    """The traces of a scenario planned with `max_utilization: auto` (none otherwise)."""
+    from models import load_catalog
+    from planner.formats.scenario import load_scenario
+
+    loaded, _ = load_scenario(scenario, load_catalog())
+    return {name: Path(path) for name, path in loaded.traces.items()} if loaded.max_utilization == "auto" else {}
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -233,7 +250,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
         help="the placement with the fewest joules per token under SLOs, inventory and power budgets",
         description="Plan a scenario on the Store's measurements. Exit 0: planned; 4: no placement found "
         "within --time-limit (not proven infeasible: allow more time); 3: infeasible (reasons "
-        "printed); 2: invalid input.",
+        "printed); 5: with --confirm, an SLO still missed in the fleet simulation; 2: invalid input.",
     )
     planning.add_argument("scenario", help="scenario YAML (see data/scenarios/example.yaml)")
     planning.add_argument("-o", "--output", help="write the placement file (.yaml, .yml or .json)")
@@ -249,6 +266,11 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
         "--trace", action="append", metavar="WORKLOAD=FILE",
         help="a request trace per workload (repeat): each candidate's utilisation cap is simulated under it (planner caps) instead of max_utilization",
     )  # fmt: skip
+    planning.add_argument(
+        "--confirm", type=int, metavar="ROUNDS",
+        help="with --trace: simulate the plan as a fleet and plan again with lower caps where a workload misses its SLO, ROUNDS times at most (exit 5: missed)",
+    )  # fmt: skip
+    planning.add_argument("--confirm-duration", type=float, default=60.0, metavar="S", help="seconds of each scaled trace a --confirm round simulates (default 60)")
     planning.add_argument(
         "--source", action="append", default=[], metavar="PATTERN",
         help="plan only on measurements of this source (shell pattern, repeatable; replaces the scenario's sources:)",

@@ -133,6 +133,9 @@ class PlacementRow(_Strict):
 class TraceRef(_Strict):
     path: str
     sha256: str
+    cap_scale: float = Field(default=1.0, gt=0.0, le=1.0)
+    """What share of its simulated cap each candidate of the workload was held to: below 1 where
+    `planner plan --confirm` found the fleet missing the workload's SLO at the caps themselves."""
 
 
 class ShadowPriceEntry(_Strict):
