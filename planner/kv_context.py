@@ -11,7 +11,7 @@ batch its own intercept, so the batch curves stay what they are and only the con
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,16 +102,17 @@ def roofline_slopes(point: OperatingPoint, catalog: Catalog) -> tuple[float, flo
     return s_per_token, s_per_token * point.gpus_per_replica * gpu.tdp_w
 
 
-def kv_cost(point: OperatingPoint, points: Sequence[OperatingPoint], catalog: Catalog, notes: list[str]) -> KvCost | None:
+def kv_cost(point: OperatingPoint, windows: Mapping[ConfigurationKey, Sequence[OperatingPoint]], catalog: Catalog, notes: list[str]) -> KvCost | None:
     """How a replica of `point`'s configuration, stepped by the curves of `point`'s sweep, follows
-    the context its requests hold, from the decode windows of that configuration among `points`;
-    None (and a note) where the sweep has no prompt length to measure the context from."""
+    the context its requests hold, from that configuration's decode windows (`decode_windows`,
+    grouped once by the caller); None (and a note) where the sweep has no prompt length to
+    measure the context from."""
     where = f"{point.hardware}/{point.runtime} {point.model}"
     reference = reference_tokens(point.runtime, point.prompt_tokens, point.output_tokens)
     if reference is None:
         notes.append(f"{where}: decode steps do not follow the context held (the sweep publishes no prompt length)")
         return None
-    slopes = fitted_slopes(decode_windows(points).get(configuration_key(point), []))
+    slopes = fitted_slopes(windows.get(configuration_key(point), []))
     if slopes is not None:
         return KvCost(slopes.s_per_token, slopes.j_per_token, reference, f"measured at prompts {', '.join(map(str, slopes.prompts))}")
     notes.append(f"{where}: KV context cost from the bandwidth roofline (the Store has its decode at one prompt length)")

@@ -93,14 +93,13 @@ def context_check(store: Store, model: str | None = None, hardware: str | None =
             row: dict[str, object] = {"model": name, "hardware": gpu, "runtime": runtime, "gpus": gpus, "batch": held.load,
                                       "prompt": held.prompt_tokens, "from prompt": base_prompt,
                                       "step ms": round(1000 * held.decode_step_s, 2), "mJ/tok": round(1000 * held.decode_j_per_step / held.load, 1)}  # fmt: skip
-            slopes = {"blind": (0.0, 0.0), "roofline": (roofline_s, roofline_j)}
-            if fitted is not None:
-                slopes["fitted"] = (fitted.s_per_token, fitted.j_per_token)
-            for label in ("blind", "roofline", "fitted"):
-                s_per_token, j_per_token = slopes.get(label, (None, None))
-                if s_per_token is None or j_per_token is None:
+            slopes = {"blind": (0.0, 0.0), "roofline": (roofline_s, roofline_j),
+                      "fitted": None if fitted is None else (fitted.s_per_token, fitted.j_per_token)}  # fmt: skip
+            for label, pair in slopes.items():
+                if pair is None:
                     row[f"{label} step %"] = row[f"{label} J/tok %"] = None
                     continue
+                s_per_token, j_per_token = pair
                 step_s = anchor.decode_step_s + s_per_token * extra_tokens
                 j_per_step = anchor.decode_j_per_step + j_per_token * extra_tokens
                 row[f"{label} step %"] = round(100 * (step_s / held.decode_step_s - 1), 1)

@@ -27,7 +27,7 @@ from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.kv_context import kv_cost
+from planner.kv_context import ConfigurationKey, decode_windows, kv_cost
 from planner.model_check import SweepKey, sweep_key, sweeps
 from planner.planning import workload_specs
 from planner.stored_points import usable_operating_points
@@ -79,7 +79,7 @@ class Simulation:
 
 
 def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint], by_sweep: Mapping[SweepKey, list[OperatingPoint]],
-                         catalog: Catalog, notes: list[str]) -> ReplicaModel:  # fmt: skip
+                         windows: Mapping[ConfigurationKey, list[OperatingPoint]], catalog: Catalog, notes: list[str]) -> ReplicaModel:  # fmt: skip
     """The simulated replica of a placement row, from the sweep of the candidate serving most of it
     and the decode windows of its configuration at every prompt length."""
     main = max(row.serves, key=lambda share: share.tokens_per_s)
@@ -90,7 +90,7 @@ def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint]
             f"{row.configuration} at {row.site}: the Store has this configuration at one batch size only ({point.source}), "
             "so no batch curve can be fitted. To fix: measure it at two or more batch sizes (`planner bench --concurrency`)."
         )
-    return sweep_replica(point, sweep, catalog, notes, kv_cost(point, list(points.values()), catalog, notes))
+    return sweep_replica(point, sweep, catalog, notes, kv_cost(point, windows, catalog, notes))
 
 
 def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], catalog: Catalog, notes: list[str], kv: KvCost | None) -> ReplicaModel:
@@ -167,12 +167,12 @@ def simulate_placement(
     catalog = load_catalog()
     scenario, _ = load_scenario(scenario_path, catalog)
     usable = usable_operating_points(store)
-    points, by_sweep = {candidate_id(p): p for p in usable}, sweeps(usable)
+    points, by_sweep, windows = {candidate_id(p): p for p in usable}, sweeps(usable), decode_windows(usable)
     notes: list[str] = []
     replicas: list[ReplicaSpec] = []
     where: list[dict[str, object]] = []
     for row in placement.placements:
-        model = replace(_configuration_model(row, points, by_sweep, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
+        model = replace(_configuration_model(row, points, by_sweep, windows, catalog, notes), prefill_tokens_per_step=chunked_prefill_tokens)
         serves = {share.workload: share.tokens_per_s / row.replicas for share in row.serves if share.tokens_per_s > 0}
         replicas.extend(ReplicaSpec(model, serves) for _ in range(row.replicas))
         where.extend({"site": row.site, "configuration": row.configuration, "serves": ", ".join(serves)} for _ in range(row.replicas))

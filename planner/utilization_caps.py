@@ -27,7 +27,7 @@ from planner.errors import InputError
 from planner.formats.placement import TraceRef
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.kv_context import kv_cost
+from planner.kv_context import decode_windows, kv_cost
 from planner.model_check import sweep_key, sweeps
 from planner.planning import build_problem
 from planner.simulating import latency_table, sweep_replica
@@ -122,11 +122,19 @@ def read_traces(trace_files: Mapping[str, Path], workloads: Mapping[str, Workloa
     return traces
 
 
-def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSpec], points: Sequence[OperatingPoint], traces: Mapping[str, Trace]) -> list[Cap]:
+def caps_for(
+    candidates: Sequence[Candidate],
+    workloads: Mapping[str, WorkloadSpec],
+    points: Sequence[OperatingPoint],
+    traces: Mapping[str, Trace],
+    cap_scales: Mapping[str, float] | None = None,
+) -> list[Cap]:
     """The cap of every candidate whose workload has a trace, its steps following the context its
-    trace's requests hold (planner/kv_context.py)."""
+    trace's requests hold (planner/kv_context.py), times its workload's share in `cap_scales`
+    (1 where absent; `planner plan --confirm` lowers it)."""
     catalog = load_catalog()
-    by_sweep = sweeps(list(points))
+    scales = dict(cap_scales or {})
+    by_sweep, windows = sweeps(list(points)), decode_windows(points)
     found = []
     for candidate in candidates:
         if candidate.workload not in traces:
@@ -137,8 +145,11 @@ def caps_for(candidates: Sequence[Candidate], workloads: Mapping[str, WorkloadSp
         if len({p.load for p in sweep}) < 2:
             found.append(Cap(*where, None, "measured at one batch only: no curves to simulate"))
             continue
-        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv_cost(point, points, catalog, []))
-        found.append(Cap(*where, cap, "" if cap is not None else f"SLO missed even at {LOWEST:.0%} load"))
+        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv_cost(point, windows, catalog, []))
+        if cap is None:
+            found.append(Cap(*where, None, f"SLO missed even at {LOWEST:.0%} load"))
+        else:
+            found.append(Cap(*where, cap * scales.get(candidate.workload, 1.0)))
     return found
 
 
@@ -169,8 +180,8 @@ def capped(
     missing = [name for name in workloads if name not in trace_files]
     if missing:
         raise InputError(f"no --trace for workload {missing[0]}: caps from traffic need one for every workload. To fix: add --trace {missing[0]}=FILE.")
-    found = caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads))
-    cap_of = {(cap.workload, cap.candidate): None if cap.cap is None else cap.cap * scales.get(cap.workload, 1.0) for cap in found}
+    found = caps_for(problem.candidates, workloads, points, read_traces(trace_files, workloads), scales)
+    cap_of = {(cap.workload, cap.candidate): cap.cap for cap in found}
     kept = [replace(c, max_utilization=cap_of[(c.workload, c.id)]) for c in problem.candidates if cap_of[(c.workload, c.id)] is not None]
     unserved = {name: "no candidate meets its SLO statistic under its trace at any load" for name in workloads if not any(c.workload == name for c in kept)}
     pruned = dict(candidate_set.pruned)

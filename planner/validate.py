@@ -114,8 +114,7 @@ def _recapped(
     workloads = {w.name: w for w in problem.workloads}
     chosen = [c for c in problem.candidates if (c.workload, c.id) in used]
     scales = {name: ref.cap_scale for name, ref in placement.traces.items()}
-    caps = {(cap.workload, cap.candidate): None if cap.cap is None else cap.cap * scales.get(cap.workload, 1.0)
-            for cap in caps_for(chosen, workloads, points, read_traces(trace_files, workloads))}  # fmt: skip
+    caps = {(cap.workload, cap.candidate): cap.cap for cap in caps_for(chosen, workloads, points, read_traces(trace_files, workloads), scales)}
     recapped = [replace(c, max_utilization=caps.get((c.workload, c.id))) for c in problem.candidates]
     return [], problem.restricted(recapped)
 

@@ -79,12 +79,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _scenario_traces(scenario: Path) -> dict[str, Path]:
-    """The traces of a scenario planned with `max_utilization: auto` (none otherwise)."""
+    """The traces a scenario's workloads give (only with `max_utilization: auto`)."""
     from models import load_catalog
     from planner.formats.scenario import load_scenario
 
-    loaded, _ = load_scenario(scenario, load_catalog())
-    return {name: Path(path) for name, path in loaded.traces.items()} if loaded.max_utilization == "auto" else {}
+    return load_scenario(scenario, load_catalog())[0].traces
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import pytest
 from models import load_catalog
 from optimizer.operating_point import OperatingPoint
 from planner.cli import main
-from planner.kv_context import fitted_slopes, kv_cost, reference_tokens
+from planner.kv_context import decode_windows, fitted_slopes, kv_cost, reference_tokens
 from planner.model_check import context_check
 from planner.store_setup import open_store
 from planner.stored_points import usable_operating_points
@@ -43,16 +43,16 @@ def test_slopes_are_recovered_across_prompt_lengths_with_each_batch_its_own_inte
 def test_a_replica_gets_measured_slopes_the_roofline_or_none_and_says_which():
     catalog, notes = load_catalog(), []
     windows = [window(b, p) for b in (1, 16) for p in (512, 4096)]
-    measured = kv_cost(windows[0], windows, catalog, notes)
+    measured = kv_cost(windows[0], decode_windows(windows), catalog, notes)
     assert measured is not None and measured.basis == "measured at prompts 512, 4096" and notes == []
     assert measured.reference_tokens == 512 + 128  # the static cache: prompt and every output slot
-    served = kv_cost(window(4, 512, runtime="vllm"), [window(4, 512, runtime="vllm")], catalog, notes)
+    served = kv_cost(window(4, 512, runtime="vllm"), decode_windows([window(4, 512, runtime="vllm")]), catalog, notes)
     assert served is not None and served.basis == "roofline" and served.reference_tokens == 512 + 64
     # llama-3.1-8b reads 131,072 KV bytes a token; 92 % of the H100's 3.35 TB/s, at its 700 W TDP
     assert served.s_per_token == pytest.approx(131_072 / (3.35e12 * 0.92)) and served.j_per_token == pytest.approx(served.s_per_token * 700)
     assert any("roofline" in note for note in notes)
     unknown = OperatingPoint(**{**window(4, 512).__dict__, "prompt_tokens": None})
-    assert kv_cost(unknown, [], catalog, notes) is None and any("no prompt length" in note for note in notes)
+    assert kv_cost(unknown, {}, catalog, notes) is None and any("no prompt length" in note for note in notes)
 
 
 def test_the_bundled_context_grid_is_predicted_within_two_percent(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,10 +73,10 @@ def test_the_bundled_context_grid_is_predicted_within_two_percent(sqlite_url: st
 
 def test_every_replica_of_the_bundled_sweeps_knows_where_its_kv_cost_comes_from(sqlite_url: str) -> None:
     points = usable_operating_points(open_store(sqlite_url))
-    catalog, notes = load_catalog(), []
+    catalog, notes, windows = load_catalog(), [], decode_windows(points)
     by_basis = {}
     for point in points:
-        cost = kv_cost(point, points, catalog, notes)
+        cost = kv_cost(point, windows, catalog, notes)
         by_basis[(point.model, point.hardware, point.runtime)] = None if cost is None else cost.basis
     assert by_basis[("llama-3.1-8b", "H100-SXM-80GB", "torch-decode")] == "measured at prompts 512, 2048, 8192, 32768"
     assert by_basis[("llama-3.2-1b", "H100-SXM-80GB", "torch-decode")] == "roofline"

@@ -10,7 +10,7 @@ from models import load_catalog
 from planner.cli import main
 from planner.formats.request_trace import read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.kv_context import kv_cost
+from planner.kv_context import decode_windows, kv_cost
 from planner.model_check import sweep_key, sweeps
 from planner.planning import build_problem
 from planner.store_setup import open_store
@@ -43,7 +43,7 @@ def test_each_cap_is_where_the_slo_stops_holding(sqlite_url: str) -> None:
     for cap in capped:
         point = candidates[cap.candidate].point
         sweep = by_sweep[sweep_key(point)]
-        kv = kv_cost(point, points, catalog, [])
+        kv = kv_cost(point, decode_windows(points), catalog, [])
         assert meets_slo(point, sweep, workload, trace, cap.cap, kv)
         if cap.cap < 1.0:  # a bisection bracket: just above the cap, the SLO statistic fails
             assert not meets_slo(point, sweep, workload, trace, min(cap.cap + TOLERANCE + 1e-3, 1.0), kv)
