@@ -78,10 +78,10 @@ def confirmed_plan(
             placement_path = Path(folder) / "placement.yaml"
             result.to_file(placement_path)
             simulation = simulate_placement(placement_path, scenario_path, store, trace_files, duration_s=confirm_s)
-        summary = result.to_placement().summary
-        assert summary is not None  # a plan with a solution has its summary
+        fleet = result.fleet
+        assert fleet is not None  # a plan with a solution has its fleet
         margins = {w.name: slo_margin(simulation.result, w) for w in workload_specs(result.scenario)}
-        history.append(ConfirmRound(dict(scales), summary.gpus, summary.joules_per_token, margins))
+        history.append(ConfirmRound(dict(scales), fleet.gpus, fleet.joules_per_token, margins))
         if not history[-1].missed or len(history) > rounds:
             return plan(scenario_path, store, objective, time_limit_s, gap_rel, with_baselines, True, sources, trace_files, scales), history
         for name in history[-1].missed:
