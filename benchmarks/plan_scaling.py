@@ -63,7 +63,7 @@ def _points(
     rng: random.Random, size: Size, prompt_tokens: int = PROMPT_TOKENS, output_tokens: int = OUTPUT_TOKENS
 ) -> tuple[list[OperatingPoint], list[str], list[str]]:
     catalog = load_catalog()
-    gpus = list(catalog.gpus.values())[: size.gpu_types]
+    gpus = [gpu for gpu in catalog.gpus.values() if gpu.bf16_dense_tflops][: size.gpu_types]  # the roofline below needs the tensor peak
     base_models = list(catalog.llms.values())
     points: list[OperatingPoint] = []
     model_names = []
@@ -82,7 +82,7 @@ def _points(
                 step_s = (llm.active_params_b * 1e9 * llm.bytes_per_param + kv_bytes) / (
                     tp * gpu.memory_bandwidth_tb_s * 1e12 * BANDWIDTH_EFFICIENCY
                 )
-                prefill_s = 2 * llm.active_params_b * 1e9 * prompt_tokens * batch / (tp * gpu.bf16_dense_tflops * 1e12 * 0.5)
+                prefill_s = 2 * llm.active_params_b * 1e9 * prompt_tokens * batch / (tp * (gpu.bf16_dense_tflops or 0) * 1e12 * 0.5)
                 load = min(1.0, 0.45 + 0.55 * batch / 64)
                 decode_w = tp * (gpu.idle_w + (gpu.tdp_w - gpu.idle_w) * load) * rng.uniform(0.97, 1.03)
                 cycle_s = prefill_s + output_tokens * step_s

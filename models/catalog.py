@@ -14,9 +14,9 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 from models.errors import CatalogError
 
@@ -33,7 +33,9 @@ class GpuSpec:
     vendor: str
     memory_gb: float
     memory_bandwidth_tb_s: float
-    bf16_dense_tflops: float
+    bf16_dense_tflops: Annotated[float | None, BeforeValidator(lambda cell: None if cell == "" else cell)]
+    """Blank where neither the vendor nor the cloud that sells the GPU publishes it (A10G): no
+    prefill roofline then, a measurement's own prefill is needed."""
     tdp_w: float
     idle_w: float
     usd_per_gpu_hour: float

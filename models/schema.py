@@ -41,7 +41,7 @@ class Hardware(Base):
     vendor: Mapped[str] = mapped_column(String(40))
     memory_gb: Mapped[float] = mapped_column(Float)
     memory_bandwidth_tb_s: Mapped[float] = mapped_column(Float)
-    bf16_dense_tflops: Mapped[float] = mapped_column(Float)
+    bf16_dense_tflops: Mapped[float | None] = mapped_column(Float, nullable=True)
     tdp_w: Mapped[float] = mapped_column(Float)
     idle_w: Mapped[float] = mapped_column(Float)
     usd_per_gpu_hour: Mapped[float] = mapped_column(Float)

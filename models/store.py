@@ -141,10 +141,27 @@ class Store:
     def migrate(self) -> None:
         """Create the schema or upgrade it to the newest migration."""
         config = self._alembic_config()
+        sqlite = self.engine.dialect.name == "sqlite"
         try:
-            with self.engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            with self.engine.connect() as connection:
+                # SQLite alters a column by rebuilding its table, which the foreign keys of the
+                # rows pointing at it would refuse; they are off for the migration (outside its
+                # transaction, where SQLite reads the pragma) and checked before it commits
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                    connection.commit()
+                try:
+                    with connection.begin():
+                        config.attributes["connection"] = connection
+                        command.upgrade(config, "head")
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+                        if broken:
+                            raise StoreError(f"upgrading the schema would leave {len(broken)} row(s) pointing at nothing; nothing was changed. "
+                                             "To fix: report this with the Store file.")  # fmt: skip
+                finally:
+                    if sqlite:
+                        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                        connection.commit()
         except DatabaseError as error:  # OperationalError too: a server down, a file that is not SQLite
             raise self._cannot_open(error) from error
 

@@ -74,8 +74,8 @@ def _lacks_prefill(point: MeasuredPoint) -> bool:
 
 def with_prefill_estimates(points: list[MeasuredPoint], catalog: Catalog) -> list[MeasuredPoint]:
     """A decode window without its own prefill gets the median measured prefill (J and s per
-    prompt token) of the same model, GPU type and GPUs per replica, else the compute roofline at
-    the power limit: 2 x active parameters FLOPs per prompt token at the dense BF16 peak, the
+    prompt token) of the same model, GPU type and GPUs per replica, else (where the catalog has the
+    GPU's tensor peak) the compute roofline at the power limit: 2 x active parameters FLOPs per prompt token at the dense BF16 peak, the
     replica drawing its TDP. Prefill is compute-bound and ran at 680-730 W on the 700 W
     reference cards, so the roofline's time is a lower bound and its power an upper one."""
     measured: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
@@ -97,9 +97,9 @@ def with_prefill_estimates(points: list[MeasuredPoint], catalog: Catalog) -> lis
                 s_per_prompt_token=statistics.median(s for _, s in windows),
                 basis=f"median of {len(windows)} measured prefill window(s) of {p.model} on {p.hardware}",
             )
-        elif p.model in catalog.llms and p.hardware in catalog.gpus:
+        elif p.model in catalog.llms and p.hardware in catalog.gpus and catalog.gpus[p.hardware].bf16_dense_tflops:
             llm, gpu = catalog.llms[p.model], catalog.gpus[p.hardware]
-            s_per_token = 2 * llm.active_params_b * 1e9 / (p.gpus_per_replica * gpu.bf16_dense_tflops * 1e12)
+            s_per_token = 2 * llm.active_params_b * 1e9 / (p.gpus_per_replica * (gpu.bf16_dense_tflops or 0) * 1e12)
             estimate = PrefillEstimate(
                 j_per_prompt_token=s_per_token * p.gpus_per_replica * gpu.tdp_w,
                 s_per_prompt_token=s_per_token,

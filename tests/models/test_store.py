@@ -1,5 +1,7 @@
 import multiprocessing
+from dataclasses import replace
 
+import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -156,10 +158,19 @@ def test_upgrade_from_the_first_revision_keeps_rows(store_url):
     with store.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    store.upsert_catalog(load_catalog())
+    catalog = load_catalog()
+    # the first schema holds every GPU's tensor peak; the A10G has none to give
+    store.upsert_catalog(replace(catalog, gpus={name: gpu for name, gpu in catalog.gpus.items() if gpu.bf16_dense_tflops}))
     store.add_measurements([_record("before-upgrade")])
     store.migrate()
-    assert store.is_current() and store.schema_revision() == "0002"
+    assert store.is_current() and store.schema_revision() == "0003"
+    store.upsert_catalog(catalog)
+    hardware = store.hardware().set_index("name")
+    assert hardware.loc["A10G", "bf16_dense_tflops"] is None or pd.isna(hardware.loc["A10G", "bf16_dense_tflops"])
+    assert hardware.loc["H100-SXM-80GB", "bf16_dense_tflops"] == 989
+    if store.engine.dialect.name == "sqlite":  # the migration turned them off on its connection, and back on
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.add_measurements([_record("no-prompt", prompt_tokens=None, workload_profile="chat")])
     frame = store.measurements()
     assert list(frame["source_key"]) == ["before-upgrade", "no-prompt"]
