@@ -49,6 +49,7 @@ FlagKind = Literal[
     "peak_power_estimated",
     "measured_on_task",
     "measured_lengths",
+    "lengths_derived",
 ]
 
 
@@ -123,16 +124,20 @@ def configuration_id(candidate: Candidate) -> str:
     return f"{point.model}/{point.hardware}/{point.runtime}/g{point.gpus_per_replica}/b{point.load}"
 
 
-def _length_distance(point: OperatingPoint, workload: WorkloadSpec) -> float:
+def length_distance(point: OperatingPoint, workload: WorkloadSpec) -> float:
+    """Relative prompt plus relative output difference (a task measurement's prompt counts as 0)."""
     prompt = 0.0 if point.prompt_tokens is None else abs(point.prompt_tokens - workload.prompt_tokens) / workload.prompt_tokens
     return prompt + abs(point.output_tokens - workload.output_tokens) / workload.output_tokens
 
 
-def _serves(point: OperatingPoint, workload: WorkloadSpec, tolerance: float) -> bool:
-    """A task-profile measurement serves workloads of that profile; any other, workloads whose
-    prompt and output lengths are within the tolerance of its own."""
+def serves(point: OperatingPoint, workload: WorkloadSpec, tolerance: float = DEFAULT_LENGTH_TOLERANCE) -> bool:
+    """A task-profile measurement serves workloads of that profile; a point derived for other
+    lengths, workloads of exactly those; any other, workloads whose prompt and output lengths are
+    within the tolerance of its own."""
     if point.workload_profile is not None:
         return point.workload_profile == workload.profile
+    if point.lengths_from is not None:
+        return (point.prompt_tokens, point.output_tokens) == (workload.prompt_tokens, workload.output_tokens)
     return (
         point.prompt_tokens is not None
         and abs(point.prompt_tokens - workload.prompt_tokens) <= tolerance * workload.prompt_tokens
@@ -147,11 +152,11 @@ def _closest_lengths(points: list[OperatingPoint], workload: WorkloadSpec) -> li
     nearest: dict[tuple[str, str, int, int], float] = {}
     for point in points:
         key = (point.hardware, point.runtime, point.gpus_per_replica, point.load)
-        nearest[key] = min(nearest.get(key, float("inf")), _length_distance(point, workload))
+        nearest[key] = min(nearest.get(key, float("inf")), length_distance(point, workload))
     return [
         point
         for point in points
-        if _length_distance(point, workload) <= nearest[(point.hardware, point.runtime, point.gpus_per_replica, point.load)]
+        if length_distance(point, workload) <= nearest[(point.hardware, point.runtime, point.gpus_per_replica, point.load)]
     ]
 
 
@@ -172,6 +177,9 @@ def _flags(point: OperatingPoint, workload: WorkloadSpec) -> tuple[Flag, ...]:
         flags.append(
             Flag("measured_on_task", f"{point.workload_profile} (its own prompts, mean output {point.output_tokens} tokens)")
         )
+    elif point.lengths_from is not None:
+        measured = point.lengths_from.measured
+        flags.append(Flag("lengths_derived", f"from prompt {measured.prompt_tokens}, output {measured.output_tokens} ({point.lengths_from.basis})"))
     elif (point.prompt_tokens, point.output_tokens) != (workload.prompt_tokens, workload.output_tokens):
         flags.append(Flag("measured_lengths", f"prompt {point.prompt_tokens}, output {point.output_tokens}"))
     return tuple(flags)
@@ -221,7 +229,7 @@ def build_candidates(
     candidates: list[Candidate] = []
     for workload in workloads:
         of_model = [point for point in points if point.model == workload.model]
-        serving = [p for p in of_model if _serves(p, workload, length_tolerance)]
+        serving = [p for p in of_model if serves(p, workload, length_tolerance)]
         matched = _closest_lengths(serving, workload)
         pruned["measured at other prompt/output lengths or on another task"] += len(of_model) - len(serving)
         pruned["its configuration measured nearer to the workload's lengths"] += len(serving) - len(matched)
@@ -251,7 +259,8 @@ def _why_unserved(workload: WorkloadSpec, of_model: list[OperatingPoint], matche
         return (
             f"no measurement of {workload.model} near prompt {workload.prompt_tokens} / output "
             f"{workload.output_tokens} tokens{f' or on task {workload.profile}' if workload.profile else ''} "
-            f"(measured: {', '.join(measured)}; a published task is used by a workload with `profile:`)"
+            f"(measured: {', '.join(measured)}; a published task is used by a workload with `profile:`, and a scenario's "
+            "`derive_lengths: true` moves measurements with their phases apart to these lengths)"
         )
     fastest = min(matched, key=lambda p: p.tpot_ms)
     if workload.tpot_slo_ms is not None and fastest.tpot_ms > workload.tpot_slo_ms:

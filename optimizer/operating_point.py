@@ -81,6 +81,9 @@ class OperatingPoint:
     """Mean decode step where decode was measured in a window of its own (phase rows): with
     `decode_j_per_step`, what the KV context's cost is fitted on (planner/kv_context.py)."""
     decode_j_per_step: float | None = None
+    lengths_from: LengthsFrom | None = None
+    """Set where this point was moved to other prompt and output lengths than its measurement's
+    (planner/derived_lengths.py); None: measured at its own lengths."""
 
     @property
     def joules_per_token(self) -> float:
@@ -89,6 +92,15 @@ class OperatingPoint:
     @property
     def ttft_unverified(self) -> bool:
         return self.ttft_ms is None
+
+
+@dataclass(frozen=True)
+class LengthsFrom:
+    """The measurement a derived point rests on, and what carried it to the new lengths."""
+
+    measured: OperatingPoint
+    basis: str
+    """How the decode step follows the context: KV slopes measured across prompts, or the roofline."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ ROOFLINE_BANDWIDTH_SHARE = 0.92
 """Share of the datasheet bandwidth at which KV reads ran where it was measured: 93 % on a lent
 H100 and 92 % on a lent H200 (llama-3.1-8b, torch-decode, 2026-11-28)."""
 
+KV_MEMORY_SHARE = 0.9
+"""Share of a replica's GPU memory that weights and KV cache may fill (vLLM's default
+`gpu_memory_utilization`); the rest is activations and the runtime's own."""
+
 ConfigurationKey = tuple[str, str, str, int]
 """(model, hardware, runtime, GPUs per replica)."""
 
@@ -54,10 +58,11 @@ def configuration_key(point: OperatingPoint) -> ConfigurationKey:
 
 
 def decode_windows(points: Sequence[OperatingPoint]) -> dict[ConfigurationKey, list[OperatingPoint]]:
-    """The points whose decode was measured apart, with a prompt length, by configuration."""
+    """The points whose decode was measured apart, with a prompt length, by configuration (a
+    point derived for other lengths is no measurement of them)."""
     found: dict[ConfigurationKey, list[OperatingPoint]] = defaultdict(list)
     for point in points:
-        if point.decode_step_s is not None and point.decode_j_per_step is not None and point.prompt_tokens is not None:
+        if point.lengths_from is None and point.decode_step_s is not None and point.decode_j_per_step is not None and point.prompt_tokens is not None:
             found[configuration_key(point)].append(point)
     return found
 

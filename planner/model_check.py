@@ -1,7 +1,8 @@
 """`planner model-check`: how well the batch curves of simulator/performance.py predict the Store's
 own measurements, each point predicted from the rest of its sweep (leave-one-out); with
 `--context`, how well the KV context's cost (planner/kv_context.py) predicts the decode windows
-measured at other prompt lengths."""
+measured at other prompt lengths; with `--lengths`, how well a whole-request operating point
+moved to another prompt length (planner/derived_lengths.py) predicts the one measured there."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pandas as pd
 
 from models import Store, load_catalog
 from optimizer.operating_point import OperatingPoint
-from planner.kv_context import decode_windows, fitted_slopes, reference_tokens, roofline_slopes
+from planner.derived_lengths import derived_point
+from planner.kv_context import configuration_key, decode_windows, fitted_slopes, reference_tokens, roofline_slopes
 from planner.stored_points import usable_operating_points
 from simulator.performance import BatchPoint, HeldOut, leave_one_out
 
@@ -21,10 +23,12 @@ SweepKey = tuple[str, str, str, int, str, int, str]
 
 def sweeps(points: list[OperatingPoint]) -> dict[SweepKey, list[OperatingPoint]]:
     """Measurements of one configuration at one request shape from one source, across batches:
-    what one set of curves describes (sources are not mixed: labs differ)."""
+    what one set of curves describes (sources are not mixed: labs differ; points derived for
+    other lengths are left out)."""
     found: dict[SweepKey, list[OperatingPoint]] = defaultdict(list)
     for p in points:
-        found[sweep_key(p)].append(p)
+        if p.lengths_from is None:
+            found[sweep_key(p)].append(p)
     return found
 
 
@@ -105,4 +109,36 @@ def context_check(store: Store, model: str | None = None, hardware: str | None =
                 row[f"{label} step %"] = round(100 * (step_s / held.decode_step_s - 1), 1)
                 row[f"{label} J/tok %"] = round(100 * (j_per_step / held.decode_j_per_step - 1), 1)
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _error_pct(predicted: float, measured: float) -> float:
+    return round(100 * (predicted / measured - 1), 1)
+
+
+def lengths_check(store: Store, model: str | None = None, hardware: str | None = None) -> pd.DataFrame:
+    """Per whole-request point measured with its phases apart: its tok/s, J/token and TPOT
+    predicted from each measurement of the same configuration and batch at another prompt length
+    (any run), with the KV slopes fitted without the predicted prompt length (errors in %)."""
+    catalog = load_catalog()
+    wanted_model = None if model is None else catalog.resolve("llm", model)
+    wanted_hardware = None if hardware is None else catalog.resolve("gpu", hardware)
+    measured = [p for p in usable_operating_points(store) if p.decode_step_s is not None and p.prompt_tokens is not None]
+    rows: list[dict[str, object]] = []
+    for held in sorted(measured, key=lambda p: (configuration_key(p), p.load, p.prompt_tokens or 0, p.measurement_id)):
+        if (wanted_model and held.model != wanted_model) or (wanted_hardware and held.hardware != wanted_hardware):
+            continue
+        others = [p for p in measured if p.prompt_tokens != held.prompt_tokens]
+        windows = decode_windows(others)
+        for source in others:
+            if (configuration_key(source), source.load, source.output_tokens) != (configuration_key(held), held.load, held.output_tokens):
+                continue
+            predicted = derived_point(source, held.prompt_tokens or 0, held.output_tokens, windows, catalog)
+            if predicted is None or predicted.lengths_from is None:
+                continue
+            rows.append({"model": held.model, "hardware": held.hardware, "runtime": held.runtime, "gpus": held.gpus_per_replica,
+                         "batch": held.load, "prompt": held.prompt_tokens, "from prompt": source.prompt_tokens,
+                         "tok/s": round(held.tok_s), "mJ/tok": round(1000 * held.joules_per_token, 1),
+                         "tok/s %": _error_pct(predicted.tok_s, held.tok_s), "J/tok %": _error_pct(predicted.joules_per_token, held.joules_per_token),
+                         "TPOT %": _error_pct(predicted.tpot_ms, held.tpot_ms), "KV slopes": predicted.lengths_from.basis.removeprefix("KV cost ")})  # fmt: skip
     return pd.DataFrame(rows)

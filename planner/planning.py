@@ -21,6 +21,7 @@ from optimizer.metrics import FleetSummary, summarize
 from optimizer.operating_point import OperatingPoint
 from optimizer.problem import Objective, PlanProblem, SiteSpec, Solution, SolveOptions, Status
 from optimizer.solve import solve
+from planner.derived_lengths import derived_points
 from planner.errors import InputError
 from planner.formats.placement import (
     BaselineEntry,
@@ -99,6 +100,13 @@ def select_sources(points: Sequence[OperatingPoint], sources: Sources) -> list[O
     ]
 
 
+def planning_points(scenario: Scenario, workloads: Sequence[WorkloadSpec], points: Sequence[OperatingPoint], catalog: Catalog) -> list[OperatingPoint]:
+    """The Store's points a scenario plans on: its sources, and where it asks, points moved to its
+    workloads' lengths from measurements at others."""
+    selected = select_sources(points, scenario.sources)
+    return selected + derived_points(selected, workloads, catalog) if scenario.derive_lengths else selected
+
+
 def build_problem(
     scenario: Scenario,
     points: Sequence[OperatingPoint],
@@ -118,8 +126,8 @@ def build_problem(
     missing = missing_objective_input(scenario, objective or scenario.objective)
     if missing:
         raise InputError(f"{missing}. To fix: give it in the scenario's sites, or plan for another objective.")
-    points = select_sources(points, scenario.sources)
     workloads = workload_specs(scenario)
+    points = planning_points(scenario, workloads, points, catalog)
     profiles = {point.workload_profile for point in points if point.workload_profile is not None}
     for workload in workloads:
         if workload.profile is not None and workload.profile not in profiles:

@@ -27,9 +27,9 @@ from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.kv_context import ConfigurationKey, decode_windows, kv_cost
+from planner.kv_context import KV_MEMORY_SHARE, ConfigurationKey, decode_windows, kv_cost
 from planner.model_check import SweepKey, sweep_key, sweeps
-from planner.planning import workload_specs
+from planner.planning import planning_points, workload_specs
 from planner.stored_points import usable_operating_points
 from planner.validate import check_placement
 from simulator.parallel import simulate_apart
@@ -39,8 +39,6 @@ from simulator.traffic import Trace, scaled_to
 
 PROGRESS_MIN_REQUESTS = 50_000
 """Runs with fewer requests end before a progress bar tells anything."""
-KV_MEMORY_SHARE = 0.9
-"""Of the GPUs' memory, what the runtime may use for weights and KV cache (vLLM's default)."""
 PREFILL_COMPUTE_EFFICIENCY = 0.5
 """Share of the datasheet BF16 TFLOP/s prefill reaches, where the sweep gives no prefill time."""
 
@@ -83,7 +81,8 @@ def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint]
     """The simulated replica of a placement row, from the sweep of the candidate serving most of it
     and the decode windows of its configuration at every prompt length."""
     main = max(row.serves, key=lambda share: share.tokens_per_s)
-    point = points[main.candidate]
+    planned = points[main.candidate]
+    point = planned.lengths_from.measured if planned.lengths_from else planned
     sweep = by_sweep.get(sweep_key(point), [])
     if len({p.load for p in sweep}) < 2:
         raise InputError(
@@ -118,6 +117,11 @@ def _prefill_s_per_token(curves: BatchCurves, point: OperatingPoint, catalog: Ca
         if prefill_s > 0:
             return prefill_s / (point.load * point.prompt_tokens)
     gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
+    if gpu.bf16_dense_tflops is None:
+        raise InputError(
+            f"{point.hardware}/{point.runtime} {point.model}: the sweep does not resolve prefill time and the catalog has no tensor peak "
+            f"for {gpu.name} to bound it. To fix: measure its phases apart (`planner bench`), or simulate without this configuration."
+        )
     notes.append(f"{point.hardware}/{point.runtime} {point.model}: prefill time from the compute roofline (the sweep does not resolve it)")
     return 2 * llm.active_params_b * 1e9 / (point.gpus_per_replica * gpu.bf16_dense_tflops * 1e12 * PREFILL_COMPUTE_EFFICIENCY)
 
@@ -167,7 +171,8 @@ def simulate_placement(
     catalog = load_catalog()
     scenario, _ = load_scenario(scenario_path, catalog)
     usable = usable_operating_points(store)
-    points, by_sweep, windows = {candidate_id(p): p for p in usable}, sweeps(usable), decode_windows(usable)
+    planned = planning_points(scenario, workload_specs(scenario), usable, catalog)
+    points, by_sweep, windows = {candidate_id(p): p for p in planned}, sweeps(usable), decode_windows(usable)
     notes: list[str] = []
     replicas: list[ReplicaSpec] = []
     where: list[dict[str, object]] = []

@@ -25,7 +25,7 @@ from optimizer.replica_groups import members_by_group
 from planner.formats.placement import Placement, PlacementRow, read_placement
 from planner.formats.scenario import load_scenario
 from planner.placement_content import placement_rows, site_echoes, summary_entry, workload_echoes
-from planner.planning import gpu_hour_prices, select_sources, site_specs, workload_specs
+from planner.planning import gpu_hour_prices, planning_points, site_specs, workload_specs
 from planner.stored_points import usable_operating_points
 
 RELATIVE_TOLERANCE = 1e-6
@@ -74,7 +74,7 @@ def check_placement(placement: Placement, scenario_path: Path, store: Store, tra
         trace_files = scenario.traces
     workloads = {w.name: w for w in workload_specs(scenario)}
     sites = {s.name: s for s in site_specs(scenario)}
-    points = select_sources(usable_operating_points(store), scenario.sources)
+    points = planning_points(scenario, list(workloads.values()), usable_operating_points(store), catalog)
     candidate_set = build_candidates(list(workloads.values()), points, prune=False)
     problem = PlanProblem(
         workloads=tuple(workloads.values()),

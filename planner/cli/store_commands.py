@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from models import load_catalog
 from planner.cli.common import open_store_of, print_table
 from planner.errors import InputError
@@ -44,34 +47,62 @@ def _simulated_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(table: pd.DataFrame, when_empty: str) -> bool:
+    """Print a check's table, or the line saying why there is none; whether there was one."""
+    if table.empty:
+        print(when_empty)
+        return False
+    print_table(table)
+    return True
+
+
 def _context_check(args: argparse.Namespace) -> int:
     from planner.model_check import context_check
 
     table = context_check(open_store_of(args), model=args.model, hardware=args.hardware)
-    if table.empty:
-        print("no configuration has its decode measured apart at two or more prompt lengths: no context to check.")
+    if _shown(table, "no configuration has its decode measured apart at two or more prompt lengths: no context to check."):
+        print("\neach decode window predicted from its configuration's window at the most measured prompt length and the same batch, "
+              "with the KV tokens read per step moved: blind (no cost), the bandwidth roofline's, and the slopes fitted on the other "
+              "prompt lengths ('-': none left that share a batch); errors are predicted / measured - 1 in %.")  # fmt: skip
+    return 0
+
+
+LENGTHS_NEAR_RATIO = 4.0
+"""Predictions from a prompt at most this many times shorter or longer are summarised apart:
+slices of a trace sit that close to some measured prompt, the 32k ends of the grid do not."""
+
+
+def _lengths_check(args: argparse.Namespace) -> int:
+    from planner.model_check import lengths_check
+
+    table = lengths_check(open_store_of(args), model=args.model, hardware=args.hardware)
+    if not _shown(table, "no configuration has whole requests measured with their phases apart at two or more prompt lengths: nothing to move."):
         return 0
-    print_table(table)
-    print("\neach decode window predicted from its configuration's window at the most measured prompt length and the same batch, "
-          "with the KV tokens read per step moved: blind (no cost), the bandwidth roofline's, and the slopes fitted on the other "
-          "prompt lengths ('-': none left that share a batch); errors are predicted / measured - 1 in %.")  # fmt: skip
+    ratio = np.maximum(table["prompt"] / table["from prompt"], table["from prompt"] / table["prompt"])
+    near = table[ratio <= LENGTHS_NEAR_RATIO]
+    if not near.empty:
+        print(f"\nwithin {LENGTHS_NEAR_RATIO:g}x of the measured prompt ({len(near)} predictions): median |error| "
+              + ", ".join(f"{column.removesuffix(' %')} {near[column].abs().median():.1f} %" for column in ("tok/s %", "J/tok %", "TPOT %")))
+    print("\neach point predicted by moving a measurement of its configuration and batch at another prompt length to its own "
+          "(prefill per prompt token, decode steps by the KV slopes fitted without its prompt length, else the roofline): "
+          "what `derive_lengths: true` plans with; errors are predicted / measured - 1 in %.")  # fmt: skip
     return 0
 
 
 def cmd_model_check(args: argparse.Namespace) -> int:
     from planner.model_check import model_check
 
-    if args.simulate and args.context:
-        raise InputError("--simulate and --context check different things. To fix: pass one of them.")
+    if sum((args.simulate, args.context, args.lengths)) > 1:
+        raise InputError("--simulate, --context and --lengths check different things. To fix: pass one of them.")
     if args.simulate:
         return _simulated_check(args)
     if args.context:
         return _context_check(args)
+    if args.lengths:
+        return _lengths_check(args)
     table = model_check(open_store_of(args), model=args.model, hardware=args.hardware)
-    if table.empty:
-        print("no sweep of three or more batch sizes matches: nothing to hold out.")
+    if not _shown(table, "no sweep of three or more batch sizes matches: nothing to hold out."):
         return 0
-    print_table(table)
     print(
         "\neach point predicted by the curves fitted to the rest of its sweep (cycle time and TPOT linear in batch, "
         "and a cycle's energy linear in batch); largest |predicted / measured - 1| in %. interp: inside the other points' "
@@ -156,6 +187,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     checking.add_argument("--hardware", help="only this GPU type (any alias)")
     checking.add_argument("--simulate", action="store_true", help="simulate each held-out batch with its benchmark's setup (saturated engine)")
     checking.add_argument("--context", action="store_true", help="predict decode windows at other prompt lengths from the KV context's cost")
+    checking.add_argument("--lengths", action="store_true", help="predict whole-request points at other prompt lengths as derive_lengths plans them")
     checking.set_defaults(handler=cmd_model_check)
 
     importer = commands.add_parser(

@@ -129,6 +129,11 @@ class Scenario(_Strict):
         default_factory=dict, description="forecast: sites that can buy more power budget, at a price"
     )
     sources: Sources = Field(default_factory=Sources, description="the measurement sources a plan may use")
+    derive_lengths: bool = Field(
+        False,
+        description="a configuration measured with its phases apart but at no lengths near a workload's is moved to the workload's "
+        "lengths by its KV context cost (planner/derived_lengths.py), flagged lengths_derived",
+    )
     usd_per_gpu_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="what a GPU-hour costs, by GPU type (overrides the catalog's list price)"
     )
