@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner.cli.common import open_store_of, print_table
 from planner.errors import InputError, PlannerError
 from planner.formats.scenario import Sources
+
+if TYPE_CHECKING:
+    from planner.slicing import Slice
+    from simulator.traffic import Trace
 
 EXIT_INFEASIBLE = 3
 """`planner plan`: no placement meets the scenario, proven."""
@@ -22,8 +28,6 @@ simulated facility power exceeds its budget in some second (a deployment gate)."
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Streamlit replaces this process (exec), so a service manager's SIGTERM or Ctrl-C reaches
     the server itself: a child left behind would keep the port."""
-    import os
-
     app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
     if not app.is_file():
         raise PlannerError(f"the dashboard is not installed at {app}. To fix: reinstall the package.")
@@ -168,6 +172,8 @@ def cmd_slices(args: argparse.Namespace) -> int:
     found = slices(trace, prompt_edges, output_edges, args.tokens_per_s)
     slo = {key: value for key, value in (("ttft_ms", args.ttft_ms), ("tpot_ms", args.tpot_ms)) if value is not None}
     entries = workload_entries(found, llm.name, args.prefix, {**slo, "statistic": args.statistic})
+    if args.trace_dir:
+        _write_slice_traces(trace, found, entries, (prompt_edges, output_edges), Path(args.trace_dir), Path(args.output or "."))
     print(f"{args.trace}: {trace.requests} requests over {trace.duration_s:,.0f} s; prompt edges {prompt_edges}, output edges {output_edges}")
     for piece, entry in zip(found, entries, strict=True):
         print(f"  {entry['name']}: {piece.requests} requests ({piece.requests / trace.requests:.0%}), mean prompt "
@@ -181,6 +187,26 @@ def cmd_slices(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _write_slice_traces(trace: Trace, found: list[Slice], entries: list[dict[str, object]], edges: tuple[list[int], list[int]],
+                        folder: Path, output: Path) -> None:  # fmt: skip
+    """Each slice's requests as a trace of its own, named in its workload's `trace:` relative to
+    the folder of `output` (a scenario reads traces from its own folder), for `max_utilization:
+    auto` and `planner simulate`."""
+    from planner.formats.placement import write_text_atomically
+    from planner.formats.request_trace import request_trace_csv
+    from planner.slicing import requests_in
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--trace-dir {folder} is a file. To fix: name a folder (it is created if missing).")
+    folder.mkdir(parents=True, exist_ok=True)
+    base = output.parent if output.suffix else output
+    for piece, entry in zip(found, entries, strict=True):
+        path = folder / f"{entry['name']}.csv"
+        write_text_atomically(request_trace_csv(trace, requests_in(trace, piece.bucket, *edges)), path)
+        entry["trace"] = os.path.relpath(path, base)
+    print(f"wrote each slice's requests to {folder}/ (timestamps in seconds from the trace's first request)")
 
 
 def _trace_files(entries: list[str]) -> dict[str, Path]:
@@ -348,6 +374,7 @@ def add_parsers(commands: argparse._SubParsersAction, parser_class: type[argpars
     slicing.add_argument("--statistic", default="p95", choices=["mean", "p50", "p90", "p95", "p99"], help="the SLOs' statistic (default p95)")
     slicing.add_argument("--prefix", default="slice", help="workload name prefix (default slice)")
     slicing.add_argument("-o", "--output", help="write the workloads as YAML instead of printing them")
+    slicing.add_argument("--trace-dir", metavar="DIR", help="also write each slice's requests as a trace there, named in its workload's trace:")
     slicing.set_defaults(handler=cmd_slices)
 
     validate = commands.add_parser(

@@ -89,6 +89,15 @@ def read_request_trace(path: Path) -> Trace:
     return Trace(arrival_s, np.asarray(prompts, dtype=np.int64), np.asarray(outputs, dtype=np.int64))
 
 
+def request_trace_csv(trace: Trace, mask: np.ndarray) -> str:
+    """The masked requests in the project's layout, arrivals in seconds from the whole trace's
+    first (repr keeps every distinct arrival distinct when read back)."""
+    lines = ["timestamp,prompt_tokens,output_tokens"]
+    for seconds, prompt, output in zip(trace.arrival_s[mask], trace.prompt_tokens[mask], trace.output_tokens[mask], strict=True):
+        lines.append(f"{float(seconds)!r},{int(prompt)},{int(output)}")
+    return "\n".join(lines) + "\n"
+
+
 def check_fits_the_model(trace: Trace, llm: LlmSpec, label: str) -> None:
     """A request longer than the model's context cannot be served by any replica of it."""
     longest = int((trace.prompt_tokens + trace.output_tokens).max())

@@ -52,3 +52,24 @@ def test_bad_slicing_options_say_what_to_fix(extra, fragment, capsys):
     err = capsys.readouterr().err
     assert fragment in err and "To fix" in err
 
+
+
+def test_each_slice_trace_holds_exactly_its_requests_and_a_scenario_reads_it(tmp_path):
+    output = tmp_path / "scenario" / "slices.yaml"
+    output.parent.mkdir()
+    code = main(["slices", str(CODE_TRACE), "--model", "llama-3.1-8b", "--prompt-edges", "1024", "--output-edges", "32",
+                 "--tpot-ms", "40", "--trace-dir", str(tmp_path / "traces"), "-o", str(output)])  # fmt: skip
+    assert code == 0
+    trace = read_request_trace(CODE_TRACE)
+    workloads = yaml.safe_load(output.read_text())["workloads"]
+    read_back = [read_request_trace(output.parent / w["trace"]) for w in workloads]
+    assert [w["trace"] for w in workloads] == [f"../traces/{w['name']}.csv" for w in workloads]
+    assert sum(t.requests for t in read_back) == trace.requests
+    for workload, piece in zip(workloads, read_back, strict=True):
+        # every request in its own slice's bounds, and the slice's mean lengths and rate are its trace's
+        assert piece.prompt_tokens.mean() == pytest.approx(workload["prompt_tokens"], abs=0.5)
+        assert piece.output_tokens.mean() == pytest.approx(workload["output_tokens"], abs=0.5)
+        assert (piece.prompt_tokens < 1024).all() or (piece.prompt_tokens >= 1024).all()
+    assert sorted(int(p) for t in read_back for p in t.prompt_tokens) == sorted(int(p) for p in trace.prompt_tokens)
+    (tmp_path / "traces.txt").write_text("")
+    assert main(["slices", str(CODE_TRACE), "--model", "llama-3.1-8b", "--trace-dir", str(tmp_path / "traces.txt")]) == 2
