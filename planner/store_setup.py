@@ -55,8 +55,11 @@ def open_store(url: str | None = None) -> Store:
     with store.setup_lock():
         store.migrate()
         stored = store.run_keys()
+        catalog = load_catalog()
         if (
-            store.row_counts()["hardware"] == 0
+            # a catalog row added since the Store was seeded (the A10G, 2026-11-28) lands in it too
+            not set(catalog.gpus) <= set(store.hardware()["name"])
+            or not set(catalog.llms) <= set(store.llms()["name"])
             or any(bundled_run_key(folder) not in stored for folder in bundled_run_folders())
             or V2_SOURCE not in store.measurement_sources()
         ):

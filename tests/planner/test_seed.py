@@ -30,6 +30,16 @@ def test_new_store_is_seeded_once(store_url):
     assert store.row_counts() == counts
 
 
+def test_a_gpu_added_to_the_catalog_after_seeding_reaches_an_existing_store(store_url):
+    store = open_store(store_url)
+    counts = store.row_counts()
+    with store.engine.begin() as connection:  # a Store seeded before the A10G was in the catalog
+        connection.exec_driver_sql("DELETE FROM hardware WHERE name = 'A10G'")
+    assert "A10G" not in set(store.hardware()["name"])
+    reopened = open_store(store_url)
+    assert "A10G" in set(reopened.hardware()["name"]) and reopened.row_counts() == counts
+
+
 def test_bundles_match_a_fresh_conversion_of_the_raw_reference(raw_reference, tmp_path):
     catalog = load_catalog()
     converted = [folder for folder in bundled_run_folders() if (raw_reference / folder.name).is_dir()]
