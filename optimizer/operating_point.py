@@ -90,6 +90,12 @@ class OperatingPoint:
         return self.power_w / self.tok_s
 
     @property
+    def measurement(self) -> OperatingPoint:
+        """The point as measured: itself, or the one it was moved to other lengths from (whose
+        sweep is what a simulated replica steps on)."""
+        return self.lengths_from.measured if self.lengths_from is not None else self
+
+    @property
     def ttft_unverified(self) -> bool:
         return self.ttft_ms is None
 

@@ -81,8 +81,7 @@ def _configuration_model(row: PlacementRow, points: Mapping[str, OperatingPoint]
     """The simulated replica of a placement row, from the sweep of the candidate serving most of it
     and the decode windows of its configuration at every prompt length."""
     main = max(row.serves, key=lambda share: share.tokens_per_s)
-    planned = points[main.candidate]
-    point = planned.lengths_from.measured if planned.lengths_from else planned
+    point = points[main.candidate].measurement
     sweep = by_sweep.get(sweep_key(point), [])
     if len({p.load for p in sweep}) < 2:
         raise InputError(

@@ -95,8 +95,7 @@ def candidate_cap(candidate: Candidate, sweep: list[OperatingPoint], workload: W
 def _bisected(candidate: Candidate, sweep: list[OperatingPoint], workload: WorkloadSpec, trace: Trace, kv: KvCost | None) -> float | None:
     point = candidate.point
     # a point moved to other lengths steps on its measurement's curves, the KV cost following the trace's context
-    measured = point.lengths_from.measured if point.lengths_from else point
-    model = sweep_replica(measured, sweep, load_catalog(), [], kv)  # fitted once, probed at every load
+    model = sweep_replica(point.measurement, sweep, load_catalog(), [], kv)  # fitted once, probed at every load
     if _meets(model, point, workload, trace, 1.0):
         return 1.0
     if not _meets(model, point, workload, trace, LOWEST):
@@ -142,13 +141,12 @@ def caps_for(
         if candidate.workload not in traces:
             continue
         point = candidate.point
-        measured = point.lengths_from.measured if point.lengths_from else point
-        sweep = by_sweep.get(sweep_key(measured), [])
+        sweep = by_sweep.get(sweep_key(point.measurement), [])
         where = (candidate.workload, candidate.id, f"{point.hardware}/{point.runtime}/g{candidate.gpus_per_replica}", point.load, point.source)
         if len({p.load for p in sweep}) < 2:
             found.append(Cap(*where, None, "measured at one batch only: no curves to simulate"))
             continue
-        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv_cost(measured, windows, catalog, []))
+        cap = candidate_cap(candidate, sweep, workloads[candidate.workload], traces[candidate.workload], kv_cost(point.measurement, windows, catalog, []))
         if cap is None:
             found.append(Cap(*where, None, f"SLO missed even at {LOWEST:.0%} load"))
         else:
