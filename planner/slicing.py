@@ -21,7 +21,7 @@ from simulator.traffic import Trace
 @dataclass(frozen=True)
 class Slice:
     bucket: tuple[int, int]
-    """(prompt bucket, output bucket): which requests of the trace it holds (`requests_in`)."""
+    """(prompt bucket, output bucket): which requests of the trace it holds (`requests_by_bucket`)."""
     prompt_range: tuple[int, int]
     output_range: tuple[int, int]
     requests: int
@@ -53,31 +53,34 @@ def slices(trace: Trace, prompt_edges: Sequence[int], output_edges: Sequence[int
         raise InputError("the trace spans no time (one request, or all at once). To fix: give a trace of several arrivals.")
     scale = 1.0 if total_output_tok_s is None else total_output_tok_s / trace.output_tok_s
     found = []
-    for i in range(len(prompt_edges) + 1):
-        for j in range(len(output_edges) + 1):
-            chosen = requests_in(trace, (i, j), prompt_edges, output_edges)
-            if not chosen.any():
-                continue
-            prompts, outputs = trace.prompt_tokens[chosen], trace.output_tokens[chosen]
-            found.append(
-                Slice(
-                    bucket=(i, j),
-                    prompt_range=(int(prompts.min()), int(prompts.max())),
-                    output_range=(int(outputs.min()), int(outputs.max())),
-                    requests=int(chosen.sum()),
-                    prompt_tokens=round(float(prompts.mean())),
-                    output_tokens=round(float(outputs.mean())),
-                    output_tok_s=scale * float(outputs.sum()) / trace.duration_s,
-                )
+    for bucket, chosen in requests_by_bucket(trace, prompt_edges, output_edges).items():
+        prompts, outputs = trace.prompt_tokens[chosen], trace.output_tokens[chosen]
+        found.append(
+            Slice(
+                bucket=bucket,
+                prompt_range=(int(prompts.min()), int(prompts.max())),
+                output_range=(int(outputs.min()), int(outputs.max())),
+                requests=int(chosen.sum()),
+                prompt_tokens=round(float(prompts.mean())),
+                output_tokens=round(float(outputs.mean())),
+                output_tok_s=scale * float(outputs.sum()) / trace.duration_s,
             )
+        )
     return found
 
 
-def requests_in(trace: Trace, bucket: tuple[int, int], prompt_edges: Sequence[int], output_edges: Sequence[int]) -> np.ndarray:
-    """Which of the trace's requests fall in a (prompt, output) bucket, as a mask."""
+def requests_by_bucket(trace: Trace, prompt_edges: Sequence[int], output_edges: Sequence[int]) -> dict[tuple[int, int], np.ndarray]:
+    """Each (prompt, output) bucket that holds requests, with the mask of those requests, in
+    bucket order."""
     prompt_bucket = np.searchsorted(np.asarray(prompt_edges), trace.prompt_tokens, side="right")
     output_bucket = np.searchsorted(np.asarray(output_edges), trace.output_tokens, side="right")
-    return np.asarray((prompt_bucket == bucket[0]) & (output_bucket == bucket[1]))
+    masks = {}
+    for i in range(len(prompt_edges) + 1):
+        for j in range(len(output_edges) + 1):
+            chosen = np.asarray((prompt_bucket == i) & (output_bucket == j))
+            if chosen.any():
+                masks[(i, j)] = chosen
+    return masks
 
 
 def workload_entries(found: Sequence[Slice], model: str, prefix: str, slo: dict[str, object]) -> list[dict[str, object]]:

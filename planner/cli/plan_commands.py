@@ -196,15 +196,16 @@ def _write_slice_traces(trace: Trace, found: list[Slice], entries: list[dict[str
     auto` and `planner simulate`."""
     from planner.formats.placement import write_text_atomically
     from planner.formats.request_trace import request_trace_csv
-    from planner.slicing import requests_in
+    from planner.slicing import requests_by_bucket
 
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--trace-dir {folder} is a file. To fix: name a folder (it is created if missing).")
     folder.mkdir(parents=True, exist_ok=True)
     base = output.parent if output.suffix else output
+    masks = requests_by_bucket(trace, *edges)
     for piece, entry in zip(found, entries, strict=True):
         path = folder / f"{entry['name']}.csv"
-        write_text_atomically(request_trace_csv(trace, requests_in(trace, piece.bucket, *edges)), path)
+        write_text_atomically(request_trace_csv(trace, masks[piece.bucket]), path)
         entry["trace"] = os.path.relpath(path, base)
     print(f"wrote each slice's requests to {folder}/ (timestamps in seconds from the trace's first request)")
 
