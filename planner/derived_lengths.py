@@ -7,7 +7,7 @@ prefill per prompt token (compute-bound, linear in tokens) and a decode step who
 energy grow with the KV tokens held, at the rate planner/kv_context.py fits across prompt lengths
 (or the bandwidth roofline). Together they give the cycle at other lengths,
 `prefill(p) + o x step(context(p, o))`: the model the serving simulator steps, so a plan on
-derived points and its simulation rest on the same physics. `planner model-check --context` and
+derived points and its simulation rest on the same physics. `planner model-check --lengths` and
 tests/planner/test_derived_lengths.py measure how far it carries.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import replace
 from models import Catalog
 from optimizer.candidates import WorkloadSpec, length_distance, serves
 from optimizer.operating_point import LengthsFrom, OperatingPoint
-from planner.kv_context import KV_MEMORY_SHARE, ConfigurationKey, configuration_key, decode_windows, kv_cost, reference_tokens
+from planner.kv_context import ConfigurationKey, configuration_key, decode_windows, kv_capacity_tokens, kv_cost, reference_tokens
 
 
 def derived_point(point: OperatingPoint, prompt_tokens: int, output_tokens: int, windows: Mapping[ConfigurationKey, Sequence[OperatingPoint]],
@@ -29,9 +29,7 @@ def derived_point(point: OperatingPoint, prompt_tokens: int, output_tokens: int,
     prompt length to move from, or the batch's KV cache would not fit the replica's memory."""
     if point.decode_step_s is None or point.decode_j_per_step is None or point.prompt_tokens is None:
         return None
-    llm, gpu = catalog.llm(point.model), catalog.gpus[point.hardware]
-    kv_bytes = point.load * (prompt_tokens + output_tokens) * llm.kv_bytes_per_token
-    if llm.weight_bytes + kv_bytes > point.gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE:
+    if point.load * (prompt_tokens + output_tokens) > kv_capacity_tokens(catalog.llm(point.model), catalog.gpus[point.hardware], point.gpus_per_replica):
         return None
     kv = kv_cost(point, windows, catalog, [])
     measured_context = reference_tokens(point.runtime, point.prompt_tokens, point.output_tokens)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models import Catalog
+from models import Catalog, GpuSpec, LlmSpec
 from optimizer.operating_point import OperatingPoint
 from simulator.performance import KvCost
 
@@ -44,6 +44,11 @@ class KvSlopes:
     """The prompt lengths the slopes were fitted across."""
     batches: tuple[int, ...]
     """The batches measured at two or more of them."""
+
+
+def kv_capacity_tokens(llm: LlmSpec, gpu: GpuSpec, gpus_per_replica: int) -> int:
+    """KV tokens a replica holds beside its weights (negative where the weights alone do not fit)."""
+    return int((gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE - llm.weight_bytes) / llm.kv_bytes_per_token)
 
 
 def reference_tokens(runtime: str, prompt_tokens: int | None, output_tokens: int) -> float | None:

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 
-from models import Store, load_catalog
+from models import Catalog, Store, load_catalog
 from optimizer.operating_point import OperatingPoint
 from planner.derived_lengths import derived_point
 from planner.kv_context import configuration_key, decode_windows, fitted_slopes, reference_tokens, roofline_slopes
@@ -37,6 +37,11 @@ def sweep_key(point: OperatingPoint) -> SweepKey:
     return (point.model, point.hardware, point.runtime, point.gpus_per_replica, shape, point.output_tokens, point.source)
 
 
+def _wanted(catalog: Catalog, model: str | None, hardware: str | None) -> tuple[str | None, str | None]:
+    """The catalog names a check is limited to (any alias given), None where it is not."""
+    return (None if model is None else catalog.resolve("llm", model), None if hardware is None else catalog.resolve("gpu", hardware))
+
+
 def _worst(held: list[HeldOut], attribute: str) -> float | None:
     errors = [abs(getattr(h, attribute)) for h in held]
     return round(100 * max(errors), 1) if errors else None
@@ -46,8 +51,7 @@ def model_check(store: Store, model: str | None = None, hardware: str | None = N
     """Per sweep of three or more batches: the largest leave-one-out error in %, for points inside
     the others' batch range (interpolated) and at its ends (extrapolated), of tok/s, TPOT and J/token."""
     catalog = load_catalog()
-    wanted_model = None if model is None else catalog.resolve("llm", model)
-    wanted_hardware = None if hardware is None else catalog.resolve("gpu", hardware)
+    wanted_model, wanted_hardware = _wanted(catalog, model, hardware)
     rows = []
     for key, members in sorted(sweeps(usable_operating_points(store)).items()):
         name, gpu, runtime, gpus, shape, output_tokens, source = key
@@ -78,8 +82,7 @@ def context_check(store: Store, model: str | None = None, hardware: str | None =
     context-blind, by the bandwidth roofline, and by the slopes fitted without its prompt length
     (errors in %; '-' where the other lengths share no batch)."""
     catalog = load_catalog()
-    wanted_model = None if model is None else catalog.resolve("llm", model)
-    wanted_hardware = None if hardware is None else catalog.resolve("gpu", hardware)
+    wanted_model, wanted_hardware = _wanted(catalog, model, hardware)
     rows: list[dict[str, object]] = []
     for (name, gpu, runtime, gpus), windows in sorted(decode_windows(usable_operating_points(store)).items()):
         prompts = Counter(w.prompt_tokens for w in windows)
@@ -121,8 +124,7 @@ def lengths_check(store: Store, model: str | None = None, hardware: str | None =
     predicted from each measurement of the same configuration and batch at another prompt length
     (any run), with the KV slopes fitted without the predicted prompt length (errors in %)."""
     catalog = load_catalog()
-    wanted_model = None if model is None else catalog.resolve("llm", model)
-    wanted_hardware = None if hardware is None else catalog.resolve("gpu", hardware)
+    wanted_model, wanted_hardware = _wanted(catalog, model, hardware)
     measured = [p for p in usable_operating_points(store) if p.decode_step_s is not None and p.prompt_tokens is not None]
     rows: list[dict[str, object]] = []
     for held in sorted(measured, key=lambda p: (configuration_key(p), p.load, p.prompt_tokens or 0, p.measurement_id)):

@@ -27,7 +27,7 @@ from planner.errors import InputError
 from planner.formats.placement import Placement, PlacementRow, read_placement, write_text_atomically
 from planner.formats.request_trace import check_fits_the_model, read_request_trace
 from planner.formats.scenario import load_scenario
-from planner.kv_context import KV_MEMORY_SHARE, ConfigurationKey, decode_windows, kv_cost
+from planner.kv_context import ConfigurationKey, decode_windows, kv_capacity_tokens, kv_cost
 from planner.model_check import SweepKey, sweep_key, sweeps
 from planner.planning import planning_points, workload_specs
 from planner.stored_points import usable_operating_points
@@ -97,7 +97,7 @@ def sweep_replica(point: OperatingPoint, fitted_on: Sequence[OperatingPoint], ca
     following the context held by `kv` (None: the curves' own context, whatever is held)."""
     curves = fit([BatchPoint(p.load, p.tok_s, p.tpot_ms, p.power_w) for p in fitted_on], point.output_tokens)
     gpu, llm = catalog.gpus[point.hardware], catalog.llm(point.model)
-    kv_tokens = int((point.gpus_per_replica * gpu.memory_gb * 1e9 * KV_MEMORY_SHARE - llm.weight_bytes) / llm.kv_bytes_per_token)
+    kv_tokens = kv_capacity_tokens(llm, gpu, point.gpus_per_replica)
     if kv_tokens < 1:
         raise InputError(f"{point.model}: its weights leave no KV cache on {point.gpus_per_replica} x {gpu.name}.")
     return ReplicaModel(

@@ -75,8 +75,8 @@ def _lacks_prefill(point: MeasuredPoint) -> bool:
 def with_prefill_estimates(points: list[MeasuredPoint], catalog: Catalog) -> list[MeasuredPoint]:
     """A decode window without its own prefill gets the median measured prefill (J and s per
     prompt token) of the same model, GPU type and GPUs per replica, else (where the catalog has the
-    GPU's tensor peak) the compute roofline at the power limit: 2 x active parameters FLOPs per prompt token at the dense BF16 peak, the
-    replica drawing its TDP. Prefill is compute-bound and ran at 680-730 W on the 700 W
+    GPU's tensor peak) the compute roofline at the power limit: 2 x active parameters FLOPs per
+    prompt token at the dense BF16 peak, the replica drawing its TDP. Prefill is compute-bound and ran at 680-730 W on the 700 W
     reference cards, so the roofline's time is a lower bound and its power an upper one."""
     measured: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
     for p in points:

@@ -10,10 +10,12 @@ import pytest
 import yaml
 
 from models import load_catalog
+from optimizer.candidates import WorkloadSpec
 from optimizer.operating_point import OperatingPoint
 from planner import plan
 from planner.cli import main
 from planner.derived_lengths import derived_point, derived_points
+from planner.formats.scenario import parse_scenario
 from planner.kv_context import decode_windows, reference_tokens
 from planner.model_check import lengths_check, sweeps
 from planner.planning import workload_specs
@@ -38,6 +40,17 @@ def whole_request(batch: int, prompt: int, output: int) -> OperatingPoint:
         ttft_stat="mean", tpot_ms=1000 * step_s, tpot_stat="mean", prefill_energy_estimated=False, peak_power_estimated=False,
         decode_step_s=step_s, decode_j_per_step=step_j,
     )  # fmt: skip
+
+
+def workload_specs_of(lengths: list[tuple[int, int]]) -> tuple[WorkloadSpec, ...]:
+    """Workloads of llama-3.1-8b at these (prompt, output) lengths, read as a scenario reads them."""
+    scenario = parse_scenario(
+        {"version": 1, "name": "t", "sites": [{"name": "a", "power_budget_kw": 10, "gpus": {"H100-SXM-80GB": 1}}],
+         "workloads": [{"name": f"w{p}", "model": "llama-3.1-8b", "tokens_per_s": 100, "prompt_tokens": p, "output_tokens": o,
+                        "slo": {"tpot_ms": 50}} for p, o in lengths]},
+        load_catalog(),
+    )  # fmt: skip
+    return workload_specs(scenario)
 
 
 def test_on_the_linear_model_a_moved_point_is_the_point_measured_there():
@@ -67,18 +80,6 @@ def test_derived_points_are_no_measurement_of_the_lengths_they_were_moved_to():
     everything = measured + moved
     assert sum(len(w) for w in decode_windows(everything).values()) == len(measured)
     assert sum(len(s) for s in sweeps(everything).values()) == len(measured)
-
-
-def workload_specs_of(lengths: list[tuple[int, int]]):
-    from planner.formats.scenario import parse_scenario
-
-    scenario = parse_scenario(
-        {"version": 1, "name": "t", "sites": [{"name": "a", "power_budget_kw": 10, "gpus": {"H100-SXM-80GB": 1}}],
-         "workloads": [{"name": f"w{p}", "model": "llama-3.1-8b", "tokens_per_s": 100, "prompt_tokens": p, "output_tokens": o,
-                        "slo": {"tpot_ms": 50}} for p, o in lengths]},
-        load_catalog(),
-    )  # fmt: skip
-    return workload_specs(scenario)
 
 
 def test_the_bundled_runs_are_predicted_at_other_prompt_lengths(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
