@@ -10,13 +10,14 @@ from dataclasses import replace
 
 import pulp
 
+from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
 from optimizer.formulation import GroupKey, PlacementModel, build_model, tie_broken_objective
 from optimizer.highs import SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
 from optimizer.replica_groups import configurations
-from optimizer.start import Start, lp_rounding_start
+from optimizer.start import Start, lp_rounding_start, plan_start
 
 
 def groups(model: PlacementModel) -> tuple[ReplicaGroup, ...]:
@@ -138,8 +139,32 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     start = lp_rounding_start(model, objective, base) if options.warm_start else Start(None)
     # the limit is on the wall clock from the call: building the model and the start count
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
-    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound)
+    values = start.values
+    restricted = largest_batches.restricted_problem(problem) if options.warm_start and remaining is not None else None
+    if restricted is not None and remaining is not None:
+        restricted_from = time.perf_counter()
+        values = _better_start(model, objective, values, _solve_model(restricted, largest_batches.restricted_options(options, remaining), None))
+        remaining = max(remaining - (time.perf_counter() - restricted_from), 0.5)
+    result = run(model.prob, objective, options, remaining, values, start.lower_bound)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:
         return solved
     return replace(solved, groups=groups(model), objective_value=pulp.value(primary), gap=result.gap)
+
+
+def _better_start(
+    model: PlacementModel, objective: pulp.LpAffineExpression, start: dict[str, float] | None, restricted: Solution
+) -> dict[str, float] | None:
+    """The plan of the restricted problem as this model's start, where it costs less than `start`."""
+    if not restricted.has_solution:
+        return start
+    found = plan_start(model, objective, restricted.groups)
+    if found is None:
+        return start
+    if start is not None and _value(objective, start) <= _value(objective, found):
+        return start
+    return found
+
+
+def _value(objective: pulp.LpAffineExpression, values: dict[str, float]) -> float:
+    return float(sum(coefficient * values.get(var.name, 0.0) for var, coefficient in objective.items()))

@@ -149,8 +149,7 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
         return Start(None)
     bound = rounded.objective - LP_TOLERANCE * max(1.0, abs(rounded.objective))
     if base is not None:
-        counts, loads = _from_plan(model, base)
-        covered = _greedy_cover(model, objective, options, _consolidated(options, counts, loads), loads)
+        covered = _covered_plan(model, objective, options, base)
         if covered is not None:
             return Start(covered, bound)
     covered = _greedy_cover(model, objective, options, rounded.counts, rounded.loads)
@@ -159,6 +158,20 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
         # large replicas: cover everything again from nothing, the hardest replicas to fit first
         covered = _greedy_cover(model, objective, options, {}, {}, largest_first=True)
     return Start(covered, bound)
+
+
+def plan_start(model: PlacementModel, objective: pulp.LpAffineExpression, base: Sequence[ReplicaGroup]) -> dict[str, float] | None:
+    """`base`, a plan of this model's problem or of one with fewer candidates, as this model's
+    column values, any demand it leaves covered greedily; None where it breaks a budget or an
+    inventory here."""
+    return _covered_plan(model, objective, _options(model), base)
+
+
+def _covered_plan(
+    model: PlacementModel, objective: pulp.LpAffineExpression, options: list[_Option], base: Iterable[ReplicaGroup]
+) -> dict[str, float] | None:
+    counts, loads = _from_plan(model, base)
+    return _greedy_cover(model, objective, options, _consolidated(options, counts, loads), loads)
 
 
 LP_TOLERANCE = 1e-7
