@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +38,8 @@ class ChildResult:
     objective: float | None
     dual_bound: float | None
     stopped_at_deadline: bool
+    beside: tuple[float, np.ndarray] | None = None
+    """The best (objective, values) the model solved beside this one found, in its own columns."""
 
     @property
     def gap(self) -> float | None:
@@ -237,10 +239,15 @@ def solve_in_child(
     start: tuple[np.ndarray, np.ndarray] | None,
     start_objective: float | None,
     deadline_s: float,
+    beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> ChildResult:
     """Solve until the child finishes or `deadline_s` (time.monotonic()) passes, whichever is
-    first; the start counts as the first incumbent."""
+    first; the start counts as the first incumbent. `beside`, another model's (arrays, options),
+    is solved in a second child at the same time, on the second core, and its best solution is
+    returned with the result (optimizer/largest_batches.py)."""
     child, receiver = _start_child(arrays, options, start, start_objective)
+    second = None if beside is None else _start_child(*beside, None, None)
+    found_beside: tuple[float, np.ndarray] | None = None
     values = None
     if start is not None and start_objective is not None:
         values = np.zeros(arrays["num_col"])
@@ -248,10 +255,23 @@ def solve_in_child(
     objective, dual_bound = start_objective, None
     status: ChildStatus = "feasible" if values is not None else "no_solution"
     finished = False
+    open_receivers: list[Any] = [receiver] if second is None else [receiver, second[1]]
     try:
         while (remaining_s := deadline_s - time.monotonic()) > 0:
-            if not receiver.poll(remaining_s):
+            if found_beside is not None and dual_bound is not None and math.isfinite(dual_bound):
+                # the whole model's child stops at its gap against its own incumbents only
+                if relative_gap(min(found_beside[0], math.inf if objective is None else objective), dual_bound) <= options["mip_rel_gap"]:
+                    break
+            ready = wait(open_receivers, remaining_s)
+            if not ready:
                 break
+            if second is not None and second[1] in ready:
+                try:
+                    found_beside = _beside_message(second[1].recv(), found_beside)
+                except EOFError:  # the second child finished or died; keep what it sent
+                    open_receivers.remove(second[1])
+                if receiver not in ready:
+                    continue
             try:
                 message = receiver.recv()
             except EOFError:  # the child died; keep what it sent
@@ -271,15 +291,27 @@ def solve_in_child(
                     status = "feasible"
                 break
     finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        receiver.close()
+        for process, channel in [(child, receiver)] + ([] if second is None else [second]):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            channel.close()
     if not finished:
         status = "feasible" if values is not None else "no_solution"
     if status in ("infeasible", "no_solution"):
-        return ChildResult(status, None, None, None, not finished)
-    return ChildResult(status, values, objective, dual_bound, not finished)
+        return ChildResult(status, None, None, None, not finished, found_beside)
+    return ChildResult(status, values, objective, dual_bound, not finished, found_beside)
+
+
+def _beside_message(message: tuple[Any, ...], best: tuple[float, np.ndarray] | None) -> tuple[float, np.ndarray] | None:
+    """The better of `best` and a solution the second child sent (improving or final)."""
+    if message[0] == "solution":
+        objective, values = message[1], message[2]
+    elif message[0] == "done" and message[4] is not None:
+        objective, values = message[2], message[4]
+    else:
+        return best
+    return (objective, values) if best is None or objective < best[0] else best
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pulp
@@ -20,6 +21,9 @@ from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
 READ_BACK_S_PER_COLUMN = 6e-6
+BESIDE_PLAN_S_PER_COLUMN = 3e-5
+"""Per column of the whole model: what reading a restricted model's plan back into it costs
+(optimizer/largest_batches.py); XL (228,000 columns) overran a 60 s limit by 6.3 s without it."""
 SOLVER_NAME = "HiGHS"
 
 
@@ -28,6 +32,10 @@ class RunResult:
     status: Status
     gap: float | None
     """The relative gap HiGHS proved; 0 when it proved the requested gap."""
+    dual_bound: float | None = None
+    """What HiGHS (or the bound given to it) proved no plan of the model beats."""
+    beside: tuple[float, np.ndarray] | None = None
+    """The best (objective, values) of the model solved beside this one, in its own columns."""
 
 
 class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
@@ -36,9 +44,15 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
     limit must hold, else here."""
 
     def __init__(
-        self, start: Mapping[str, float] | None = None, deadline_s: float | None = None, lower_bound: float | None = None, **options: object
+        self,
+        start: Mapping[str, float] | None = None,
+        deadline_s: float | None = None,
+        lower_bound: float | None = None,
+        beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
+        **options: object,
     ) -> None:
         super().__init__(**options)
+        self.beside = beside
         self.start = start
         self.deadline_s = deadline_s
         self.lower_bound = lower_bound
@@ -58,11 +72,14 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
             # the start is built to satisfy every row; one that does not is not trusted as a cutoff
             start = None
         start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
-        if self.deadline_s is not None and arrays["num_col"] >= CHILD_MIN_COLUMNS:
+        if self.deadline_s is not None and (arrays["num_col"] >= CHILD_MIN_COLUMNS or self.beside is not None):
             # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
             # 228,000 columns on the 2-core dev machine) inside the limit
-            deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s)
+            read_back_s = READ_BACK_S_PER_COLUMN * arrays["num_col"]
+            if self.beside is not None:
+                read_back_s += READ_BACK_S_PER_COLUMN * self.beside[0]["num_col"] + BESIDE_PLAN_S_PER_COLUMN * arrays["num_col"]
+            deadline_s = self.deadline_s - read_back_s
+            result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s, self.beside)
         else:
             result = solve_here(lp.solverModel, start, start_objective)
         self.result = result.with_lower_bound(self.lower_bound)
@@ -126,16 +143,20 @@ def run(
     time_limit_s: float | None,
     start: Mapping[str, float] | None = None,
     lower_bound: float | None = None,
+    beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> RunResult:
     """Solve `prob` for `objective`; the status is HiGHS's solution status, never only PuLP's
     "Optimal" (which a time-limited incumbent also reports). `lower_bound`, a bound proven
-    elsewhere (the LP relaxation the start came from), counts where HiGHS proves less."""
+    elsewhere (the LP relaxation the start came from), counts where HiGHS proves less.
+    `beside`, another model's (arrays, options), is solved at the same time in a second child
+    where a time limit is given; its best solution comes back in the result."""
     prob.setObjective(objective)
     _quiet_banner()
     solver = _HighsFromStart(
         start,
         None if time_limit_s is None else time.monotonic() + time_limit_s,
         lower_bound,
+        beside,
         msg=False,
         timeLimit=time_limit_s,
         gapRel=options.gap_rel,
@@ -146,12 +167,14 @@ def run(
     )
     prob.solve(_checked(solver))
     gap = solver.proven_gap()
+    found = solver.result
+    bound, found_beside = (None, None) if found is None else (found.dual_bound, found.beside)
     if prob.sol_status == pulp.LpSolutionOptimal:
         # "Optimal" means within the requested gap: report the gap HiGHS proved.
-        return RunResult("optimal", gap or 0.0)
+        return RunResult("optimal", gap or 0.0, bound, found_beside)
     if prob.sol_status == pulp.LpSolutionIntegerFeasible:
         # within the requested gap by a bound proven beside HiGHS's: as HiGHS's "optimal" means
-        return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap)
+        return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap, bound, found_beside)
     if prob.sol_status == pulp.LpSolutionInfeasible:
         return RunResult("infeasible", None)
-    return RunResult("no_solution", None)
+    return RunResult("no_solution", None, bound, found_beside)

@@ -1,7 +1,7 @@
 """Where site power budgets bind (#14): the start is found and checked, a start reaches HiGHS as a
 cutoff with presolve on, and a time limit never turns a feasible problem into "infeasible".
 
-The fleet is benchmarks/plan_scaling.py's L generator (synthetic roofline figures, not
+The fleet (tests/optimizer/conftest.py) is benchmarks/plan_scaling.py's L generator (synthetic roofline figures, not
 measurements) with every budget at 1/0.9 of the least at which its LP relaxation is feasible:
 31 of its 40 budget rows are then tight in the relaxation."""
 
@@ -25,15 +25,7 @@ from optimizer.solve import solve
 from optimizer.start import _greedy_cover, _options, _relaxation, lp_rounding_start
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from binding_budgets import least_budget_scale  # the benchmark's own generator
-from plan_scaling import SIZES, build_problem
-
-
-@pytest.fixture(scope="module")
-def binding_fleet() -> PlanProblem:
-    loose, _, _ = build_problem(SIZES["L"], seed=1)
-    fleet, _, _ = build_problem(SIZES["L"], seed=1, budget_scale=least_budget_scale(loose) / 0.9)
-    return fleet
+from plan_scaling import SIZES, build_problem  # the benchmark's own generator
 
 
 def _arrays_and_start(model: PlacementModel, values: dict[str, float]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:

@@ -4,31 +4,20 @@ restriction left out where that batch is the optimum."""
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
-from pathlib import Path
 
+import numpy as np
 import pytest
 
 from optimizer import largest_batches
 from optimizer.child_solve import feasible_start
 from optimizer.formulation import build_model
+from optimizer.highs import RunResult
 from optimizer.problem import PlanProblem, SolveOptions
-from optimizer.solve import _solve_model, solve
+from optimizer.solve import _solve_model, _with_beside_plan, solve
 from optimizer.start import _relaxation, plan_start
 from tests.optimizer.factories import candidate, point, problem, site, workload
 from tests.optimizer.test_binding_budgets import _arrays_and_start
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from binding_budgets import least_budget_scale  # the benchmark's own generator
-from plan_scaling import SIZES, build_problem
-
-
-@pytest.fixture(scope="module")
-def binding_fleet() -> PlanProblem:
-    loose, _, _ = build_problem(SIZES["L"], seed=1)
-    fleet, _, _ = build_problem(SIZES["L"], seed=1, budget_scale=least_budget_scale(loose) / 0.9)
-    return fleet
 
 
 def test_each_family_of_batches_keeps_its_largest(binding_fleet: PlanProblem) -> None:
@@ -71,16 +60,48 @@ def test_the_restricted_plan_is_a_checked_start_and_never_beaten_by_a_worse_answ
 
 def test_a_batch_left_out_of_the_restriction_is_still_planned_where_it_is_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
     # one workload asking for little: one small-batch replica (300 W) beats one of the largest
-    # batches (700 W), which the restricted problem alone would plan
+    # batch (700 W), which the restricted problem alone would plan
     points = [point("A", tok_s, power_w, peak_w=800.0, load=load, measurement_id=load)
               for load, tok_s, power_w in ((1, 90.0, 300.0), (4, 300.0, 450.0), (16, 800.0, 600.0), (32, 1000.0, 700.0))]
     demand = workload(demand=60.0)
     small = problem([demand], [candidate(demand.name, p) for p in points], [site("s", 10.0, {"A": 8})])
     monkeypatch.setattr(largest_batches, "MIN_COLUMNS", 1)
     restricted = largest_batches.restricted_problem(small)
-    assert restricted is not None and {c.point.load for c in restricted.candidates} == {16, 32}
-    assert _solve_model(restricted, SolveOptions(time_limit_s=1.0), None).objective_value == pytest.approx(1.2 * 600.0)
+    assert restricted is not None and {c.point.load for c in restricted.candidates} == {32}
+    assert _solve_model(restricted, SolveOptions(time_limit_s=1.0), None).objective_value == pytest.approx(1.2 * 700.0)
     planned = solve(small, SolveOptions(time_limit_s=5.0))
     assert planned.status == "optimal"
     assert [(g.replicas, g.configuration.endswith("/b1")) for g in planned.groups] == [(1, True)]
     assert planned.objective_value == pytest.approx(1.2 * 300.0)
+
+
+def test_a_better_plan_from_beside_replaces_the_whole_models_with_the_whole_models_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = [point("A", tok_s, power_w, peak_w=800.0, load=load, measurement_id=load)
+              for load, tok_s, power_w in ((1, 90.0, 300.0), (16, 800.0, 600.0), (32, 1000.0, 700.0))]
+    demand = workload(demand=60.0)
+    small = problem([demand], [candidate(demand.name, p) for p in points], [site("s", 10.0, {"A": 8})])
+    monkeypatch.setattr(largest_batches, "KEPT_BATCHES", 2)
+    monkeypatch.setattr(largest_batches, "MIN_COLUMNS", 1)
+    restricted = largest_batches.restricted_problem(small)
+    assert restricted is not None
+    options = SolveOptions(time_limit_s=5.0, tie_break=False)
+    beside = largest_batches.beside_model(restricted, options, 5.0)
+    model = build_model(small)
+    objective = model.objectives["energy"]
+    model.prob.setObjective(objective)
+    # the whole model holds one replica of batch 32 (840 W); beside found one of batch 16 (720 W)
+    for (_, candidate_id, _), n in model.replicas.items():
+        n.varValue = 1.0 if candidate_id.endswith("/b32/32") else 0.0
+    values = np.zeros(beside.arrays["num_col"])
+    for (_, candidate_id, _), n in beside.model.replicas.items():
+        values[n.index] = 1.0 if candidate_id.endswith("/b16/16") else 0.0
+    result = _with_beside_plan(model, objective, options, RunResult("feasible", 0.57, 360.0, (720.0, values)), beside)
+    assert result.status == "feasible" and result.dual_bound == 360.0
+    assert result.gap == pytest.approx((720.0 - 360.0) / 720.0)
+    assert {candidate_id: n.varValue for (_, candidate_id, _), n in model.replicas.items() if n.varValue} == {"A/b16/16": 1.0}
+    # a plan from beside that costs more than the whole model's is not taken
+    values[:] = 0.0
+    for (_, candidate_id, _), n in beside.model.replicas.items():
+        values[n.index] = 1.0 if candidate_id.endswith("/b32/32") else 0.0
+    kept = RunResult("feasible", 0.5, 360.0, (840.0, values))
+    assert _with_beside_plan(model, objective, options, kept, beside) is kept
