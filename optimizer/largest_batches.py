@@ -69,17 +69,14 @@ def largest_batch_ids(problem: PlanProblem, kept: int | None = None) -> frozense
     )
 
 
-def restricted_problem(problem: PlanProblem) -> PlanProblem | None:
-    """The problem kept to its largest batches, where that removes candidates and the model is
-    large enough to gain from it; else None. Workloads served at several sites are left alone,
-    as the rounding start leaves them (their plans need the site indicators)."""
-    if any(w.min_sites > 1 for w in problem.workloads):
+def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None:
+    """The problem kept to its largest batches, where that removes candidates and its model's
+    `columns` are enough to gain from it; else None. Workloads served at several sites are left
+    alone, as the rounding start leaves them (their plans need the site indicators)."""
+    if columns < MIN_COLUMNS or any(w.min_sites > 1 for w in problem.workloads):
         return None
     keep = largest_batch_ids(problem)
     if len(keep) == len(problem.candidates):
-        return None
-    columns = sum(1 for c in problem.candidates for site in problem.sites if site.inventory.get(c.hardware, 0) >= c.gpus_per_replica)
-    if columns < MIN_COLUMNS:
         return None
     return problem.restricted([c for c in problem.candidates if (c.workload, c.id) in keep])
 

@@ -142,7 +142,7 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
     beside = None
     if options.warm_start and remaining is not None and remaining >= largest_batches.MIN_BESIDE_S and largest_batches.cores() >= 2:
-        restricted = largest_batches.restricted_problem(problem)
+        restricted = largest_batches.restricted_problem(problem, len(model.replicas) + len(model.groups))
         if restricted is not None:
             building_from = time.perf_counter()
             beside = largest_batches.beside_model(restricted, options, remaining)

@@ -1,9 +1,9 @@
 """Where site power budgets bind (#14): the start is found and checked, a start reaches HiGHS as a
 cutoff with presolve on, and a time limit never turns a feasible problem into "infeasible".
 
-The fleet (tests/optimizer/conftest.py) is benchmarks/plan_scaling.py's L generator (synthetic roofline figures, not
-measurements) with every budget at 1/0.9 of the least at which its LP relaxation is feasible:
-31 of its 40 budget rows are then tight in the relaxation."""
+The fleet (tests/optimizer/conftest.py) is benchmarks/plan_scaling.py's L generator (synthetic
+roofline figures, not measurements) with every budget at 1/0.9 of the least at which its LP
+relaxation is feasible: 31 of its 40 budget rows are then tight in the relaxation."""
 
 from __future__ import annotations
 

@@ -30,17 +30,17 @@ def test_each_family_of_batches_keeps_its_largest(binding_fleet: PlanProblem) ->
         outside = [c for c in members if (c.workload, c.id) not in kept]
         assert len(inside) == min(largest_batches.KEPT_BATCHES, len(members))
         assert all(binding_fleet.planned_tok_s(i) >= binding_fleet.planned_tok_s(o) for i in inside for o in outside)
-    restricted = largest_batches.restricted_problem(binding_fleet)
+    restricted = largest_batches.restricted_problem(binding_fleet, len(build_model(binding_fleet).replicas))
     assert restricted is not None and len(restricted.candidates) == len(kept) < len(binding_fleet.candidates)
 
 
 def test_the_restricted_plan_is_a_checked_start_and_never_beaten_by_a_worse_answer(binding_fleet: PlanProblem) -> None:
-    restricted = largest_batches.restricted_problem(binding_fleet)
+    model = build_model(binding_fleet)
+    restricted = largest_batches.restricted_problem(binding_fleet, len(model.replicas))
     assert restricted is not None
     options = SolveOptions(time_limit_s=3.0, gap_rel=0.005, tie_break=False)
     found = _solve_model(restricted, options, None)
     assert found.has_solution and found.objective_value is not None
-    model = build_model(binding_fleet)
     objective = model.objectives["energy"]
     values = plan_start(model, objective, found.groups)
     assert values is not None
@@ -66,7 +66,7 @@ def test_a_batch_left_out_of_the_restriction_is_still_planned_where_it_is_the_op
     demand = workload(demand=60.0)
     small = problem([demand], [candidate(demand.name, p) for p in points], [site("s", 10.0, {"A": 8})])
     monkeypatch.setattr(largest_batches, "MIN_COLUMNS", 1)
-    restricted = largest_batches.restricted_problem(small)
+    restricted = largest_batches.restricted_problem(small, len(build_model(small).replicas))
     assert restricted is not None and {c.point.load for c in restricted.candidates} == {32}
     assert _solve_model(restricted, SolveOptions(time_limit_s=1.0), None).objective_value == pytest.approx(1.2 * 700.0)
     planned = solve(small, SolveOptions(time_limit_s=5.0))
@@ -82,7 +82,7 @@ def test_a_better_plan_from_beside_replaces_the_whole_models_with_the_whole_mode
     small = problem([demand], [candidate(demand.name, p) for p in points], [site("s", 10.0, {"A": 8})])
     monkeypatch.setattr(largest_batches, "KEPT_BATCHES", 2)
     monkeypatch.setattr(largest_batches, "MIN_COLUMNS", 1)
-    restricted = largest_batches.restricted_problem(small)
+    restricted = largest_batches.restricted_problem(small, len(build_model(small).replicas))
     assert restricted is not None
     options = SolveOptions(time_limit_s=5.0, tie_break=False)
     beside = largest_batches.beside_model(restricted, options, 5.0)
