@@ -38,8 +38,6 @@ class ChildResult:
     objective: float | None
     dual_bound: float | None
     stopped_at_deadline: bool
-    beside: tuple[float, np.ndarray] | None = None
-    """The best (objective, values) the model solved beside this one found, in its own columns."""
 
     @property
     def gap(self) -> float | None:
@@ -199,10 +197,8 @@ def solve_here(highs: Any, start: tuple[np.ndarray, np.ndarray] | None, start_ob
     return ChildResult(status, values, objective, bound, stopped_at_deadline=False)
 
 
-def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
-           start_objective: float | None) -> None:
-    """Runs in the child: solve, sending ("solution", objective, values), ("bound", dual) and
-    finally ("done", status, objective, dual, values)."""
+def rebuilt_highs(arrays: dict[str, Any], options: dict[str, Any]) -> Any:
+    """A quiet HiGHS object holding the model of `arrays`, with `options` set."""
     import highspy
 
     highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
@@ -210,21 +206,26 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     highs.passModel(_rebuilt(highspy, arrays))
     for name, value in options.items():
         highs.setOptionValue(name, value)
+    return highs
+
+
+def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
+           start_objective: float | None) -> None:
+    """Runs in the child: solve, sending ("solution", objective, values), ("bound", dual) and
+    finally ("done", status, objective, dual, values)."""
+    highs = rebuilt_highs(arrays, options)
     connection.send(("done", *run_highs(highs, start, start_objective, connection.send)))
     connection.close()
 
 
-def _start_child(
-    arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None, start_objective: float | None
-) -> tuple[subprocess.Popen[bytes], Connection]:
-    """`python -m optimizer.child_solve`, fed its model through stdin. Not multiprocessing's
-    spawn, which would re-run a user's unguarded script in the child; the child inherits this
-    process's import path."""
+def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection]:
+    """`python -m module`, fed `job` through stdin. Not multiprocessing's spawn, which would
+    re-run a user's unguarded script in the child; the child inherits this process's import path."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    child = subprocess.Popen([sys.executable, "-m", "optimizer.child_solve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+    child = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
     assert child.stdin is not None and child.stdout is not None
     try:
-        pickle.dump((arrays, options, start, start_objective), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(job, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         child.stdin.close()
     except BrokenPipeError:
         pass  # the child died at start-up; the receiver sees the end of its output
@@ -239,15 +240,15 @@ def solve_in_child(
     start: tuple[np.ndarray, np.ndarray] | None,
     start_objective: float | None,
     deadline_s: float,
-    beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    beside: Any = None,
 ) -> ChildResult:
     """Solve until the child finishes or `deadline_s` (time.monotonic()) passes, whichever is
-    first; the start counts as the first incumbent. `beside`, another model's (arrays, options),
-    is solved in a second child at the same time, on the second core, and its best solution is
-    returned with the result (optimizer/largest_batches.py)."""
-    child, receiver = _start_child(arrays, options, start, start_objective)
-    second = None if beside is None else _start_child(*beside, None, None)
-    found_beside: tuple[float, np.ndarray] | None = None
+    first; the start counts as the first incumbent. `beside`, an optimizer.neighbourhoods job,
+    runs in a second child on the second core: each plan it sends, in this model's columns,
+    counts as an incumbent once checked here against every row and bound, and the solve stops
+    once the best incumbent is within the gap of the bound this model's child proved."""
+    child, receiver = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
+    second = None if beside is None else _start_child("optimizer.neighbourhoods", beside)
     values = None
     if start is not None and start_objective is not None:
         values = np.zeros(arrays["num_col"])
@@ -258,16 +259,19 @@ def solve_in_child(
     open_receivers: list[Any] = [receiver] if second is None else [receiver, second[1]]
     try:
         while (remaining_s := deadline_s - time.monotonic()) > 0:
-            if found_beside is not None and dual_bound is not None and math.isfinite(dual_bound):
-                # the whole model's child stops at its gap against its own incumbents only
-                if relative_gap(min(found_beside[0], math.inf if objective is None else objective), dual_bound) <= options["mip_rel_gap"]:
+            if second is not None and objective is not None and dual_bound is not None and math.isfinite(dual_bound):
+                # the model's own child stops at its gap against its own incumbents only
+                if relative_gap(objective, dual_bound) <= options["mip_rel_gap"]:
                     break
             ready = wait(open_receivers, remaining_s)
             if not ready:
                 break
             if second is not None and second[1] in ready:
                 try:
-                    found_beside = _beside_message(second[1].recv(), found_beside)
+                    found = second[1].recv()
+                    better = objective is None or found[1] < objective
+                    if better and feasible_start(arrays, (np.arange(arrays["num_col"]), found[2])):
+                        objective, values = found[1], found[2]
                 except EOFError:  # the second child finished or died; keep what it sent
                     open_receivers.remove(second[1])
                 if receiver not in ready:
@@ -287,7 +291,8 @@ def solve_in_child(
                     objective, values = final_objective, final_values
                 if status in ("optimal", "feasible") and final_bound is not None and final_bound == final_bound:
                     dual_bound = final_bound if dual_bound is None else max(dual_bound, final_bound)
-                if status == "no_solution" and values is not None:
+                if status in ("no_solution", "infeasible") and values is not None:
+                    # a plan beside, checked against the model, is a solution all the same
                     status = "feasible"
                 break
     finally:
@@ -299,19 +304,8 @@ def solve_in_child(
     if not finished:
         status = "feasible" if values is not None else "no_solution"
     if status in ("infeasible", "no_solution"):
-        return ChildResult(status, None, None, None, not finished, found_beside)
-    return ChildResult(status, values, objective, dual_bound, not finished, found_beside)
-
-
-def _beside_message(message: tuple[Any, ...], best: tuple[float, np.ndarray] | None) -> tuple[float, np.ndarray] | None:
-    """The better of `best` and a solution the second child sent (improving or final)."""
-    if message[0] == "solution":
-        objective, values = message[1], message[2]
-    elif message[0] == "done" and message[4] is not None:
-        objective, values = message[2], message[4]
-    else:
-        return best
-    return (objective, values) if best is None or objective < best[0] else best
+        return ChildResult(status, None, None, None, not finished)
+    return ChildResult(status, values, objective, dual_bound, not finished)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pulp
@@ -20,10 +20,10 @@ from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_opt
 from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
+if TYPE_CHECKING:
+    from optimizer.largest_batches import Beside
+
 READ_BACK_S_PER_COLUMN = 6e-6
-BESIDE_PLAN_S_PER_COLUMN = 3e-5
-"""Per column of the whole model: what reading a restricted model's plan back into it costs
-(optimizer/largest_batches.py); XL (228,000 columns) overran a 60 s limit by 6.3 s without it."""
 SOLVER_NAME = "HiGHS"
 
 
@@ -32,10 +32,6 @@ class RunResult:
     status: Status
     gap: float | None
     """The relative gap HiGHS proved; 0 when it proved the requested gap."""
-    dual_bound: float | None = None
-    """What HiGHS (or the bound given to it) proved no plan of the model beats."""
-    beside: tuple[float, np.ndarray] | None = None
-    """The best (objective, values) of the model solved beside this one, in its own columns."""
 
 
 class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
@@ -48,7 +44,7 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
         start: Mapping[str, float] | None = None,
         deadline_s: float | None = None,
         lower_bound: float | None = None,
-        beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
+        beside: Beside | None = None,
         **options: object,
     ) -> None:
         super().__init__(**options)
@@ -75,11 +71,17 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
         if self.deadline_s is not None and (arrays["num_col"] >= CHILD_MIN_COLUMNS or self.beside is not None):
             # leave the time it takes to read the values back and build the plan (1.1-1.2 s for
             # 228,000 columns on the 2-core dev machine) inside the limit
-            read_back_s = READ_BACK_S_PER_COLUMN * arrays["num_col"]
+            deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
+            options = configured_options(lp.solverModel)
+            job = None
             if self.beside is not None:
-                read_back_s += READ_BACK_S_PER_COLUMN * self.beside[0]["num_col"] + BESIDE_PLAN_S_PER_COLUMN * arrays["num_col"]
-            deadline_s = self.deadline_s - read_back_s
-            result = solve_in_child(arrays, configured_options(lp.solverModel), start, start_objective, deadline_s, self.beside)
+                dense = None
+                if start is not None:
+                    dense = np.zeros(arrays["num_col"])
+                    dense[start[0]] = start[1]
+                index_of = {var.name: var.index for var in lp.variables()}
+                job = self.beside.job(arrays, index_of, dense, options["random_seed"], deadline_s)
+            result = solve_in_child(arrays, options, start, start_objective, deadline_s, job)
         else:
             result = solve_here(lp.solverModel, start, start_objective)
         self.result = result.with_lower_bound(self.lower_bound)
@@ -143,13 +145,13 @@ def run(
     time_limit_s: float | None,
     start: Mapping[str, float] | None = None,
     lower_bound: float | None = None,
-    beside: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    beside: Beside | None = None,
 ) -> RunResult:
     """Solve `prob` for `objective`; the status is HiGHS's solution status, never only PuLP's
     "Optimal" (which a time-limited incumbent also reports). `lower_bound`, a bound proven
     elsewhere (the LP relaxation the start came from), counts where HiGHS proves less.
-    `beside`, another model's (arrays, options), is solved at the same time in a second child
-    where a time limit is given; its best solution comes back in the result."""
+    `beside` (optimizer/largest_batches.py) searches in a second child where a time limit is
+    given; its plans count as incumbents."""
     prob.setObjective(objective)
     _quiet_banner()
     solver = _HighsFromStart(
@@ -167,14 +169,12 @@ def run(
     )
     prob.solve(_checked(solver))
     gap = solver.proven_gap()
-    found = solver.result
-    bound, found_beside = (None, None) if found is None else (found.dual_bound, found.beside)
     if prob.sol_status == pulp.LpSolutionOptimal:
         # "Optimal" means within the requested gap: report the gap HiGHS proved.
-        return RunResult("optimal", gap or 0.0, bound, found_beside)
+        return RunResult("optimal", gap or 0.0)
     if prob.sol_status == pulp.LpSolutionIntegerFeasible:
         # within the requested gap by a bound proven beside HiGHS's: as HiGHS's "optimal" means
-        return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap, bound, found_beside)
+        return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap)
     if prob.sol_status == pulp.LpSolutionInfeasible:
         return RunResult("infeasible", None)
-    return RunResult("no_solution", None, bound, found_beside)
+    return RunResult("no_solution", None)

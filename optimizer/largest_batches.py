@@ -1,6 +1,6 @@
 """A primal heuristic for fleet-scale plans: the MILP kept to each workload's largest batch,
-solved beside the whole model on the second core, its best plan kept where it beats the whole
-model's.
+solved beside the whole model on the second core, its best plan then improved in the whole
+model's columns by optimizer/neighbourhoods.py, and kept where it beats the whole model's.
 
 Among the candidates of one workload on one (hardware, runtime, GPUs per replica) the batches
 draw the same peak power from a site's budget and take the same GPUs; the largest batch that
@@ -16,20 +16,26 @@ and every second given to a restricted solve first was a second less for it (run
 0.51-0.61 %). Each model runs in a child of its own, HiGHS on one thread with its seed, and
 the reported bound is the whole model's alone, so no plan is restricted: the heuristic only
 supplies incumbents, and a test plans a batch the restriction leaves out where it is the optimum.
+Its plans reach the whole model column by column (the same replicas, loads and groups by key),
+and the neighbourhoods then bring the smaller batches back in.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pulp
 
 from optimizer.candidates import Candidate
 from optimizer.child_solve import configured_options, model_arrays
 from optimizer.formulation import PlacementModel, build_model, tie_broken_objective
+from optimizer.neighbourhoods import BesideJob
 from optimizer.problem import PlanProblem, SolveOptions
 
 KEPT_BATCHES = 1
@@ -81,21 +87,44 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
     return problem.restricted([c for c in problem.candidates if (c.workload, c.id) in keep])
 
 
+RESTRICTED_SHARE = 0.4
+"""Of the time beside the whole model: what the restricted solve has before the neighbourhoods
+(optimizer/neighbourhoods.py) take its best plan on. On L tightness 0.9 seed 1 its plan after
+4 s of an 8.5 s solve was the one the neighbourhoods brought within 0.5 % (2026-12-02)."""
+
+
 @dataclass(frozen=True)
 class Beside:
-    """The restricted model, built, and the arrays and options its child solves it with."""
+    """The restricted model as its HiGHS child will hold it, which of its columns are which of
+    the whole model's, and the whole model's columns by workload (by name: the whole model's
+    column order is only known once PuLP hands it to HiGHS)."""
 
-    model: PlacementModel
     arrays: dict[str, Any]
     options: dict[str, Any]
+    restricted_columns: np.ndarray
+    whole_names: tuple[str, ...]
+    """The whole model's column for each of restricted_columns."""
+    workload_names: tuple[tuple[str, ...], ...]
 
-    def read(self, values: Any) -> None:
-        """Set the restricted model's columns to a solution of its child (its column order)."""
-        for var in self.model.prob.variables():
-            var.varValue = float(values[var.index])
+    def job(self, whole: dict[str, Any], index_of: Mapping[str, int], start: np.ndarray | None, seed: int, deadline_s: float) -> BesideJob:
+        """What the second child runs until `deadline_s` (time.monotonic()) for the whole model
+        in `arrays`, whose columns `index_of` gives by name."""
+        now = time.monotonic()
+        return BesideJob(
+            restricted=self.arrays,
+            restricted_options=self.options,
+            restricted_deadline_s=now + RESTRICTED_SHARE * max(deadline_s - now, 0.0),
+            restricted_columns=self.restricted_columns,
+            whole_columns=np.array([index_of[name] for name in self.whole_names], dtype=np.int64),
+            whole=whole,
+            start=start,
+            workload_columns=tuple(np.array([index_of[name] for name in names], dtype=np.int64) for names in self.workload_names),
+            seed=seed,
+            deadline_s=deadline_s,
+        )
 
 
-def beside_model(restricted: PlanProblem, options: SolveOptions, time_limit_s: float) -> Beside:
+def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveOptions, time_limit_s: float) -> Beside:
     """The restricted model as HiGHS will hold it: PuLP configures a HiGHS object as it would for
     the whole model, whose arrays and options the second child rebuilds."""
     model = build_model(restricted)
@@ -106,7 +135,31 @@ def beside_model(restricted: PlanProblem, options: SolveOptions, time_limit_s: f
     )
     solver.createAndConfigureSolver(model.prob)
     solver.buildSolverModel(model.prob)
-    return Beside(model, model_arrays(model.prob.solverModel), configured_options(model.prob.solverModel))
+    kinds: list[tuple[Mapping[Any, pulp.LpVariable], Mapping[Any, pulp.LpVariable]]] = [
+        (model.replicas, whole.replicas), (model.groups, whole.groups), (model.loads, whole.loads), (model.alone, whole.alone)
+    ]
+    pairs = [(column, whole_columns[key]) for columns, whole_columns in kinds for key, column in columns.items() if key in whole_columns]
+    return Beside(
+        model_arrays(model.prob.solverModel),
+        configured_options(model.prob.solverModel),
+        np.array([column.index for column, _ in pairs], dtype=np.int64),
+        tuple(column.name for _, column in pairs),
+        workload_columns(whole),
+    )
+
+
+def workload_columns(model: PlacementModel) -> tuple[tuple[str, ...], ...]:
+    """The names of each workload's columns: its replicas, its loads on shared groups, the load
+    its own replicas carry, and the shared groups it has a member in."""
+    found: dict[str, dict[str, None]] = {w.name: {} for w in model.problem.workloads}
+    for (workload, _, _), column in [*model.replicas.items(), *model.loads.items()]:
+        found[workload][column.name] = None
+    for workload, column in model.alone.items():
+        found[workload][column.name] = None
+    for (configuration, _), column in model.groups.items():
+        for member in model.configurations[configuration].members:
+            found[member.workload][column.name] = None
+    return tuple(tuple(names) for names in found.values())
 
 
 def cores() -> int:

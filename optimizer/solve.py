@@ -12,13 +12,12 @@ import pulp
 
 from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
-from optimizer.child_solve import relative_gap
 from optimizer.formulation import GroupKey, PlacementModel, build_model, tie_broken_objective
-from optimizer.highs import SOLVER_NAME, RunResult, run
+from optimizer.highs import SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
 from optimizer.replica_groups import configurations
-from optimizer.start import Start, lp_rounding_start, plan_start
+from optimizer.start import Start, lp_rounding_start
 
 
 def groups(model: PlacementModel) -> tuple[ReplicaGroup, ...]:
@@ -145,35 +144,10 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
         restricted = largest_batches.restricted_problem(problem, len(model.replicas) + len(model.groups))
         if restricted is not None:
             building_from = time.perf_counter()
-            beside = largest_batches.beside_model(restricted, options, remaining)
+            beside = largest_batches.beside_model(restricted, model, options, remaining)
             remaining = max(remaining - (time.perf_counter() - building_from), 0.5)
-    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, None if beside is None else (beside.arrays, beside.options))
-    if beside is not None and result.beside is not None:
-        result = _with_beside_plan(model, objective, options, result, beside)
+    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, beside)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:
         return solved
     return replace(solved, groups=groups(model), objective_value=pulp.value(primary), gap=result.gap)
-
-
-def _with_beside_plan(
-    model: PlacementModel, objective: pulp.LpAffineExpression, options: SolveOptions, result: RunResult, beside: largest_batches.Beside
-) -> RunResult:
-    """The restricted model's best plan in the whole model's columns, where it costs less than
-    what the whole model found; the gap is then that plan's against the whole model's bound."""
-    assert result.beside is not None
-    beside.read(result.beside[1])
-    values = plan_start(model, objective, groups(beside.model))
-    if values is None:
-        return result
-    found = _value(objective, values)
-    if result.status in ("optimal", "feasible") and pulp.value(objective) <= found:
-        return result
-    for var in model.prob.variables():
-        var.varValue = values.get(var.name, 0.0)
-    gap = None if result.dual_bound is None else relative_gap(found, result.dual_bound)
-    return RunResult("optimal" if gap is not None and gap <= options.gap_rel else "feasible", gap, result.dual_bound)
-
-
-def _value(objective: pulp.LpAffineExpression, values: dict[str, float]) -> float:
-    return float(sum(coefficient * values.get(var.name, 0.0) for var, coefficient in objective.items()))

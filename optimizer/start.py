@@ -160,13 +160,6 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
     return Start(covered, bound)
 
 
-def plan_start(model: PlacementModel, objective: pulp.LpAffineExpression, base: Sequence[ReplicaGroup]) -> dict[str, float] | None:
-    """`base`, a plan of this model's problem or of one with fewer candidates, as this model's
-    column values, any demand it leaves covered greedily; None where it breaks a budget or an
-    inventory here."""
-    return _covered_plan(model, objective, _options(model), base)
-
-
 def _covered_plan(
     model: PlacementModel, objective: pulp.LpAffineExpression, options: list[_Option], base: Iterable[ReplicaGroup]
 ) -> dict[str, float] | None:

@@ -1,21 +1,25 @@
 """The largest-batch heuristic (#14): which candidates the restricted problem keeps, that its plan
-is a checked start of the whole model, and that the whole model still plans a batch the
-restriction left out where that batch is the optimum."""
+reaches the whole model's columns at its cost, that the search beside sends only checked and
+better plans, and that the whole model still plans a batch the restriction left out where that
+batch is the optimum."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pytest
 
 from optimizer import largest_batches
-from optimizer.child_solve import feasible_start
-from optimizer.formulation import build_model
-from optimizer.highs import RunResult
+from optimizer.child_solve import feasible_start, rebuilt_highs, run_highs
+from optimizer.formulation import PlacementModel, build_model
+from optimizer.neighbourhoods import run_beside
 from optimizer.problem import PlanProblem, SolveOptions
-from optimizer.solve import _solve_model, _with_beside_plan, solve
-from optimizer.start import _relaxation, plan_start
+from optimizer.solve import _solve_model, solve
+from optimizer.start import _relaxation
 from tests.optimizer.factories import candidate, point, problem, site, workload
 from tests.optimizer.test_binding_budgets import _arrays_and_start
 
@@ -34,26 +38,32 @@ def test_each_family_of_batches_keeps_its_largest(binding_fleet: PlanProblem) ->
     assert restricted is not None and len(restricted.candidates) == len(kept) < len(binding_fleet.candidates)
 
 
-def test_the_restricted_plan_is_a_checked_start_and_never_beaten_by_a_worse_answer(binding_fleet: PlanProblem) -> None:
+def _whole_arrays(model: PlacementModel) -> tuple[dict[str, Any], dict[str, int]]:
+    """The whole model as HiGHS holds it, and its columns' indices by name."""
+    arrays, _ = _arrays_and_start(model, {})
+    return arrays, {var.name: var.index for var in model.prob.variables()}
+
+
+def test_the_restricted_plan_reaches_the_whole_model_at_its_cost_and_the_bound_stays_the_whole_models(binding_fleet: PlanProblem) -> None:
     model = build_model(binding_fleet)
     restricted = largest_batches.restricted_problem(binding_fleet, len(model.replicas))
     assert restricted is not None
     options = SolveOptions(time_limit_s=3.0, gap_rel=0.005, tie_break=False)
-    found = _solve_model(restricted, options, None)
-    assert found.has_solution and found.objective_value is not None
-    objective = model.objectives["energy"]
-    values = plan_start(model, objective, found.groups)
-    assert values is not None
-    arrays, packed = _arrays_and_start(model, values)
-    assert feasible_start(arrays, packed)
-    # the plan keeps its cost in the whole model: the same replicas, the same figures
-    as_whole = sum(coefficient * values.get(var.name, 0.0) for var, coefficient in objective.items())
-    assert as_whole == pytest.approx(found.objective_value, rel=1e-9)
+    beside = largest_batches.beside_model(restricted, model, options, 3.0)
+    whole, index_of = _whole_arrays(model)
+    job = beside.job(whole, index_of, None, 0, time.monotonic() + 3.0)
+    _, objective, _, values = run_highs(rebuilt_highs(beside.arrays, {**beside.options, "time_limit": 3.0}), None, None)
+    assert values is not None and objective is not None
+    mapped = np.zeros(whole["num_col"])
+    mapped[job.whole_columns] = values[job.restricted_columns]
+    assert feasible_start(whole, (np.arange(whole["num_col"]), mapped))
+    # the same replicas at the same figures: the same cost in the whole model
+    assert float(whole["col_cost"] @ mapped) == pytest.approx(objective, rel=1e-9)
     planned = solve(binding_fleet, SolveOptions(time_limit_s=6.0, gap_rel=0.005, tie_break=False))
     assert planned.has_solution and planned.gap is not None and planned.objective_value is not None
     # the proven bound is the whole model's: at least its LP relaxation, never the restricted
     # model's own bound (which sits above the relaxation of the whole)
-    relaxation = _relaxation(model, objective)
+    relaxation = _relaxation(model, model.objectives["energy"])
     assert relaxation is not None
     assert planned.objective_value * (1 - planned.gap) >= relaxation.objective * (1 - 1e-6)
 
@@ -75,33 +85,37 @@ def test_a_batch_left_out_of_the_restriction_is_still_planned_where_it_is_the_op
     assert planned.objective_value == pytest.approx(1.2 * 300.0)
 
 
-def test_a_better_plan_from_beside_replaces_the_whole_models_with_the_whole_models_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+def _small_beside(monkeypatch: pytest.MonkeyPatch) -> tuple[PlacementModel, largest_batches.Beside]:
+    """One workload asking for little, whose optimum is one small-batch replica (300 W) while
+    the restriction keeps only the largest batch (700 W)."""
     points = [point("A", tok_s, power_w, peak_w=800.0, load=load, measurement_id=load)
               for load, tok_s, power_w in ((1, 90.0, 300.0), (16, 800.0, 600.0), (32, 1000.0, 700.0))]
     demand = workload(demand=60.0)
     small = problem([demand], [candidate(demand.name, p) for p in points], [site("s", 10.0, {"A": 8})])
-    monkeypatch.setattr(largest_batches, "KEPT_BATCHES", 2)
     monkeypatch.setattr(largest_batches, "MIN_COLUMNS", 1)
     restricted = largest_batches.restricted_problem(small, len(build_model(small).replicas))
     assert restricted is not None
-    options = SolveOptions(time_limit_s=5.0, tie_break=False)
-    beside = largest_batches.beside_model(restricted, options, 5.0)
     model = build_model(small)
-    objective = model.objectives["energy"]
-    model.prob.setObjective(objective)
-    # the whole model holds one replica of batch 32 (840 W); beside found one of batch 16 (720 W)
-    for (_, candidate_id, _), n in model.replicas.items():
-        n.varValue = 1.0 if candidate_id.endswith("/b32/32") else 0.0
-    values = np.zeros(beside.arrays["num_col"])
-    for (_, candidate_id, _), n in beside.model.replicas.items():
-        values[n.index] = 1.0 if candidate_id.endswith("/b16/16") else 0.0
-    result = _with_beside_plan(model, objective, options, RunResult("feasible", 0.57, 360.0, (720.0, values)), beside)
-    assert result.status == "feasible" and result.dual_bound == 360.0
-    assert result.gap == pytest.approx((720.0 - 360.0) / 720.0)
-    assert {candidate_id: n.varValue for (_, candidate_id, _), n in model.replicas.items() if n.varValue} == {"A/b16/16": 1.0}
-    # a plan from beside that costs more than the whole model's is not taken
-    values[:] = 0.0
-    for (_, candidate_id, _), n in beside.model.replicas.items():
-        values[n.index] = 1.0 if candidate_id.endswith("/b32/32") else 0.0
-    kept = RunResult("feasible", 0.5, 360.0, (840.0, values))
-    assert _with_beside_plan(model, objective, options, kept, beside) is kept
+    return model, largest_batches.beside_model(restricted, model, SolveOptions(tie_break=False), 2.0)
+
+
+def test_beside_sends_the_restricted_plan_then_the_neighbourhoods_better_ones_each_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, beside = _small_beside(monkeypatch)
+    whole, index_of = _whole_arrays(model)
+    sent: list[tuple[Any, ...]] = []
+    run_beside(beside.job(whole, index_of, None, 0, time.monotonic() + 2.0), sent.append)
+    objectives = [message[1] for message in sent]
+    # the restricted plan (one replica of batch 32, 840 W with the site's PUE), then the small batch
+    assert objectives[0] == pytest.approx(1.2 * 700.0) and objectives[-1] == pytest.approx(1.2 * 300.0)
+    assert all(later < earlier for earlier, later in zip(objectives, objectives[1:], strict=False))
+    assert all(feasible_start(whole, (np.arange(whole["num_col"]), message[2])) for message in sent)
+
+
+def test_beside_sends_no_plan_that_breaks_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, beside = _small_beside(monkeypatch)
+    whole, index_of = _whole_arrays(model)
+    # a mapping that loses the restricted plan's replica: its point covers no demand
+    broken = dataclasses.replace(beside, restricted_columns=beside.restricted_columns[:0], whole_names=())
+    sent: list[tuple[Any, ...]] = []
+    run_beside(broken.job(whole, index_of, None, 0, time.monotonic() + 2.0), sent.append)
+    assert sent == []
