@@ -89,8 +89,16 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
 
 RESTRICTED_SHARE = 0.4
 """Of the time beside the whole model: what the restricted solve has before the neighbourhoods
-(optimizer/neighbourhoods.py) take its best plan on. On L tightness 0.9 seed 1 its plan after
-4 s of an 8.5 s solve was the one the neighbourhoods brought within 0.5 % (2026-12-02)."""
+(optimizer/neighbourhoods.py) take its best plan on. On the nine binding L fleets, 0.25, 0.4
+and 0.55 gave the same gaps within noise at a 10 s limit, but for one fleet 0.55 missed the
+0.5 % that the others met (2026-12-02)."""
+
+NEIGHBOURHOOD_MAX_WORKLOADS = 45
+"""With more workloads than this the restricted solve has all the time: a pair is then too small
+a part of the plan. On XL (100 workloads, 4,950 pairs) 24 s of neighbourhoods from the restricted
+model's 16 s plan reached 7,452,812 W, where the restricted model alone, at the end of its root
+(23 s), found 7,394,537 W; on L (20 workloads) the neighbourhoods gain in 2 s what its HiGHS gains
+in 4 (2026-12-02). 45 lies between the two measured sizes (their geometric mean)."""
 
 
 @dataclass(frozen=True)
@@ -110,10 +118,11 @@ class Beside:
         """What the second child runs until `deadline_s` (time.monotonic()) for the whole model
         in `arrays`, whose columns `index_of` gives by name."""
         now = time.monotonic()
+        share = RESTRICTED_SHARE if len(self.workload_names) <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
         return BesideJob(
             restricted=self.arrays,
             restricted_options=self.options,
-            restricted_deadline_s=now + RESTRICTED_SHARE * max(deadline_s - now, 0.0),
+            restricted_deadline_s=now + share * max(deadline_s - now, 0.0),
             restricted_columns=self.restricted_columns,
             whole_columns=np.array([index_of[name] for name in self.whole_names], dtype=np.int64),
             whole=whole,

@@ -40,7 +40,7 @@ import numpy as np
 
 from optimizer.child_solve import feasible_start, rebuilt_highs, run_highs
 
-SUB_MIP_S = 1.0
+SUB_MIP_S = 0.4
 """The most one sub-MIP may run; on L they take 0.1-0.5 s."""
 SUB_MIP_GAP_REL = 5e-4
 """Of the whole plan's objective: how near its optimum a sub-MIP need be. Proving each to HiGHS's
@@ -78,10 +78,17 @@ def pairs(workloads: int, seed: int) -> list[tuple[int, ...]]:
     return found
 
 
+def _interacting_first(matrix: Any, workload_columns: tuple[np.ndarray, ...], values: np.ndarray, seed: int) -> list[tuple[int, ...]]:
+    """The pairs, those whose plans share the most rows (a site's budget or inventory) first."""
+    rows = [set(matrix[:, columns[values[columns] > 1e-9]].indices.tolist()) for columns in workload_columns]
+    return sorted(pairs(len(workload_columns), seed), key=lambda chosen: -len(set.intersection(*(rows[i] for i in chosen))))
+
+
 def run_beside(job: BesideJob, send: Callable[[tuple[Any, ...]], None]) -> None:
     """The restricted solve until its deadline, then the neighbourhoods from the better of its
     plan and the start; every better whole plan is sent."""
     best: list[Any] = [None, None]  # objective, values
+    integral = job.whole["integrality"] != 0
 
     def offer(values: np.ndarray) -> bool:
         objective = float(job.whole["col_cost"] @ values + job.whole["offset"])
@@ -95,6 +102,8 @@ def run_beside(job: BesideJob, send: Callable[[tuple[Any, ...]], None]) -> None:
         if message[0] == "solution":
             values = np.zeros(job.whole["num_col"])
             values[job.whole_columns] = message[2][job.restricted_columns]
+            # HiGHS's integers within its tolerance, as integers: the neighbourhoods fix them
+            values[integral] = np.round(values[integral])
             # a column the mapping misses (a shared group whose members differ) leaves the
             # point infeasible, and it is not taken
             offer(values)
@@ -128,7 +137,7 @@ def search(job: BesideJob, start: np.ndarray, offer: Callable[[np.ndarray], bool
     improved = True
     while improved:
         improved = False
-        for chosen in pairs(len(job.workload_columns), job.seed):
+        for chosen in _interacting_first(matrix, job.workload_columns, values, job.seed):
             left_s = job.deadline_s - time.monotonic()
             if left_s <= 0:
                 return
