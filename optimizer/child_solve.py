@@ -268,10 +268,9 @@ def solve_in_child(
                 break
             if second is not None and second[1] in ready:
                 try:
-                    found = second[1].recv()
-                    better = objective is None or found[1] < objective
-                    if better and feasible_start(arrays, (np.arange(arrays["num_col"]), found[2])):
-                        objective, values = found[1], found[2]
+                    taken = better_beside(arrays, objective, second[1].recv())
+                    if taken is not None:
+                        objective, values = taken
                 except EOFError:  # the second child finished or died; keep what it sent
                     open_receivers.remove(second[1])
                 if receiver not in ready:
@@ -306,6 +305,19 @@ def solve_in_child(
     if status in ("infeasible", "no_solution"):
         return ChildResult(status, None, None, None, not finished)
     return ChildResult(status, values, objective, dual_bound, not finished)
+
+
+def better_beside(arrays: dict[str, Any], objective: float | None, message: tuple[Any, ...]) -> tuple[float, np.ndarray] | None:
+    """The (objective, values) of a plan sent from beside where it beats `objective` and meets
+    every row and bound of the model; a plan is never taken on the sender's word."""
+    values = message[2]
+    # the objective as this model counts it, not as sent
+    counted = float(arrays["col_cost"] @ values + arrays["offset"])
+    if objective is not None and counted >= objective:
+        return None
+    if not feasible_start(arrays, (np.arange(arrays["num_col"]), values)):
+        return None
+    return counted, values
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import optimizer.highs
-from optimizer.child_solve import model_arrays, solve_in_child
+from optimizer.child_solve import better_beside, model_arrays, solve_in_child
 from optimizer.problem import SolveOptions
 from optimizer.solve import solve
 from tests.optimizer.factories import candidate, point, problem, site, workload
@@ -94,3 +94,24 @@ def test_an_unguarded_user_script_is_not_run_again_by_the_child(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["script ran", "optimal"]
+
+
+def test_a_plan_from_beside_is_taken_only_where_it_is_better_and_meets_every_row():
+    # x + y >= 2 with x, y integer in [0, 3], cost x + 2y: the plan x = 2 costs 2
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.addVars(2, np.zeros(2), np.full(2, 3.0))
+    highs.changeColsCost(2, np.arange(2, dtype=np.int32), np.array([1.0, 2.0]))
+    highs.changeColsIntegrality(2, np.arange(2, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2))
+    highs.addRow(2.0, highspy.kHighsInf, 2, np.arange(2, dtype=np.int32), np.ones(2))
+    arrays = model_arrays(highs)
+    taken = better_beside(arrays, 4.0, ("solution", 2.0, np.array([2.0, 0.0])))
+    assert taken is not None and taken[0] == pytest.approx(2.0)
+    # no better than what is held: kept out
+    assert better_beside(arrays, 2.0, ("solution", 2.0, np.array([2.0, 0.0]))) is None
+    # below the demand row, however cheap the sender says it is
+    assert better_beside(arrays, 4.0, ("solution", 1.0, np.array([1.0, 0.0]))) is None
+    # the objective is counted in this model, not taken from the message
+    assert better_beside(arrays, 4.0, ("solution", 0.5, np.array([0.0, 2.0]))) is None
+    # not an integer
+    assert better_beside(arrays, None, ("solution", 2.0, np.array([1.5, 0.5]))) is None
