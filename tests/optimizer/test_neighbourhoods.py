@@ -8,11 +8,12 @@ import itertools
 import time
 
 import numpy as np
+from scipy.sparse import csc_matrix
 
 from optimizer import largest_batches
 from optimizer.child_solve import feasible_start
 from optimizer.formulation import build_model
-from optimizer.neighbourhoods import FREED_WORKLOADS, pairs, search
+from optimizer.neighbourhoods import FREED_WORKLOADS, interacting_first, pairs, search
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.start import lp_rounding_start
 from tests.optimizer.test_binding_budgets import _arrays_and_start
@@ -24,6 +25,19 @@ def test_a_pass_frees_every_pair_once_in_the_seeds_order() -> None:
     assert sorted(drawn) == list(itertools.combinations(range(6), 2))
     assert drawn == pairs(6, seed=3) and drawn != pairs(6, seed=4)
     assert pairs(1, seed=0) == [(0,)]
+
+
+def test_pairs_whose_plans_share_a_site_go_first() -> None:
+    # rows 0-2: each workload's demand; row 3: a site both workload 0 and workload 2 use; row 4:
+    # a site workload 1 alone uses (its column 3 there is empty in the plan)
+    matrix = csc_matrix(np.array([[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 0], [1, 0, 1, 1], [0, 1, 0, 0]], dtype=float))
+    columns = (np.array([0]), np.array([1, 3]), np.array([2]))
+    plan = np.array([1.0, 1.0, 1.0, 0.0])
+    for seed in range(5):
+        assert interacting_first(matrix, columns, plan, seed)[0] == (0, 2)
+    # with workload 1's column 3 in the plan, every pair shares row 3 alone: the seed's order stands
+    for seed in range(5):
+        assert interacting_first(matrix, columns, np.ones(4), seed) == pairs(3, seed)
 
 
 def test_the_search_improves_the_rounding_start_of_a_binding_fleet_with_checked_plans(binding_fleet: PlanProblem) -> None:
