@@ -89,9 +89,9 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
 
 RESTRICTED_SHARE = 0.4
 """Of the time beside the whole model: what the restricted solve has before the neighbourhoods
-(optimizer/neighbourhoods.py) take its best plan on. On the nine binding L fleets, 0.25, 0.4
-and 0.55 gave the same gaps within noise at a 10 s limit, but for one fleet 0.55 missed the
-0.5 % that the others met (2026-12-02)."""
+(optimizer/neighbourhoods.py) take its best plan on. On the nine binding L fleets at a 10 s limit
+0.4 met 0.5 % on eight, 0.5 on another eight (tightness 0.9 seed 1 in, 0.5 seed 3 out); on three
+of them, with 1 s sub-MIPs, 0.25 missed one as 0.4 did, and 0.55 two (2026-12-02)."""
 
 NEIGHBOURHOOD_MAX_WORKLOADS = 45
 """With more workloads than this the restricted solve has all the time: a pair is then too small
