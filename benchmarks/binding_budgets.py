@@ -11,10 +11,11 @@ fractionally, and nearly every budget row is tight; at 0.5 they are twice that.
 
 Per fleet it reports the planner (`optimizer.solve`, as `planner plan` calls it but without
 tie-breaking): whether a plan exists within --first-feasible-limit, and the status, proven gap
-and wall time at --time-limit. The planner solves the fleet kept to its largest batches beside
-the whole model on a second core where there is one (optimizer/largest_batches.py). The plain
-model is the same MILP written to MPS and read by HiGHS (one thread, presolve on, no start), run for --plain-factor times the limit while its
-incumbent and bound are recorded: its first feasible time, its gap at the planner's limit, and
+and wall time at --time-limit. Beside the whole model, on a second core where there is one, the
+planner solves the fleet kept to its largest batches and then searches neighbourhoods of pairs
+of workloads from that plan (optimizer/largest_batches.py, optimizer/neighbourhoods.py). The
+plain model is the same MILP written to MPS and read by HiGHS (one thread, presolve on, no
+start), run for --plain-factor times the limit while its incumbent and bound are recorded: its first feasible time, its gap at the planner's limit, and
 the time it needed to prove the gap the planner proved (the ratio of the two times is the figure
 to compare; these machines are noisy).
 """

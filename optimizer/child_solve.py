@@ -103,17 +103,22 @@ def _rebuilt(highspy: Any, arrays: dict[str, Any]) -> Any:
     return lp
 
 
-def feasible_start(arrays: dict[str, Any], start: tuple[np.ndarray, np.ndarray], tolerance: float = 1e-6) -> bool:
-    """Whether a starting point satisfies every bound, row and integrality of the model: a start
-    is trusted as an incumbent (and as the solver's cutoff) only once checked."""
+def model_matrix(arrays: dict[str, Any]) -> Any:
+    """The model's constraint matrix as a scipy sparse matrix, in the format HiGHS holds it."""
     from scipy.sparse import csc_matrix, csr_matrix
 
-    values = np.zeros(arrays["num_col"])
-    values[start[0]] = start[1]
     shape = (arrays["num_row"], arrays["num_col"])
     # HiGHS's MatrixFormat: 1 column-wise, 2 row-wise
-    matrix = (csc_matrix if arrays["format"] == 1 else csr_matrix)((arrays["value"], arrays["index"], arrays["start"]), shape=shape)
-    activity = matrix @ values
+    return (csc_matrix if arrays["format"] == 1 else csr_matrix)((arrays["value"], arrays["index"], arrays["start"]), shape=shape)
+
+
+def feasible_start(arrays: dict[str, Any], start: tuple[np.ndarray, np.ndarray], tolerance: float = 1e-6, matrix: Any = None) -> bool:
+    """Whether a starting point satisfies every bound, row and integrality of the model: a start
+    is trusted as an incumbent (and as the solver's cutoff) only once checked. `matrix`, the
+    model's `model_matrix` where the caller holds it already."""
+    values = np.zeros(arrays["num_col"])
+    values[start[0]] = start[1]
+    activity = (model_matrix(arrays) if matrix is None else matrix) @ values
     integral = arrays["integrality"] != 0
     return bool(
         np.all(values >= arrays["col_lower"] - tolerance)

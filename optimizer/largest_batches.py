@@ -61,17 +61,16 @@ def _family(candidate: Candidate) -> tuple[str, str, str, int]:
     return (candidate.workload, point.hardware, point.runtime, point.gpus_per_replica)
 
 
-def largest_batch_ids(problem: PlanProblem, kept: int | None = None) -> frozenset[tuple[str, str]]:
-    """(workload, candidate id) of the `kept` (default KEPT_BATCHES) candidates with the most
-    planned tokens/s in each family of batches; ties keep the smaller batch, which draws less power."""
-    kept = KEPT_BATCHES if kept is None else kept
+def largest_batch_ids(problem: PlanProblem) -> frozenset[tuple[str, str]]:
+    """(workload, candidate id) of the KEPT_BATCHES candidates with the most planned tokens/s in
+    each family of batches; ties keep the smaller batch, which draws less power."""
     families: dict[tuple[str, str, str, int], list[Candidate]] = defaultdict(list)
     for candidate in problem.candidates:
         families[_family(candidate)].append(candidate)
     return frozenset(
         (c.workload, c.id)
         for family in families.values()
-        for c in sorted(family, key=lambda c: (-problem.planned_tok_s(c), c.point.load))[:kept]
+        for c in sorted(family, key=lambda c: (-problem.planned_tok_s(c), c.point.load))[:KEPT_BATCHES]
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.child_solve import feasible_start, rebuilt_highs, run_highs
+from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs
 
 SUB_MIP_S = 0.4
 """The most one sub-MIP may run. More pairs tried beat fewer proven: from the plan of 1,068,830 W
@@ -92,14 +92,19 @@ def interacting_first(matrix: Any, workload_columns: tuple[np.ndarray, ...], val
 def run_beside(job: BesideJob, send: Callable[[tuple[Any, ...]], None]) -> None:
     """The restricted solve until its deadline, then the neighbourhoods from the better of its
     plan and the start; every better whole plan is sent."""
-    best: list[Any] = [None, None]  # objective, values
+    matrix = model_matrix(job.whole).tocsc()
     integral = job.whole["integrality"] != 0
+    best_objective = None if job.start is None else float(job.whole["col_cost"] @ job.start + job.whole["offset"])
+    best = job.start
 
     def offer(values: np.ndarray) -> bool:
+        nonlocal best_objective, best
         objective = float(job.whole["col_cost"] @ values + job.whole["offset"])
-        if (best[0] is not None and objective >= best[0]) or not feasible_start(job.whole, (np.arange(job.whole["num_col"]), values)):
+        if best_objective is not None and objective >= best_objective:
             return False
-        best[0], best[1] = objective, values
+        if not feasible_start(job.whole, (np.arange(job.whole["num_col"]), values), matrix=matrix):
+            return False
+        best_objective, best = objective, values
         send(("solution", objective, values))
         return True
 
@@ -113,29 +118,26 @@ def run_beside(job: BesideJob, send: Callable[[tuple[Any, ...]], None]) -> None:
             # point infeasible, and it is not taken
             offer(values)
 
-    if job.start is not None:
-        best[0], best[1] = float(job.whole["col_cost"] @ job.start + job.whole["offset"]), job.start
     limit_s = job.restricted_deadline_s - time.monotonic()
     if limit_s > 0:
         highs = rebuilt_highs(job.restricted, {**job.restricted_options, "time_limit": limit_s})
         _, _, _, values = run_highs(highs, None, None, restricted_solution)
         if values is not None:
             restricted_solution(("solution", None, values))
-    if best[1] is not None:
-        search(job, best[1], offer)
+    if best is not None:
+        search(job, matrix, best, offer)
 
 
-def search(job: BesideJob, start: np.ndarray, offer: Callable[[np.ndarray], bool]) -> None:
-    """Improve `start` (a feasible point of the whole model) until the deadline or until a whole
-    pass over the neighbourhoods finds nothing better. Each better plan is offered, and the
-    search goes on from it where `offer` takes it (it checks the plan against the model)."""
+def search(job: BesideJob, matrix: Any, start: np.ndarray, offer: Callable[[np.ndarray], bool]) -> None:
+    """Improve `start` (a feasible point of the whole model, whose `model_matrix` column-wise is
+    `matrix`) until the deadline or until a whole pass over the neighbourhoods finds nothing
+    better. Each better plan is offered, and the search goes on from it where `offer` takes it
+    (it checks the plan against the model)."""
     import highspy
-    from scipy.sparse import csc_matrix, csr_matrix
 
     arrays = job.whole
-    shape = (arrays["num_row"], arrays["num_col"])
-    matrix = (csc_matrix if arrays["format"] == 1 else csr_matrix)((arrays["value"], arrays["index"], arrays["start"]), shape=shape).tocsc()
     values = start.astype(np.float64)
+    objective = float(arrays["col_cost"] @ values)
     highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
     for name, value in (("output_flag", False), ("threads", 1), ("random_seed", job.seed), ("mip_rel_gap", SUB_MIP_GAP_REL)):
         highs.setOptionValue(name, value)
@@ -152,9 +154,9 @@ def search(job: BesideJob, start: np.ndarray, offer: Callable[[np.ndarray], bool
                 continue
             candidate = values.copy()
             candidate[free] = found
-            objective = float(arrays["col_cost"] @ values)
-            if float(arrays["col_cost"] @ candidate) < objective - IMPROVEMENT_REL * max(1.0, abs(objective)) and offer(candidate):
-                values, improved = candidate, True
+            candidate_objective = float(arrays["col_cost"] @ candidate)
+            if candidate_objective < objective - IMPROVEMENT_REL * max(1.0, abs(objective)) and offer(candidate):
+                values, objective, improved = candidate, candidate_objective, True
 
 
 def _sub_solve(highs: Any, highspy: Any, arrays: dict[str, Any], matrix: Any, values: np.ndarray, free: np.ndarray, limit_s: float) -> np.ndarray | None:

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.sparse import csc_matrix
 
 from optimizer import largest_batches
-from optimizer.child_solve import feasible_start
+from optimizer.child_solve import feasible_start, model_matrix
 from optimizer.formulation import build_model
 from optimizer.neighbourhoods import FREED_WORKLOADS, interacting_first, pairs, search
 from optimizer.problem import PlanProblem, SolveOptions
@@ -59,7 +59,7 @@ def test_the_search_improves_the_rounding_start_of_a_binding_fleet_with_checked_
         offered.append(float(whole["col_cost"] @ values))
         return True
 
-    search(job, dense, offer)
+    search(job, model_matrix(whole).tocsc(), dense, offer)
     first = float(whole["col_cost"] @ dense)
     assert offered and offered[-1] < first * (1 - 1e-3)
     assert all(later < earlier for earlier, later in zip([first, *offered], offered, strict=False))
