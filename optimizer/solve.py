@@ -12,7 +12,7 @@ import pulp
 
 from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
-from optimizer.formulation import GroupKey, PlacementModel, build_model, tie_broken_objective
+from optimizer.formulation import GroupKey, PlacementModel, build_model, dominated_columns, tie_broken_objective
 from optimizer.highs import SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
@@ -131,7 +131,9 @@ def _better(together: Solution, alone: Solution) -> Solution:
 
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
-    model = build_model(problem)
+    # the restricted model's plans reach the whole model column by column, so its columns stay
+    kept = largest_batches.largest_batch_ids(problem)
+    model = build_model(problem, leave_out=frozenset(key for key in dominated_columns(problem) if key[:2] not in kept))
     built = time.perf_counter()
     primary = model.objectives[problem.objective]
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
