@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pulp
 
-from optimizer.child_solve import CHILD_MIN_COLUMNS, ChildResult, configured_options, feasible_start, model_arrays, solve_here, solve_in_child
+from optimizer.child_solve import CHILD_MIN_COLUMNS, CHILD_START_S, ChildResult, configured_options, feasible_start, model_arrays, solve_here, solve_in_child
 from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
@@ -73,16 +73,21 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
         if self.deadline_s is not None and (arrays["num_col"] >= CHILD_MIN_COLUMNS or self.beside is not None):
             # leave the time it takes to read the values back and build the plan inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            options = configured_options(lp.solverModel)
-            job = None
-            if self.beside is not None:
-                dense = None
-                if start is not None:
-                    dense = np.zeros(arrays["num_col"])
-                    dense[start[0]] = start[1]
-                index_of = {var.name: var.index for var in lp.variables()}
-                job = self.beside.job(arrays, index_of, dense, options["random_seed"], deadline_s)
-            result = solve_in_child(arrays, options, start, start_objective, deadline_s, job)
+            dense = None
+            if start is not None:
+                dense = np.zeros(arrays["num_col"])
+                dense[start[0]] = start[1]
+            if dense is not None and deadline_s - time.monotonic() < CHILD_START_S:
+                # no child could better the checked start in time: it is the answer, the bound
+                # proven beside (the LP relaxation) its gap
+                result = ChildResult("feasible", dense, start_objective, None, stopped_at_deadline=True)
+            else:
+                options = configured_options(lp.solverModel)
+                job = None
+                if self.beside is not None:
+                    index_of = {var.name: var.index for var in lp.variables()}
+                    job = self.beside.job(arrays, index_of, dense, options["random_seed"], deadline_s)
+                result = solve_in_child(arrays, options, start, start_objective, deadline_s, job)
         else:
             result = solve_here(lp.solverModel, start, start_objective)
         self.result = result.with_lower_bound(self.lower_bound)

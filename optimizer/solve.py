@@ -61,7 +61,8 @@ LOAD_RESOLUTION_TOK_S = 1e-6
 
 
 MIN_SOLVE_S = 0.5
-"""A follow-up solve (baseline, shadow price) is not started with less time than this left."""
+"""A follow-up solve (baseline, shadow price) is not started with less time than this left, nor
+a solve without a start given less."""
 
 
 def within(options: SolveOptions, deadline_s: float | None) -> SolveOptions | None:
@@ -139,8 +140,11 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     objective = tie_broken_objective(model, problem.objective) if options.tie_break else primary
     base = None if start_from is None else start_from.groups
     start = lp_rounding_start(model, objective, base) if options.warm_start else Start(None)
-    # the limit is on the wall clock from the call: building the model and the start count
-    remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), 0.5)
+    # the limit is on the wall clock from the call: building the model and the start count. With
+    # a start, what is left may be nothing (the start is then the plan); without, HiGHS gets a
+    # moment to find one
+    floor_s = 0.0 if start.values is not None else MIN_SOLVE_S
+    remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), floor_s)
     beside = None
     if options.warm_start and remaining is not None and remaining >= largest_batches.MIN_BESIDE_S and largest_batches.cores() >= 2:
         restricted = largest_batches.restricted_problem(problem, len(model.replicas) + len(model.groups))

@@ -17,6 +17,7 @@ import numpy as np
 import pulp
 import pytest
 
+from optimizer import highs
 from optimizer.child_solve import feasible_start, model_arrays, solve_here
 from optimizer.formulation import PlacementModel, build_model
 from optimizer.metrics import summarize
@@ -62,6 +63,25 @@ def test_a_feasible_fleet_with_a_tiny_limit_is_never_called_infeasible(binding_f
         assert solved.status != "infeasible"
         if warm_start:  # the checked start is kept when the solver finds nothing better in time
             assert solved.has_solution and solved.groups
+
+
+def test_a_limit_the_start_used_up_returns_the_start_without_starting_a_child(binding_fleet: PlanProblem, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child takes about 0.5 s to start; started after the deadline it made a 2 s limit 2.4 s."""
+    children: list[float] = []
+    started = highs.solve_in_child
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        children.append(args[4])
+        return started(*args, **kwargs)
+
+    monkeypatch.setattr(highs, "solve_in_child", counted)
+    used_up = solve(binding_fleet, SolveOptions(time_limit_s=0.01, tie_break=False))
+    assert children == []
+    assert used_up.status == "feasible" and used_up.gap is not None and 0 < used_up.gap < 0.1
+    assert summarize(binding_fleet, used_up.groups).facility_power_w == pytest.approx(used_up.objective_value, rel=1e-9)
+    # with time left after the start, the child runs as before
+    solve(binding_fleet, SolveOptions(time_limit_s=2.9, tie_break=False))
+    assert len(children) == 1
 
 
 def _knapsack(values: list[float], weights: list[float], capacity: float) -> highspy.Highs:
