@@ -10,15 +10,17 @@ received and ends the child, which frees its core at once (a thread could not be
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -228,18 +230,25 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
 
 def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection]:
     """`python -m module`, fed `job` through stdin. Not multiprocessing's spawn, which would
-    re-run a user's unguarded script in the child; the child inherits this process's import path."""
+    re-run a user's unguarded script in the child; the child inherits this process's import path.
+    The job is written from a thread: the pipe holds 64 KiB, so writing blocks until the child
+    has started and reads, and a deadline that passes meanwhile must still end the solve."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     child = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
     assert child.stdin is not None and child.stdout is not None
-    try:
-        pickle.dump(job, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        child.stdin.close()
-    except BrokenPipeError:
-        pass  # the child died at start-up; the receiver sees the end of its output
+    threading.Thread(target=_feed, args=(child.stdin, job), daemon=True).start()
     receiver = Connection(os.dup(child.stdout.fileno()), writable=False)
     child.stdout.close()
     return child, receiver
+
+
+def _feed(pipe: IO[bytes], job: Any) -> None:
+    # a child that died or was ended first breaks the pipe; the receiver sees the end of its output
+    with contextlib.suppress(BrokenPipeError):
+        try:
+            pickle.dump(job, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            pipe.close()
 
 
 def solve_in_child(

@@ -69,6 +69,17 @@ def test_the_deadline_holds_on_the_wall_clock_whatever_the_solver_is_doing():
         assert np.array_equal(weights @ np.round(result.values), weights.sum(axis=1) // 2)
 
 
+def test_a_deadline_that_passes_while_the_child_starts_ends_the_solve():
+    """The job is more than the pipe holds, so writing it waits for the child to start and read
+    (0.3-0.4 s here); that wait made a 2 s limit 2.6 s before the job was written from a thread."""
+    highs, _ = _market_split(rows=6, columns=60, seed=4)
+    arrays = dict(model_arrays(highs), padding=np.zeros(12_000_000))
+    started = time.monotonic()
+    result = solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=started + 0.05)
+    assert result.stopped_at_deadline and result.status == "no_solution"
+    assert time.monotonic() - started < 0.05 + 0.2
+
+
 def test_an_unguarded_user_script_is_not_run_again_by_the_child(tmp_path):
     """multiprocessing's spawn re-imports the parent's main script in the child; a user's
     top-level `planner.plan(...)` would then run twice, or fail. The child is its own module."""
