@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pulp
+import scipy.sparse  # noqa: F401 - the start's check needs it (child_solve.model_matrix); imported there, in the first solve, it took 0.26 s of a 2 s limit
 
 from optimizer.child_solve import CHILD_MIN_COLUMNS, CHILD_START_S, ChildResult, configured_options, feasible_start, model_arrays, solve_here, solve_in_child
 from optimizer.errors import OptimizerError

@@ -228,6 +228,17 @@ def _fill(state: _State, option: _Option, residual: float) -> None:
     state.covered[option.workload] += added
 
 
+def _picks_in_a_row(state: _State, option: _Option, residual: float) -> int:
+    """How many replicas of `option`, the best pick, the greedy would pick one after another:
+    while a whole replica is useful its score does not change and no other's falls (a score
+    rises only as the residual shrinks below a replica), so it stays the best while it fits.
+    One scan of the options per run of picks, not per replica."""
+    useful = max(int(residual // option.per_replica_tok_s), 1)
+    fits_budget = int((state.budget_w[option.site] + 1e-6) // option.peak_w) if option.peak_w > 0 else useful
+    fits_gpus = state.gpus_left[(option.site, option.hardware)] // option.gpus
+    return max(min(useful, int(option.n.upBound) - state.counts[option.n.name], fits_budget, fits_gpus), 1)
+
+
 def _greedy_cover(
     model: PlacementModel,
     objective: pulp.LpAffineExpression,
@@ -273,11 +284,12 @@ def _greedy_cover(
             if best is None:
                 return None
             option = best[1]
-            state.counts[option.n.name] += 1
-            state.budget_w[option.site] -= option.peak_w
-            state.gpus_left[(option.site, option.hardware)] -= option.gpus
+            count = 1 if option.load is not None else _picks_in_a_row(state, option, residual)
+            state.counts[option.n.name] += count
+            state.budget_w[option.site] -= count * option.peak_w
+            state.gpus_left[(option.site, option.hardware)] -= count * option.gpus
             if option.load is None:
-                state.covered[workload.name] += option.per_replica_tok_s
+                state.covered[workload.name] += count * option.per_replica_tok_s
             else:
                 state.spare[option.n.name] += 1
                 _fill(state, option, residual)
