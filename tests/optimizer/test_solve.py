@@ -282,6 +282,24 @@ def test_lp_rounding_start_is_feasible_and_does_not_change_the_optimum(seed):
         assert with_start.objective_value == pytest.approx(without.objective_value, rel=1e-6)
 
 
+@pytest.mark.parametrize(("near_budget_kw", "near_gpus", "expected_near"), [(1.5, 8, 3), (10.0, 2, 2), (10.0, 8, 5)])
+def test_the_cover_fills_the_cheaper_site_as_far_as_its_budget_gpus_or_the_demand_allow(near_budget_kw, near_gpus, expected_near):
+    """Five replicas of 800 planned tok/s (500 W peak) carry 4,000 tok/s. The cover picks a run of
+    them at once at the site of lower PUE: three where 1.5 kW holds exactly three, two where it
+    has two GPUs, all five where nothing else limits them; the other site takes the rest."""
+    from optimizer.formulation import build_model
+    from optimizer.start import _greedy_cover, _options
+
+    only = candidate("w", point("A", tok_s=1000, power_w=400, peak_w=500))
+    sites = [site("near", near_budget_kw, {"A": near_gpus}, pue=1.0), site("far", 10.0, {"A": 8}, pue=1.5)]
+    model = build_model(problem([workload(demand=4000)], [only], sites))
+    objective = model.objectives["energy"]
+    values = _greedy_cover(model, objective, _options(model), {}, {}, largest_first=True)
+    assert values is not None
+    placed = {name: values[model.replicas[("w", only.id, name)].name] for name in ("near", "far")}
+    assert placed == {"near": expected_near, "far": 5 - expected_near}
+
+
 def test_follow_up_solves_keep_within_the_deadline_and_say_what_they_skipped():
     import time
 
