@@ -117,12 +117,18 @@ def model_matrix(arrays: dict[str, Any]) -> Any:
     return (csc_matrix if arrays["format"] == 1 else csr_matrix)((arrays["value"], arrays["index"], arrays["start"]), shape=shape)
 
 
+def dense_start(start: tuple[np.ndarray, np.ndarray], num_col: int) -> np.ndarray:
+    """A start given as (column indices, values) as a value for every column, zero elsewhere."""
+    values = np.zeros(num_col)
+    values[start[0]] = start[1]
+    return values
+
+
 def feasible_start(arrays: dict[str, Any], start: tuple[np.ndarray, np.ndarray], tolerance: float = 1e-6, matrix: Any = None) -> bool:
     """Whether a starting point satisfies every bound, row and integrality of the model: a start
     is trusted as an incumbent (and as the solver's cutoff) only once checked. `matrix`, the
     model's `model_matrix` where the caller holds it already."""
-    values = np.zeros(arrays["num_col"])
-    values[start[0]] = start[1]
+    values = dense_start(start, arrays["num_col"])
     activity = (model_matrix(arrays) if matrix is None else matrix) @ values
     integral = arrays["integrality"] != 0
     return bool(
@@ -192,8 +198,7 @@ def run_highs(
     elif start is None or start_objective is None:
         return ("infeasible" if status == highspy.HighsModelStatus.kInfeasible else "no_solution"), None, None, None
     else:
-        objective, values = start_objective, np.zeros(len(highs.getLp().col_cost_))
-        values[start[0]] = start[1]
+        objective, values = start_objective, dense_start(start, len(highs.getLp().col_cost_))
         # nothing beats the cutoff: the start is optimal
         bound = start_objective if status == highspy.HighsModelStatus.kInfeasible else bound
     bound = None if bound is None else min(bound, objective)
@@ -266,10 +271,7 @@ def solve_in_child(
     once the best incumbent is within the gap of the bound this model's child proved."""
     child, receiver = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
     second = None if beside is None else _start_child("optimizer.neighbourhoods", beside)
-    values = None
-    if start is not None and start_objective is not None:
-        values = np.zeros(arrays["num_col"])
-        values[start[0]] = start[1]
+    values = None if start is None or start_objective is None else dense_start(start, arrays["num_col"])
     objective, dual_bound = start_objective, None
     status: ChildStatus = "feasible" if values is not None else "no_solution"
     finished = False

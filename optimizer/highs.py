@@ -15,9 +15,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pulp
-import scipy.sparse  # noqa: F401 - the start's check needs it (child_solve.model_matrix); imported there, in the first solve, it took 0.26 s of a 2 s limit
+import scipy.sparse  # noqa: F401 - the start's check needs it (child_solve.model_matrix); `import planner` loads it anyway, but the optimizer used alone (the benchmarks) paid its import inside the first solve's limit (0.26 s of 2 s)
 
-from optimizer.child_solve import CHILD_MIN_COLUMNS, CHILD_START_S, ChildResult, configured_options, feasible_start, model_arrays, solve_here, solve_in_child
+from optimizer.child_solve import (
+    CHILD_MIN_COLUMNS,
+    CHILD_START_S,
+    ChildResult,
+    configured_options,
+    dense_start,
+    feasible_start,
+    model_arrays,
+    solve_here,
+    solve_in_child,
+)
 from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
@@ -74,10 +84,7 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
         if self.deadline_s is not None and (arrays["num_col"] >= CHILD_MIN_COLUMNS or self.beside is not None):
             # leave the time it takes to read the values back and build the plan inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
-            dense = None
-            if start is not None:
-                dense = np.zeros(arrays["num_col"])
-                dense[start[0]] = start[1]
+            dense = None if start is None else dense_start(start, arrays["num_col"])
             if dense is not None and deadline_s - time.monotonic() < CHILD_START_S:
                 # no child could better the checked start in time: it is the answer, the bound
                 # proven beside (the LP relaxation) its gap
