@@ -62,28 +62,6 @@ def relative_gap(primal: float, dual: float) -> float:
     return max(0.0, primal - dual) / max(abs(primal), 1e-9)
 
 
-def model_arrays(highs: Any) -> dict[str, Any]:
-    """The model HiGHS holds, as plain arrays a pipe can carry."""
-    lp = highs.getLp()
-    matrix = lp.a_matrix_
-    return {
-        "num_col": lp.num_col_,
-        "num_row": lp.num_row_,
-        "sense": int(lp.sense_),
-        "offset": lp.offset_,
-        "col_cost": np.asarray(lp.col_cost_),
-        "col_lower": np.asarray(lp.col_lower_),
-        "col_upper": np.asarray(lp.col_upper_),
-        "row_lower": np.asarray(lp.row_lower_),
-        "row_upper": np.asarray(lp.row_upper_),
-        "format": int(matrix.format_),
-        "start": np.asarray(matrix.start_),
-        "index": np.asarray(matrix.index_),
-        "value": np.asarray(matrix.value_),
-        "integrality": np.asarray([int(kind) for kind in lp.integrality_], dtype=np.int8),
-    }
-
-
 SOLVE_OPTIONS = ("mip_rel_gap", "threads", "random_seed", "presolve", "time_limit")
 """What the child must solve with as the parent would have."""
 
@@ -94,7 +72,10 @@ def configured_options(highs: Any) -> dict[str, Any]:
     return {name: getattr(configured, name) for name in SOLVE_OPTIONS}
 
 
-def _rebuilt(highspy: Any, arrays: dict[str, Any]) -> Any:
+def highs_lp(highspy: Any, arrays: dict[str, Any]) -> Any:
+    """The HighsLp of `arrays`, a model as plain arrays a pipe can carry (optimizer.highs.pulp_arrays
+    builds them): HighsLp's fields of the same names, `format` the HiGHS MatrixFormat of the
+    matrix in start/index/value and `integrality` a HighsVarType per column."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = arrays["num_col"], arrays["num_row"]
     lp.sense_ = highspy.ObjSense(arrays["sense"])
@@ -218,7 +199,7 @@ def rebuilt_highs(arrays: dict[str, Any], options: dict[str, Any]) -> Any:
 
     highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
     highs.setOptionValue("output_flag", False)
-    highs.passModel(_rebuilt(highspy, arrays))
+    highs.passModel(highs_lp(highspy, arrays))
     for name, value in options.items():
         highs.setOptionValue(name, value)
     return highs

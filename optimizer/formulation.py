@@ -30,6 +30,7 @@ model is the same as before sharing existed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -71,6 +72,7 @@ class PlacementModel:
     gpu_slack: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
 
 
+@functools.cache
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
@@ -109,6 +111,7 @@ def build_model(
     for index, config in enumerate(configurations(problem.candidates, problem.share_replicas)):
         if config.shared:
             model.configurations[config.id] = config
+        needed = math.ceil(sum((bound_demand_tok_s or demand).get(c.workload, 0.0) / problem.planned_tok_s(c) for c in config.members) - 1e-9)
         for site in problem.sites:
             available = site.inventory.get(config.hardware, 0)
             # a site is offered more GPUs only of a type it holds: an explanation never tells a
@@ -118,11 +121,7 @@ def build_model(
                 continue
             if not config.shared and (config.members[0].workload, config.members[0].id, site.name) in leave_out:
                 continue
-            upper = math.ceil(
-                sum((bound_demand_tok_s or demand).get(c.workload, 0.0) / problem.planned_tok_s(c) for c in config.members) - 1e-9
-            )
-            if not relaxed:
-                upper = min(upper, available // config.gpus_per_replica)
+            upper = needed if relaxed else min(needed, available // config.gpus_per_replica)
             n = prob.add_variable(f"n_{index}_{_safe(site.name)}", lowBound=0, upBound=upper, cat="Integer")
             _add_columns(model, rows, config, site, n, workloads)
     _demand_rows(model, rows)

@@ -11,11 +11,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pulp
-import scipy.sparse  # noqa: F401 - the start's check needs it (child_solve.model_matrix); `import planner` loads it anyway, but the optimizer used alone (the benchmarks) paid its import inside the first solve's limit (0.26 s of 2 s)
+import scipy.sparse
 
 from optimizer.child_solve import (
     CHILD_MIN_COLUMNS,
@@ -24,7 +24,7 @@ from optimizer.child_solve import (
     configured_options,
     dense_start,
     feasible_start,
-    model_arrays,
+    highs_lp,
     solve_here,
     solve_in_child,
 )
@@ -47,7 +47,93 @@ class RunResult:
     """The relative gap HiGHS proved; 0 when it proved the requested gap."""
 
 
-class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
+def pulp_arrays(lp: pulp.LpProblem, mip: bool = True) -> tuple[dict[str, Any], list[pulp.LpVariable]]:
+    """The problem as arrays (child_solve.highs_lp), and its columns in that order (each
+    column's `index` set to its place, as PuLP's own hand-over does). Built in bulk: PuLP adds
+    HiGHS one column and one row at a time and gathers `lp.variables()` anew on every call,
+    7.2 s of what XL spent before its solve started (2026-12-03, 2-core dev machine)."""
+    columns = lp.variables()
+    for index, column in enumerate(columns):
+        column.index = index
+    sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+    objective = lp.objective if lp.objective is not None else pulp.LpAffineExpression()
+    cost = np.zeros(len(columns))
+    cost[[column.index for column in objective]] = sign * np.fromiter(objective.values(), dtype=np.float64, count=len(objective))
+    rows = lp.constraints()
+    entries = [len(row) for row in rows]
+    total = sum(entries)
+    matrix = scipy.sparse.csc_matrix(
+        (
+            np.fromiter((coefficient for row in rows for coefficient in row.values()), dtype=np.float64, count=total),
+            (np.repeat(np.arange(len(rows)), entries), np.fromiter((column.index for row in rows for column in row), dtype=np.int64, count=total)),
+        ),
+        shape=(len(rows), len(columns)),
+    )
+    matrix.eliminate_zeros()
+    bounds = [(row.getLb(), row.getUb()) for row in rows]
+    arrays = {
+        "num_col": len(columns),
+        "num_row": len(rows),
+        "sense": 1,  # HiGHS's ObjSense.kMinimize; a maximisation is handed over negated, as PuLP does
+        "offset": sign * float(objective.constant),
+        "col_cost": cost,
+        "col_lower": np.array([-np.inf if column.lowBound is None else column.lowBound for column in columns], dtype=np.float64),
+        "col_upper": np.array([np.inf if column.upBound is None else column.upBound for column in columns], dtype=np.float64),
+        "row_lower": np.array([-np.inf if lower is None else lower for lower, _ in bounds], dtype=np.float64),
+        "row_upper": np.array([np.inf if upper is None else upper for _, upper in bounds], dtype=np.float64),
+        "format": 1,  # HiGHS's MatrixFormat.kColwise
+        "start": matrix.indptr.astype(np.int32),
+        "index": matrix.indices.astype(np.int32),
+        "value": matrix.data,
+        "integrality": np.array([mip and column.cat == pulp.LpInteger for column in columns], dtype=np.int8),
+    }
+    return arrays, columns
+
+
+class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
+    """PuLP's HiGHS with the model handed over as arrays (pulp_arrays), and only the columns'
+    values read back: nothing here reads PuLP's duals or slacks."""
+
+    arrays: dict[str, Any]
+    columns: list[pulp.LpVariable]
+
+    def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
+        self.createAndConfigureSolver(lp)
+        self.arrays, self.columns = pulp_arrays(lp, self.mip)
+        self.callSolver(lp)
+        status, solution_status = self.findSolutionValues(lp)
+        lp.assignStatus(status, solution_status)
+        return int(status)
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+        self.load(lp)
+        lp.solverModel.run()
+
+    def load(self, lp: pulp.LpProblem) -> None:
+        """Hand the model to the HiGHS object PuLP configured."""
+        import highspy
+
+        lp.solverModel.passModel(highs_lp(highspy, self.arrays))
+
+    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802 - PuLP's name
+        import highspy
+
+        status = lp.solverModel.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            self.assign(np.asarray(lp.solverModel.getSolution().col_value))
+            return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
+        if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded
+        return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
+
+    def assign(self, values: np.ndarray) -> None:
+        for column, value in zip(self.columns, values.tolist(), strict=True):
+            column.varValue = value
+
+
+class _HighsFromStart(_ArrayHighs):
     """PuLP's HiGHS interface, handing HiGHS a starting solution (PuLP 3 passes none) and
     solving through optimizer/child_solve: in a child process when the model is large and a time
     limit must hold, else here."""
@@ -70,13 +156,13 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
     def _start_arrays(self, lp: pulp.LpProblem) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.start:
             return None
-        variables = [var for var in lp.variables() if var.name in self.start]
+        variables = [var for var in self.columns if var.name in self.start]
         indices = np.array([var.index for var in variables], dtype=np.int32)
         return indices, np.array([self.start[var.name] for var in variables], dtype=np.float64)
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
         start = self._start_arrays(lp)
-        arrays = model_arrays(lp.solverModel)
+        arrays = self.arrays
         if start is not None and not feasible_start(arrays, start):
             # the start is built to satisfy every row; one that does not is not trusted as a cutoff
             start = None
@@ -93,10 +179,11 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
                 options = configured_options(lp.solverModel)
                 job = None
                 if self.beside is not None:
-                    index_of = {var.name: var.index for var in lp.variables()}
+                    index_of = {var.name: var.index for var in self.columns}
                     job = self.beside.job(arrays, index_of, dense, options["random_seed"], deadline_s)
                 result = solve_in_child(arrays, options, start, start_objective, deadline_s, job)
         else:
+            self.load(lp)
             result = solve_here(lp.solverModel, start, start_objective)
         self.result = result.with_lower_bound(self.lower_bound)
 
@@ -104,8 +191,7 @@ class _HighsFromStart(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type h
         result = self.result
         assert result is not None, "callSolver sets the result"
         if result.values is not None:
-            for var in lp.variables():
-                var.varValue = float(result.values[var.index])
+            self.assign(result.values)
         return {
             "optimal": (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
             "feasible": (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),
@@ -149,7 +235,7 @@ def _checked(solver: pulp.LpSolver) -> pulp.LpSolver:
 def relaxation_solver() -> pulp.LpSolver:
     """HiGHS for the LP relaxation: one thread, no output."""
     _quiet_banner()
-    return _checked(pulp.getSolver("HiGHS", msg=False, mip=False, threads=1))
+    return _checked(_ArrayHighs(msg=False, mip=False, threads=1))
 
 
 def run(

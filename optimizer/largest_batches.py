@@ -33,8 +33,9 @@ import numpy as np
 import pulp
 
 from optimizer.candidates import Candidate
-from optimizer.child_solve import configured_options, model_arrays
+from optimizer.child_solve import configured_options
 from optimizer.formulation import PlacementModel, build_model, tie_broken_objective
+from optimizer.highs import pulp_arrays
 from optimizer.neighbourhoods import BesideJob
 from optimizer.problem import PlanProblem, SolveOptions
 
@@ -133,8 +134,8 @@ class Beside:
 
 
 def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveOptions, time_limit_s: float) -> Beside:
-    """The restricted model as HiGHS will hold it: PuLP configures a HiGHS object as it would for
-    the whole model, whose arrays and options the second child rebuilds."""
+    """The restricted model as HiGHS will hold it: its arrays, and the options PuLP configures a
+    HiGHS object with as it would for the whole model; the second child rebuilds both."""
     model = build_model(restricted)
     model.prob.setObjective(tie_broken_objective(model, restricted.objective) if options.tie_break else model.objectives[restricted.objective])
     solver = pulp.HiGHS(
@@ -142,13 +143,13 @@ def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveO
         presolve="on" if options.presolve else "off",
     )
     solver.createAndConfigureSolver(model.prob)
-    solver.buildSolverModel(model.prob)
+    arrays, _ = pulp_arrays(model.prob)
     kinds: list[tuple[Mapping[Any, pulp.LpVariable], Mapping[Any, pulp.LpVariable]]] = [
         (model.replicas, whole.replicas), (model.groups, whole.groups), (model.loads, whole.loads), (model.alone, whole.alone)
     ]
     pairs = [(column, whole_columns[key]) for columns, whole_columns in kinds for key, column in columns.items() if key in whole_columns]
     return Beside(
-        model_arrays(model.prob.solverModel),
+        arrays,
         configured_options(model.prob.solverModel),
         np.array([column.index for column, _ in pairs], dtype=np.int64),
         tuple(column.name for _, column in pairs),

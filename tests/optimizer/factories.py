@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from optimizer.candidates import Candidate, WorkloadSpec
 from optimizer.operating_point import OperatingPoint
 from optimizer.problem import PlanProblem, SiteSpec
@@ -70,3 +74,26 @@ def problem(workloads, candidates, sites, objective="energy", utilization=0.8,
         max_utilization=utilization,
         objective=objective,
     )
+
+
+def held_arrays(highs: Any) -> dict[str, Any]:
+    """The model a HiGHS object holds, as the arrays optimizer.highs.pulp_arrays builds: what PuLP's
+    own hand-over gave HiGHS reads back through this, for comparison."""
+    lp = highs.getLp()
+    matrix = lp.a_matrix_
+    return {
+        "num_col": lp.num_col_,
+        "num_row": lp.num_row_,
+        "sense": int(lp.sense_),
+        "offset": lp.offset_,
+        "col_cost": np.asarray(lp.col_cost_),
+        "col_lower": np.asarray(lp.col_lower_),
+        "col_upper": np.asarray(lp.col_upper_),
+        "row_lower": np.asarray(lp.row_lower_),
+        "row_upper": np.asarray(lp.row_upper_),
+        "format": int(matrix.format_),
+        "start": np.asarray(matrix.start_),
+        "index": np.asarray(matrix.index_),
+        "value": np.asarray(matrix.value_),
+        "integrality": np.asarray([int(kind) for kind in lp.integrality_], dtype=np.int8),
+    }

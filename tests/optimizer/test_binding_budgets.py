@@ -18,12 +18,13 @@ import pulp
 import pytest
 
 from optimizer import highs
-from optimizer.child_solve import feasible_start, model_arrays, solve_here
+from optimizer.child_solve import feasible_start, solve_here
 from optimizer.formulation import PlacementModel, build_model
 from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
 from optimizer.start import _greedy_cover, _options, _relaxation, lp_rounding_start
+from tests.optimizer.factories import held_arrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from plan_scaling import SIZES, build_problem  # the benchmark's own generator
@@ -34,7 +35,7 @@ def _arrays_and_start(model: PlacementModel, values: dict[str, float]) -> tuple[
     solver = pulp.HiGHS(msg=False)
     solver.createAndConfigureSolver(model.prob)
     solver.buildSolverModel(model.prob)
-    arrays = model_arrays(model.prob.solverModel)
+    arrays = held_arrays(model.prob.solverModel)
     columns = {var.name: var.index for var in model.prob.variables()}
     named = [(columns[name], value) for name, value in values.items() if name in columns]
     return arrays, (np.array([i for i, _ in named], dtype=np.int32), np.array([v for _, v in named]))

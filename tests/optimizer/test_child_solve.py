@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import optimizer.highs
-from optimizer.child_solve import better_beside, model_arrays, solve_in_child
+from optimizer.child_solve import better_beside, solve_in_child
 from optimizer.problem import SolveOptions
 from optimizer.solve import solve
-from tests.optimizer.factories import candidate, point, problem, site, workload
+from tests.optimizer.factories import candidate, held_arrays, point, problem, site, workload
 
 
 def _random_problem(seed: int):
@@ -58,7 +58,7 @@ def _market_split(rows: int, columns: int, seed: int) -> tuple[highspy.Highs, np
 
 def test_the_deadline_holds_on_the_wall_clock_whatever_the_solver_is_doing():
     highs, weights = _market_split(rows=6, columns=60, seed=4)
-    arrays = model_arrays(highs)
+    arrays = held_arrays(highs)
     started = time.monotonic()
     result = solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=started + 2.0)
     elapsed = time.monotonic() - started
@@ -73,7 +73,7 @@ def test_a_deadline_that_passes_while_the_child_starts_ends_the_solve():
     """The job is more than the pipe holds, so writing it waits for the child to start and read
     (0.3-0.4 s here); that wait made a 2 s limit 2.6 s before the job was written from a thread."""
     highs, _ = _market_split(rows=6, columns=60, seed=4)
-    arrays = dict(model_arrays(highs), padding=np.zeros(12_000_000))
+    arrays = dict(held_arrays(highs), padding=np.zeros(12_000_000))
     started = time.monotonic()
     result = solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=started + 0.05)
     assert result.stopped_at_deadline and result.status == "no_solution"
@@ -115,7 +115,7 @@ def test_a_plan_from_beside_is_taken_only_where_it_is_better_and_meets_every_row
     highs.changeColsCost(2, np.arange(2, dtype=np.int32), np.array([1.0, 2.0]))
     highs.changeColsIntegrality(2, np.arange(2, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2))
     highs.addRow(2.0, highspy.kHighsInf, 2, np.arange(2, dtype=np.int32), np.ones(2))
-    arrays = model_arrays(highs)
+    arrays = held_arrays(highs)
     taken = better_beside(arrays, 4.0, ("solution", 2.0, np.array([2.0, 0.0])))
     assert taken is not None and taken[0] == pytest.approx(2.0)
     # no better than what is held: kept out
