@@ -5,6 +5,7 @@ banner kept quiet."""
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import sys
 import threading
@@ -51,21 +52,30 @@ def pulp_arrays(lp: pulp.LpProblem, mip: bool = True) -> tuple[dict[str, Any], l
     """The problem as arrays (child_solve.highs_lp), and its columns in that order (each
     column's `index` set to its place, as PuLP's own hand-over does). Built in bulk: PuLP adds
     HiGHS one column and one row at a time and gathers `lp.variables()` anew on every call,
-    7.2 s of what XL spent before its solve started (2026-12-03, 2-core dev machine)."""
-    columns = lp.variables()
+    7.2 s of what XL spent before its solve started (2026-12-03, 2-core dev machine). Columns
+    come in the order the objective and rows first name them, not PuLP's order by name."""
+    objective = lp.objective if lp.objective is not None else pulp.LpAffineExpression()
+    rows = lp.constraints()
+    # every column the objective or a row holds, once, numbered in the order first met (what
+    # `lp.variables()` gathers, without its Python call per entry): entries are told apart by
+    # id(), which PuLP hashes columns by too
+    named = list(itertools.chain(objective, *rows))
+    unique_ids, first_at, entry_of = np.unique(np.fromiter(map(id, named), dtype=np.int64, count=len(named)), return_index=True, return_inverse=True)
+    order = np.argsort(first_at)
+    number = np.empty(len(unique_ids), dtype=np.int64)
+    number[order] = np.arange(len(unique_ids))
+    columns = [named[at] for at in first_at[order].tolist()]
     for index, column in enumerate(columns):
         column.index = index
     sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
-    objective = lp.objective if lp.objective is not None else pulp.LpAffineExpression()
-    cost = np.zeros(len(columns))
-    cost[[column.index for column in objective]] = sign * np.fromiter(objective.values(), dtype=np.float64, count=len(objective))
-    rows = lp.constraints()
     entries = [len(row) for row in rows]
     total = sum(entries)
+    cost = np.zeros(len(columns))
+    cost[number[entry_of[: len(objective)]]] = sign * np.fromiter(objective.values(), dtype=np.float64, count=len(objective))
     matrix = scipy.sparse.csc_matrix(
         (
-            np.fromiter((coefficient for row in rows for coefficient in row.values()), dtype=np.float64, count=total),
-            (np.repeat(np.arange(len(rows)), entries), np.fromiter((column.index for row in rows for column in row), dtype=np.int64, count=total)),
+            np.fromiter(itertools.chain.from_iterable(row.values() for row in rows), dtype=np.float64, count=total),
+            (np.repeat(np.arange(len(rows)), entries), number[entry_of[len(objective) :]]),
         ),
         shape=(len(rows), len(columns)),
     )
