@@ -147,12 +147,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@_collector_paused()
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
-    with _collector_paused():
-        return _solve_model_now(problem, options, start_from)
-
-
-def _solve_model_now(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
     # the restricted model's plans reach the whole model column by column, so its columns stay
     kept = largest_batches.largest_batch_ids(problem)
