@@ -24,6 +24,8 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from optimizer.replica_totals import with_totals
+
 CHILD_START_S = 0.5
 """What a child takes to start and read its model (L, 17,000 columns, on the 2-core dev machine):
 with less time than this left it cannot better a checked start before the deadline."""
@@ -31,7 +33,6 @@ CHILD_MIN_COLUMNS = 10_000
 """Below this a child's start-up (CHILD_START_S) costs more than HiGHS overruns. It was 50,000 until an
 L fleet (17,206 columns, generator seed 2) ran 35.6 s in-process for a 10 s limit; in a child the
 same solve ended at 10.0 s with the same gap (0.81 % against 0.79 %), measured 2026-11-27."""
-BOUND_REPORT_S = 0.5
 ChildStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
 
 
@@ -134,9 +135,10 @@ def run_highs(
     """Run a configured HiGHS object (in this process or a child) and read back (status, objective,
     dual bound, values).
 
-    A start is given to HiGHS as a cutoff (`objective_bound`), not as a solution, so presolve stays
-    on: HiGHS 1.16's presolve with a user solution declared a worse point optimal on a random test
-    problem, and presolve off cost most where budgets bind. Where HiGHS finds nothing below the
+    A start is given to HiGHS as a cutoff (`objective_bound`), not as a solution: HiGHS 1.16's
+    presolve with a user solution declared a worse point optimal on a random test problem (the
+    whole model's child runs without presolve, on its replica totals, but the restricted model and
+    in-process solves keep it). Where HiGHS finds nothing below the
     cutoff, the start is the answer: proven optimal when HiGHS proved nothing better exists, else
     feasible with HiGHS's bound. `send`, where given, receives ("solution", objective, values)
     and ("bound", dual) as the search goes."""
@@ -147,13 +149,13 @@ def run_highs(
     if start_objective is not None:
         highs.setOptionValue("objective_bound", start_objective + CUTOFF_TOLERANCE * max(1.0, abs(start_objective)))
     gap_rel = highs.getOptions().mip_rel_gap
-    last_report_s = 0.0
+    reported = -math.inf
 
     def progress(event: Any) -> None:
-        nonlocal last_report_s
+        nonlocal reported
         dual = event.data_out.mip_dual_bound
-        if send is not None and time.monotonic() - last_report_s >= BOUND_REPORT_S:
-            last_report_s = time.monotonic()
+        if send is not None and dual > reported:
+            reported = dual
             send(("bound", dual))
         # HiGHS stops at its gap only against an incumbent of its own; the start below the
         # cutoff counts as one here
@@ -207,10 +209,22 @@ def rebuilt_highs(arrays: dict[str, Any], options: dict[str, Any]) -> Any:
 
 def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
            start_objective: float | None) -> None:
-    """Runs in the child: solve, sending ("solution", objective, values), ("bound", dual) and
-    finally ("done", status, objective, dual, values)."""
-    highs = rebuilt_highs(arrays, options)
-    connection.send(("done", *run_highs(highs, start, start_objective, connection.send)))
+    """Runs in the child: solve the model with its demand rows over replica totals
+    (optimizer/replica_totals.py), sending ("solution", objective, values), ("bound", dual) at
+    every rise of the bound, and finally ("done", status, objective, dual, values); every plan
+    in the columns of `arrays`, the totals dropped."""
+    columns = arrays["num_col"]
+    solved = with_totals(arrays)
+    if solved is not arrays:
+        # presolve would substitute the totals back
+        options = {**options, "presolve": "off"}
+    highs = rebuilt_highs(solved, options)
+
+    def send(message: tuple[Any, ...]) -> None:
+        connection.send(message if message[0] != "solution" else (*message[:2], message[2][:columns]))
+
+    status, objective, bound, values = run_highs(highs, start, start_objective, send)
+    connection.send(("done", status, objective, bound, None if values is None else values[:columns]))
     connection.close()
 
 

@@ -275,7 +275,8 @@ def run(
         gapRel=options.gap_rel,
         threads=1,
         random_seed=options.seed,
-        # a start reaches HiGHS as a cutoff, so presolve stays on (optimizer/child_solve.run_highs)
+        # a start reaches HiGHS as a cutoff (optimizer/child_solve.run_highs); a child solving the
+        # model over replica totals runs without presolve, which would substitute them back
         presolve="on" if options.presolve else "off",
     )
     prob.solve(_checked(solver))

@@ -88,10 +88,11 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
 
 
 RESTRICTED_SHARE = 0.4
-"""Of the time beside the whole model: what the restricted solve has before the neighbourhoods
-(optimizer/neighbourhoods.py) take its best plan on. On the nine binding L fleets at a 10 s limit
-0.4 met 0.5 % on eight, 0.5 on another eight (tightness 0.9 seed 1 in, 0.5 seed 3 out); on three
-of them, with 1 s sub-MIPs, 0.25 missed one as 0.4 did, and 0.55 two (2026-12-02)."""
+"""Of the time beside the whole model: the most the restricted solve has before the
+neighbourhoods (optimizer/neighbourhoods.py) take its best plan on. It hands its first plan
+better than the start on at once (0.8-1.9 s into a binding L fleet's solve), so this only bounds
+a restricted solve that finds none. Chosen when it was the restricted solve's whole share: on the
+nine binding L fleets at a 10 s limit 0.4 met 0.5 % on eight, 0.5 on another eight (2026-12-02)."""
 
 NEIGHBOURHOOD_MAX_WORKLOADS = 45
 """With more workloads than this the restricted solve has all the time: a pair is then too small
