@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import IO, Any, Literal
@@ -207,6 +209,13 @@ def rebuilt_highs(arrays: dict[str, Any], options: dict[str, Any]) -> Any:
     return highs
 
 
+def warm_up() -> None:
+    """What a child loads before its job arrives (started_early): HiGHS, its first solver object."""
+    import highspy
+
+    highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
+
+
 def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
            start_objective: float | None) -> None:
     """Runs in the child: solve the model with its demand rows over replica totals
@@ -228,13 +237,50 @@ def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, An
     connection.close()
 
 
-def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection]:
-    """`python -m module`, fed `job` through stdin. Not multiprocessing's spawn, which would
-    re-run a user's unguarded script in the child; the child inherits this process's import path.
-    The job is written from a thread: the pipe holds 64 KiB, so writing blocks until the child
-    has started and reads, and a deadline that passes meanwhile must still end the solve."""
+def _spawned(module: str) -> subprocess.Popen[bytes]:
+    """`python -m module`, waiting for its job on stdin. Not multiprocessing's spawn, which would
+    re-run a user's unguarded script in the child; the child inherits this process's import path."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-    child = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+    return subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+
+
+_waiting: dict[str, list[subprocess.Popen[bytes]]] = defaultdict(list)
+_waiting_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def started_early(modules: Sequence[str]) -> Iterator[None]:
+    """Children of `modules` started now, for the solves inside to hand their jobs to: a child
+    takes 0.2-0.3 s to start Python and load numpy and HiGHS (2-core dev machine), which then
+    passes while this process builds the model and its start. Those left unused are ended."""
+    early = [(module, _spawned(module)) for module in modules]
+    with _waiting_lock:
+        for module, child in early:
+            _waiting[module].append(child)
+    try:
+        yield
+    finally:
+        with _waiting_lock:
+            unused = [child for module, child in early if child in _waiting[module]]
+            for module, child in early:
+                if child in _waiting[module]:
+                    _waiting[module].remove(child)
+        for child in unused:
+            child.kill()
+            child.wait()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+
+def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection]:
+    """A child of `module` (one started early where one waits), fed `job` through stdin. The job
+    is written from a thread: the pipe holds 64 KiB, so writing blocks until the child has
+    started and reads, and a deadline that passes meanwhile must still end the solve."""
+    with _waiting_lock:
+        child = _waiting[module].pop() if _waiting[module] else None
+    if child is None:
+        child = _spawned(module)
     assert child.stdin is not None and child.stdout is not None
     threading.Thread(target=_feed, args=(child.stdin, job), daemon=True).start()
     receiver = Connection(os.dup(child.stdout.fileno()), writable=False)
@@ -339,4 +385,5 @@ if __name__ == "__main__":
     # options say, so everything else written to stdout goes to /dev/null
     channel = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    warm_up()
     _child(Connection(channel, readable=False), *pickle.load(sys.stdin.buffer))

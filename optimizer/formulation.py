@@ -143,6 +143,16 @@ def build_model(
     return model
 
 
+def replica_columns(problem: PlanProblem) -> int:
+    """The integer replica columns build_model makes, before any are left out: one per
+    configuration and site that holds a replica's GPUs."""
+    return sum(
+        site.inventory.get(config.hardware, 0) >= config.gpus_per_replica
+        for config in configurations(problem.candidates, problem.share_replicas)
+        for site in problem.sites
+    )
+
+
 def dominated_columns(problem: PlanProblem) -> frozenset[ReplicaKey]:
     """Unshared columns no optimum needs: a candidate whose workload has another unshared one on
     the same hardware that carries at least as many planned tokens/s with no more GPUs, peak or

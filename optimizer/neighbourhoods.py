@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs
+from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs, warm_up
 
 SUB_MIP_S = 0.4
 """The most one sub-MIP may run. More pairs tried beat fewer proven: from the plan of 1,068,830 W
@@ -228,5 +228,6 @@ if __name__ == "__main__":
     channel = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     connection = Connection(channel, readable=False)
+    warm_up()
     run_beside(pickle.load(sys.stdin.buffer), connection.send)
     connection.close()

@@ -15,7 +15,8 @@ import pulp
 
 from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
-from optimizer.formulation import GroupKey, PlacementModel, build_model, dominated_columns, tie_broken_objective
+from optimizer.child_solve import CHILD_MIN_COLUMNS, started_early
+from optimizer.formulation import GroupKey, PlacementModel, build_model, dominated_columns, replica_columns, tie_broken_objective
 from optimizer.highs import SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
@@ -150,6 +151,24 @@ def _collector_paused() -> Iterator[None]:
 @_collector_paused()
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
+    columns = replica_columns(problem)
+    restricted = largest_batches.restricted_problem(problem, columns) if options.warm_start and largest_batches.cores() >= 2 else None
+    with started_early(_children(options, columns, restricted is not None)):
+        return _solve_built(problem, options, start_from, started, restricted)
+
+
+def _children(options: SolveOptions, columns: int, beside: bool) -> tuple[str, ...]:
+    """The children a solve will likely hand its models to (optimizer/highs.py decides): the whole
+    model's where a time limit holds and the model is large or has a restricted model beside it,
+    and the restricted model's where the limit leaves time for one."""
+    if options.time_limit_s is None:
+        return ()
+    beside = beside and options.time_limit_s >= largest_batches.MIN_BESIDE_S
+    whole = ("optimizer.child_solve",) if beside or columns >= CHILD_MIN_COLUMNS else ()
+    return whole + (("optimizer.neighbourhoods",) if beside else ())
+
+
+def _solve_built(problem: PlanProblem, options: SolveOptions, start_from: Solution | None, started: float, restricted: PlanProblem | None) -> Solution:
     # the restricted model's plans reach the whole model column by column, so its columns stay
     kept = largest_batches.largest_batch_ids(problem)
     model = build_model(problem, leave_out=frozenset(key for key in dominated_columns(problem) if key[:2] not in kept))
@@ -164,12 +183,10 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     floor_s = 0.0 if start.values is not None else MIN_SOLVE_S
     remaining = None if options.time_limit_s is None else max(options.time_limit_s - (time.perf_counter() - started), floor_s)
     beside = None
-    if options.warm_start and remaining is not None and remaining >= largest_batches.MIN_BESIDE_S and largest_batches.cores() >= 2:
-        restricted = largest_batches.restricted_problem(problem, len(model.replicas) + len(model.groups))
-        if restricted is not None:
-            building_from = time.perf_counter()
-            beside = largest_batches.beside_model(restricted, model, options, remaining)
-            remaining = max(remaining - (time.perf_counter() - building_from), 0.5)
+    if restricted is not None and remaining is not None and remaining >= largest_batches.MIN_BESIDE_S:
+        building_from = time.perf_counter()
+        beside = largest_batches.beside_model(restricted, model, options, remaining)
+        remaining = max(remaining - (time.perf_counter() - building_from), 0.5)
     result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, beside)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:

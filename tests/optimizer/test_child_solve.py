@@ -150,3 +150,50 @@ def test_every_rise_of_the_bound_is_sent_as_it_happens(binding_fleet):
             best = bound
     assert len(rises) >= 3
     assert bounds == rises
+
+
+def test_a_child_started_early_takes_the_job_and_one_left_unused_is_ended(monkeypatch: pytest.MonkeyPatch):
+    """A child started while the model is built (0.2-0.3 s of Python and HiGHS loading) is the
+    one the solve hands its model to; one no solve took is ended when the block is left."""
+    import optimizer.child_solve as child_solve
+
+    started: list = []
+    spawn = child_solve._spawned
+    monkeypatch.setattr(child_solve, "_spawned", lambda module: started.append(spawn(module)) or started[-1])
+    highs, weights = _market_split(rows=2, columns=12, seed=1)
+    arrays = held_arrays(highs)
+    with child_solve.started_early(["optimizer.child_solve", "optimizer.neighbourhoods"]):
+        assert len(started) == 2
+        result = solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=time.monotonic() + 30.0)
+        # no child beyond the two: the solve took the one waiting for it
+        assert len(started) == 2
+        assert started[0].poll() is not None  # it solved and finished
+        assert started[1].poll() is None  # still waiting for a job
+    assert result.status in ("optimal", "infeasible")
+    if result.status == "optimal":
+        assert np.array_equal(weights @ np.round(result.values), weights.sum(axis=1) // 2)
+    assert started[1].poll() is not None
+    # outside the block a solve starts a child of its own
+    solve_in_child(arrays, {"threads": 1, "mip_rel_gap": 0.0}, None, None, deadline_s=time.monotonic() + 30.0)
+    assert len(started) == 3
+
+
+def test_a_timed_solve_of_a_large_model_starts_its_children_before_building_it(binding_fleet, monkeypatch: pytest.MonkeyPatch):
+    import optimizer.solve
+
+    asked: list[tuple[str, ...]] = []
+    early = optimizer.solve.started_early
+    monkeypatch.setattr(optimizer.solve, "started_early", lambda modules: asked.append(tuple(modules)) or early(modules))
+    monkeypatch.setattr(optimizer.solve.largest_batches, "cores", lambda: 2)
+    solve(binding_fleet, SolveOptions(time_limit_s=4.0, tie_break=False))
+    solve(binding_fleet, SolveOptions(time_limit_s=2.0, tie_break=False))
+    solve(binding_fleet, SolveOptions(time_limit_s=4.0, tie_break=False, warm_start=False))
+    small = _random_problem(1)
+    solve(small, SolveOptions(time_limit_s=4.0))
+    assert asked[:3] == [
+        ("optimizer.child_solve", "optimizer.neighbourhoods"),
+        ("optimizer.child_solve",),  # too little time for a restricted model beside
+        ("optimizer.child_solve",),  # no start, no restricted model
+    ]
+    # solved in this process (with and without sharing)
+    assert asked[3:] and all(modules == () for modules in asked[3:])
