@@ -43,31 +43,6 @@ def test_pairs_whose_plans_share_a_site_go_first() -> None:
         assert interacting_first(matrix, columns, np.ones(4), seed) == pairs(3, seed)
 
 
-def test_the_search_improves_the_rounding_start_of_a_binding_fleet_with_checked_plans(binding_fleet: PlanProblem) -> None:
-    model = build_model(binding_fleet)
-    objective = model.objectives["energy"]
-    start = lp_rounding_start(model, objective)
-    assert start.values is not None
-    whole, packed = _arrays_and_start(model, start.values)
-    dense = np.zeros(whole["num_col"])
-    dense[packed[0]] = packed[1]
-    restricted = largest_batches.restricted_problem(binding_fleet, len(model.replicas))
-    assert restricted is not None
-    beside = largest_batches.beside_model(restricted, model, SolveOptions(tie_break=False), 1.0)
-    job = beside.job(whole, {var.name: var.index for var in model.prob.variables()}, dense, 0, time.monotonic() + 4.0)
-    offered: list[float] = []
-
-    def offer(values: np.ndarray) -> bool:
-        assert feasible_start(whole, (np.arange(whole["num_col"]), values))
-        offered.append(float(whole["col_cost"] @ values))
-        return True
-
-    search(job, model_matrix(whole).tocsc(), dense, offer)
-    first = float(whole["col_cost"] @ dense)
-    assert offered and offered[-1] < first * (1 - 1e-3)
-    assert all(later < earlier for earlier, later in zip([first, *offered], offered, strict=False))
-
-
 def _job(binding_fleet: PlanProblem, restricted_s: float, total_s: float) -> tuple[Any, np.ndarray]:
     model = build_model(binding_fleet)
     start = lp_rounding_start(model, model.objectives["energy"])
@@ -81,6 +56,22 @@ def _job(binding_fleet: PlanProblem, restricted_s: float, total_s: float) -> tup
     now = time.monotonic()
     job = beside.job(whole, {var.name: var.index for var in model.prob.variables()}, dense, 0, now + total_s)
     return replace(job, restricted_deadline_s=now + restricted_s), dense
+
+
+def test_the_search_improves_the_rounding_start_of_a_binding_fleet_with_checked_plans(binding_fleet: PlanProblem) -> None:
+    job, dense = _job(binding_fleet, 1.0, 4.0)
+    whole = job.whole
+    offered: list[float] = []
+
+    def offer(values: np.ndarray) -> bool:
+        assert feasible_start(whole, (np.arange(whole["num_col"]), values))
+        offered.append(float(whole["col_cost"] @ values))
+        return True
+
+    search(job, model_matrix(whole).tocsc(), dense, offer)
+    first = float(whole["col_cost"] @ dense)
+    assert offered and offered[-1] < first * (1 - 1e-3)
+    assert all(later < earlier for earlier, later in zip([first, *offered], offered, strict=False))
 
 
 def test_a_pass_frees_the_largest_batches_and_the_plan_first_then_every_column(binding_fleet: PlanProblem, monkeypatch: pytest.MonkeyPatch) -> None:
