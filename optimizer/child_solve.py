@@ -26,6 +26,7 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from optimizer.errors import OptimizerError
 from optimizer.replica_totals import with_totals
 
 CHILD_START_S = 0.5
@@ -58,6 +59,27 @@ class ChildResult:
         if lower_bound is None or self.objective is None or (self.dual_bound is not None and self.dual_bound >= lower_bound):
             return self
         return replace(self, dual_bound=min(lower_bound, self.objective))
+
+
+def run_on_one_thread(highs: Any) -> None:
+    """`highs.run()` for a solve set to one thread, as every solve here is. HiGHS's thread
+    scheduler is process-wide: once other code in this process has run HiGHS on more threads, a
+    solve asking for one is refused (an error, nothing solved), and a feasible plan was then
+    reported as "no solution". The scheduler is started again on one thread and the solve run
+    again; a second refusal is an error that says so."""
+    import highspy
+
+    def refused() -> bool:
+        return bool(highs.run() == highspy.HighsStatus.kError and highs.getModelStatus() == highspy.HighsModelStatus.kNotset)
+
+    if not refused():
+        return
+    highspy.Highs.resetGlobalScheduler(True)
+    if refused():
+        raise OptimizerError(
+            "HiGHS refused to solve the model (its log says why; set output_flag to see it). To fix: run the planner in a "
+            "process of its own, or call highspy.Highs.resetGlobalScheduler(True) after other HiGHS solves in this process."
+        )
 
 
 def relative_gap(primal: float, dual: float) -> float:
@@ -172,7 +194,7 @@ def run_highs(
             send(("solution", event.data_out.objective_function_value, np.array(event.data_out.mip_solution)))
 
         highs.cbMipImprovingSolution.subscribe(improved)
-    highs.run()
+    run_on_one_thread(highs)
     status = highs.getModelStatus()
     info = highs.getInfo()
     bound = info.mip_dual_bound if info.mip_dual_bound == info.mip_dual_bound and math.isfinite(info.mip_dual_bound) else None

@@ -26,6 +26,7 @@ from optimizer.child_solve import (
     dense_start,
     feasible_start,
     highs_lp,
+    run_on_one_thread,
     solve_here,
     solve_in_child,
 )
@@ -118,7 +119,7 @@ class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
         self.load(lp)
-        lp.solverModel.run()
+        run_on_one_thread(lp.solverModel)
 
     def load(self, lp: pulp.LpProblem) -> None:
         """Hand the model to the HiGHS object PuLP configured."""

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs, warm_up
+from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs, run_on_one_thread, warm_up
 
 SUB_MIP_S = 0.4
 """The most one sub-MIP may run. More pairs tried beat fewer proven: from the plan of 1,068,830 W
@@ -213,7 +213,7 @@ def _sub_solve(highs: Any, highspy: Any, arrays: dict[str, Any], matrix: Any, va
     current = float(arrays["col_cost"] @ values + arrays["offset"])
     highs.setOptionValue("time_limit", limit_s)
     highs.setOptionValue("objective_bound", current - IMPROVEMENT_REL * max(1.0, abs(current)))
-    highs.run()
+    run_on_one_thread(highs)
     if highs.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     found = np.array(highs.getSolution().col_value)

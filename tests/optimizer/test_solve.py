@@ -319,3 +319,46 @@ def test_follow_up_solves_keep_within_the_deadline_and_say_what_they_skipped():
     assert max_throughput(p, EXACT, spent).status == "skipped"
     computed = shadow_prices(p, solution, EXACT)
     assert all(price.method == "re-solve" and price.value_per_unit is not None for price in computed)  # exact solves resolve
+
+
+def test_a_highs_solve_on_more_threads_earlier_in_the_process_does_not_cost_the_plan():
+    """HiGHS's thread scheduler is process-wide: after other code ran HiGHS on two threads, every
+    one-thread solve was refused and a feasible plan came back as "no_solution"."""
+    import highspy
+
+    from tests.optimizer.test_child_solve import _random_problem
+
+    problem = _random_problem(1)
+    expected = solve(problem, SolveOptions(gap_rel=0.0))
+    assert expected.status == "optimal"
+    highspy.Highs.resetGlobalScheduler(True)
+    foreign = highspy.Highs()
+    foreign.setOptionValue("output_flag", False)
+    foreign.setOptionValue("threads", 2)
+    foreign.addVar(0.0, 1.0)
+    assert foreign.run() == highspy.HighsStatus.kOk
+    found = solve(problem, SolveOptions(gap_rel=0.0))
+    assert found.status == "optimal"
+    assert found.objective_value == pytest.approx(expected.objective_value, rel=1e-9)
+
+
+def test_a_solve_highs_refuses_twice_is_an_error_that_says_so():
+    import highspy
+
+    from optimizer.child_solve import run_on_one_thread
+    from optimizer.errors import OptimizerError
+
+    class Refusing:
+        runs = 0
+
+        def run(self):
+            self.runs += 1
+            return highspy.HighsStatus.kError
+
+        def getModelStatus(self):  # noqa: N802 - HiGHS's name
+            return highspy.HighsModelStatus.kNotset
+
+    refusing = Refusing()
+    with pytest.raises(OptimizerError, match="HiGHS refused to solve"):
+        run_on_one_thread(refusing)
+    assert refusing.runs == 2
