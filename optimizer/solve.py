@@ -152,7 +152,9 @@ def _collector_paused() -> Iterator[None]:
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
     columns = replica_columns(problem)
-    restricted = largest_batches.restricted_problem(problem, columns) if options.warm_start and largest_batches.cores() >= 2 else None
+    # a restricted model runs beside the whole model only in a timed solve on two cores or more
+    timed = options.time_limit_s is not None and options.warm_start and largest_batches.cores() >= 2
+    restricted = largest_batches.restricted_problem(problem, columns) if timed else None
     with started_early(_children(options, columns, restricted is not None)):
         return _solve_built(problem, options, start_from, started, restricted)
 
