@@ -282,11 +282,12 @@ def started_early(modules: Sequence[str]) -> Iterator[None]:
     try:
         yield
     finally:
+        unused = []
         with _waiting_lock:
-            unused = [child for module, child in early if child in _waiting[module]]
             for module, child in early:
                 if child in _waiting[module]:
                     _waiting[module].remove(child)
+                    unused.append(child)
         for child in unused:
             child.kill()
             child.wait()

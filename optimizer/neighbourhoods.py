@@ -155,8 +155,8 @@ def search(job: BesideJob, matrix: Any, start: np.ndarray, offer: Callable[[np.n
     """Improve `start` (a feasible point of the whole model, whose `model_matrix` column-wise is
     `matrix`) until the deadline or until a whole pass over the neighbourhoods finds nothing
     better, freeing the pair's largest batches and the columns in use until one pass finds
-    nothing, then every column of the pair. Each better plan is offered, and the search goes on from it where `offer` takes it
-    (it checks the plan against the model)."""
+    nothing, then every column of the pair. Each better plan is offered, and the search goes on
+    from it where `offer` takes it (it checks the plan against the model)."""
     import highspy
 
     arrays = job.whole

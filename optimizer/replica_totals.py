@@ -33,8 +33,9 @@ def with_totals(arrays: dict[str, Any]) -> dict[str, Any]:
     its members. The original columns keep their places, so a plan of the result restricted to
     the first `arrays["num_col"]` columns is a plan of `arrays`. Unchanged where no row has a set
     of two or more."""
-    kind = scipy.sparse.csc_matrix if arrays["format"] == 1 else scipy.sparse.csr_matrix  # HiGHS's MatrixFormat
-    rows = kind((arrays["value"], arrays["index"], arrays["start"]), shape=(arrays["num_row"], arrays["num_col"])).tocsr()
+    from optimizer.child_solve import model_matrix  # child_solve imports this module
+
+    rows = model_matrix(arrays).tocsr()
     rows.sort_indices()
     integral = arrays["integrality"] != 0
     covering = np.isfinite(arrays["row_lower"]) & ~np.isfinite(arrays["row_upper"])

@@ -151,21 +151,22 @@ def _collector_paused() -> Iterator[None]:
 @_collector_paused()
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
+    if options.time_limit_s is None:
+        # solved in this process, nothing beside
+        return _solve_built(problem, options, start_from, started, None)
     columns = replica_columns(problem)
-    # a restricted model runs beside the whole model only in a timed solve on two cores or more
-    timed = options.time_limit_s is not None and options.warm_start and largest_batches.cores() >= 2
-    restricted = largest_batches.restricted_problem(problem, columns) if timed else None
-    with started_early(_children(options, columns, restricted is not None)):
+    # a restricted model runs beside the whole model only from a start, on two cores or more
+    beside_possible = options.warm_start and largest_batches.cores() >= 2
+    restricted = largest_batches.restricted_problem(problem, columns) if beside_possible else None
+    with started_early(_children(options.time_limit_s, columns, restricted is not None)):
         return _solve_built(problem, options, start_from, started, restricted)
 
 
-def _children(options: SolveOptions, columns: int, beside: bool) -> tuple[str, ...]:
-    """The children a solve will likely hand its models to (optimizer/highs.py decides): the whole
-    model's where a time limit holds and the model is large or has a restricted model beside it,
-    and the restricted model's where the limit leaves time for one."""
-    if options.time_limit_s is None:
-        return ()
-    beside = beside and options.time_limit_s >= largest_batches.MIN_BESIDE_S
+def _children(time_limit_s: float, columns: int, beside: bool) -> tuple[str, ...]:
+    """The children a timed solve will likely hand its models to (optimizer/highs.py decides): the
+    whole model's where the model is large or has a restricted model beside it, and the
+    restricted model's where the limit leaves time for one."""
+    beside = beside and time_limit_s >= largest_batches.MIN_BESIDE_S
     whole = ("optimizer.child_solve",) if beside or columns >= CHILD_MIN_COLUMNS else ()
     return whole + (("optimizer.neighbourhoods",) if beside else ())
 
