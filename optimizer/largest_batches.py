@@ -90,7 +90,7 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
 RESTRICTED_SHARE = 0.4
 """Of the time beside the whole model: the most the restricted solve has before the
 neighbourhoods (optimizer/neighbourhoods.py) take its best plan on. It hands its first plan
-better than the start on at once (0.8-1.9 s into a binding L fleet's solve), so this only bounds
+better than the start on at once (0.8-2.1 s of its HiGHS on five binding L fleets), so this only bounds
 a restricted solve that finds none. Chosen when it was the restricted solve's whole share: on the
 nine binding L fleets at a 10 s limit 0.4 met 0.5 % on eight, 0.5 on another eight (2026-12-02)."""
 

@@ -129,8 +129,9 @@ def test_a_plan_from_beside_is_taken_only_where_it_is_better_and_meets_every_row
 
 
 def test_every_rise_of_the_bound_is_sent_as_it_happens(binding_fleet):
-    """The child's bound reached the parent at most every 0.5 s: on a binding L fleet a root
-    bound HiGHS had at 1.1 s arrived at 2.6 s, and the plan beside waited for it (#14)."""
+    """The child's bound reached the parent at most every 0.5 s: on a binding L fleet a bound
+    sent at once 1.5 s after the children started arrived at 2.7 s, and the plan beside waited
+    for it (#14)."""
     from optimizer.formulation import build_model
     from optimizer.highs import pulp_arrays
 
