@@ -232,9 +232,13 @@ def rebuilt_highs(arrays: dict[str, Any], options: dict[str, Any]) -> Any:
 
 
 def warm_up() -> None:
-    """What a child loads before its job arrives (started_early): HiGHS, its first solver object."""
+    """What a child loads before its job arrives (started_early): HiGHS, its first solver object.
+    numpy's BLAS is kept to one thread here too: a child owns one core, and a second BLAS thread
+    spinning after a dot product takes it from the other child (optimizer/solve.py)."""
     import highspy
+    from threadpoolctl import threadpool_limits
 
+    threadpool_limits(limits=1, user_api="blas")
     highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pulp
+from threadpoolctl import threadpool_limits
 
 from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
@@ -148,7 +149,18 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def _blas_on_one_thread() -> Iterator[None]:
+    """numpy's BLAS kept to one thread while a model is solved: the cores belong to HiGHS and its
+    children. A dot product over the 16,580 columns of a binding L fleet (each plan sent from
+    beside is costed so) woke OpenBLAS's second thread, which then spun on the second core
+    beside the children: 13 such wakes in one 10 s solve (tightness 0.7, seed 3; 2026-12-07)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @_collector_paused()
+@_blas_on_one_thread()
 def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Solution | None) -> Solution:
     started = time.perf_counter()
     if options.time_limit_s is None:

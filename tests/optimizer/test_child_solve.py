@@ -198,3 +198,14 @@ def test_a_timed_solve_of_a_large_model_starts_its_children_before_building_it(b
     ]
     # solved in this process (with and without sharing)
     assert asked[3:] and all(modules == () for modules in asked[3:])
+
+
+def test_a_child_keeps_numpy_blas_to_its_one_core():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from optimizer.child_solve import warm_up
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        warm_up()
+        threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert threads and all(count == 1 for count in threads)
