@@ -5,7 +5,9 @@ HiGHS 1.16 checks its time limit between phases of its search. On the benchmark'
 (228,000 integer columns) its central-rounding heuristic started 28 s into a 50 s limit and ran
 84 s more, deaf to `cancelSolve` and to the interrupt callback. The child streams every improving
 solution and proven bound back through a pipe; at the deadline the parent keeps the best it has
-received and ends the child, which frees its core at once (a thread could not be stopped).
+received and ends the child, which frees its core at once (a thread could not be stopped). Plans
+found beside (optimizer/neighbourhoods.py), once checked here, go the other way, to the whole
+model's HiGHS as its incumbent.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import pickle
+import queue
 import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import IO, Any, Literal
@@ -27,7 +29,7 @@ from typing import IO, Any, Literal
 import numpy as np
 
 from optimizer.errors import OptimizerError
-from optimizer.replica_totals import with_totals
+from optimizer.replica_totals import member_sums, with_totals
 
 CHILD_START_S = 0.5
 """What a child takes to start and read its model (L, 17,000 columns, on the 2-core dev machine):
@@ -155,6 +157,7 @@ def run_highs(
     start: tuple[np.ndarray, np.ndarray] | None,
     start_objective: float | None,
     send: Any = None,
+    offered: Callable[[], np.ndarray | None] | None = None,
 ) -> tuple[ChildStatus, float | None, float | None, np.ndarray | None]:
     """Run a configured HiGHS object (in this process or a child) and read back (status, objective,
     dual bound, values).
@@ -165,7 +168,10 @@ def run_highs(
     in-process solves keep it). Where HiGHS finds nothing below the
     cutoff, the start is the answer: proven optimal when HiGHS proved nothing better exists, else
     feasible with HiGHS's bound. `send`, where given, receives ("solution", objective, values)
-    and ("bound", dual) as the search goes."""
+    and ("bound", dual) as the search goes. `offered`, where given, is asked at each of HiGHS's
+    calls for a user solution (after each round of root cuts, before each dive) for a plan found
+    elsewhere, which HiGHS checks and takes as its incumbent where it is better: its reduced-cost
+    fixing and pruning then work against that plan instead of the start."""
     import highspy
 
     if start is None:
@@ -194,6 +200,14 @@ def run_highs(
             send(("solution", event.data_out.objective_function_value, np.array(event.data_out.mip_solution)))
 
         highs.cbMipImprovingSolution.subscribe(improved)
+    if offered is not None:
+
+        def user_solution(event: Any) -> None:
+            plan = offered()
+            if plan is not None:
+                event.data_in.setSolution(plan)
+
+        highs.cbMipUserSolution.subscribe(user_solution)
     run_on_one_thread(highs)
     status = highs.getModelStatus()
     info = highs.getInfo()
@@ -242,25 +256,48 @@ def warm_up() -> None:
     highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships partial stubs
 
 
-def _child(connection: Connection, arrays: dict[str, Any], options: dict[str, Any], start: tuple[np.ndarray, np.ndarray] | None,
-           start_objective: float | None) -> None:
+def _child(connection: Connection, incoming: Connection, arrays: dict[str, Any], options: dict[str, Any],
+           start: tuple[np.ndarray, np.ndarray] | None, start_objective: float | None) -> None:
     """Runs in the child: solve the model with its demand rows over replica totals
     (optimizer/replica_totals.py), sending ("solution", objective, values), ("bound", dual) at
     every rise of the bound, and finally ("done", status, objective, dual, values); every plan
-    in the columns of `arrays`, the totals dropped."""
+    in the columns of `arrays`, the totals dropped. Plans the parent sends on `incoming` (found
+    beside, checked there) are offered to HiGHS as they come."""
     columns = arrays["num_col"]
     solved = with_totals(arrays)
+    offered = None
     if solved is not arrays:
-        # presolve would substitute the totals back
+        # presolve would substitute the totals back. Plans are offered only without it: HiGHS
+        # 1.16's presolve with a user solution declared a worse point optimal (run_highs)
         options = {**options, "presolve": "off"}
+        sums = member_sums(solved, arrays)
+
+        def offered() -> np.ndarray | None:
+            return _newest_plan(incoming, sums)
+
     highs = rebuilt_highs(solved, options)
 
     def send(message: tuple[Any, ...]) -> None:
         connection.send(message if message[0] != "solution" else (*message[:2], message[2][:columns]))
 
-    status, objective, bound, values = run_highs(highs, start, start_objective, send)
+    status, objective, bound, values = run_highs(highs, start, start_objective, send, offered)
     connection.send(("done", status, objective, bound, None if values is None else values[:columns]))
     connection.close()
+
+
+def _newest_plan(incoming: Connection, sums: Any) -> np.ndarray | None:
+    """The newest plan the parent sent since the last call (_Feed.send_plan), with the values of
+    its totals (`sums`, replica_totals.member_sums); None where none came."""
+    newest = None
+    with contextlib.suppress(EOFError, OSError):  # the parent closed the feed: no more plans
+        while incoming.poll():
+            newest = incoming.recv()
+    if newest is None:
+        return None
+    _, size, columns, values = newest
+    plan = np.zeros(size)
+    plan[columns] = values
+    return np.concatenate([plan, sums @ plan])
 
 
 def _spawned(module: str) -> subprocess.Popen[bytes]:
@@ -300,28 +337,60 @@ def started_early(modules: Sequence[str]) -> Iterator[None]:
                     pipe.close()
 
 
-def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection]:
-    """A child of `module` (one started early where one waits), fed `job` through stdin. The job
-    is written from a thread: the pipe holds 64 KiB, so writing blocks until the child has
-    started and reads, and a deadline that passes meanwhile must still end the solve."""
+def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection, _Feed]:
+    """A child of `module` (one started early where one waits), fed `job` through stdin, and the
+    feed that may send it more."""
     with _waiting_lock:
         child = _waiting[module].pop() if _waiting[module] else None
     if child is None:
         child = _spawned(module)
     assert child.stdin is not None and child.stdout is not None
-    threading.Thread(target=_feed, args=(child.stdin, job), daemon=True).start()
+    feed = _Feed(child.stdin, job)
     receiver = Connection(os.dup(child.stdout.fileno()), writable=False)
     child.stdout.close()
-    return child, receiver
+    return child, receiver, feed
 
 
-def _feed(pipe: IO[bytes], job: Any) -> None:
-    # a child that died or was ended first breaks the pipe; the receiver sees the end of its output
-    with contextlib.suppress(BrokenPipeError):
-        try:
-            pickle.dump(job, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            pipe.close()
+class _Feed:
+    """Messages to a child's stdin, written from a thread of their own: the pipe holds 64 KiB, so
+    a write blocks until the child reads (it has not started yet, or HiGHS is between callbacks),
+    and a deadline that passes meanwhile must still end the solve. Of the plans waiting, only
+    the newest is written: each one sent beats the one before."""
+
+    def __init__(self, pipe: IO[bytes], job: Any) -> None:
+        self._waiting: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._writer = Connection(os.dup(pipe.fileno()), readable=False)
+        pipe.close()
+        threading.Thread(target=self._write, args=(job,), daemon=True).start()
+
+    def send_plan(self, values: np.ndarray) -> None:
+        """A plan for the child's HiGHS (child_solve.offered_plans), sent as its nonzero columns."""
+        columns = np.flatnonzero(values)
+        self._waiting.put(("plan", len(values), columns, values[columns]))
+
+    def close(self) -> None:
+        """No more messages: the child sees the end of its input once the job is written."""
+        self._waiting.put(None)
+
+    def _write(self, job: Any) -> None:
+        # a child that died or was ended first breaks the pipe; the receiver sees the end of its output
+        with contextlib.suppress(OSError):
+            try:
+                self._writer.send(job)
+                while True:
+                    message = self._waiting.get()
+                    newest = None
+                    while message is not None:
+                        newest = message
+                        if self._waiting.empty():
+                            break
+                        message = self._waiting.get()
+                    if newest is not None:
+                        self._writer.send(newest)
+                    if message is None:
+                        return
+            finally:
+                self._writer.close()
 
 
 def solve_in_child(
@@ -337,8 +406,12 @@ def solve_in_child(
     runs in a second child on the second core: each plan it sends, in this model's columns,
     counts as an incumbent once checked here against every row and bound, and the solve stops
     once the best incumbent is within the gap of the bound this model's child proved."""
-    child, receiver = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
-    second = None if beside is None else _start_child("optimizer.neighbourhoods", beside)
+    child, receiver, feed = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
+    second: tuple[subprocess.Popen[bytes], Connection] | None = None
+    if beside is not None:
+        second_child, second_receiver, second_feed = _start_child("optimizer.neighbourhoods", beside)
+        second_feed.close()  # its job is all it reads
+        second = (second_child, second_receiver)
     values = None if start is None or start_objective is None else dense_start(start, arrays["num_col"])
     objective, dual_bound = start_objective, None
     status: ChildStatus = "feasible" if values is not None else "no_solution"
@@ -358,6 +431,7 @@ def solve_in_child(
                     taken = better_beside(arrays, objective, second[1].recv())
                     if taken is not None:
                         objective, values = taken
+                        feed.send_plan(values)
                 except EOFError:  # the second child finished or died; keep what it sent
                     open_receivers.remove(second[1])
                 if receiver not in ready:
@@ -382,6 +456,7 @@ def solve_in_child(
                     status = "feasible"
                 break
     finally:
+        feed.close()
         for process, channel in [(child, receiver)] + ([] if second is None else [second]):
             if process.poll() is None:
                 process.kill()
@@ -413,4 +488,5 @@ if __name__ == "__main__":
     channel = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     warm_up()
-    _child(Connection(channel, readable=False), *pickle.load(sys.stdin.buffer))
+    incoming = Connection(os.dup(0), writable=False)
+    _child(Connection(channel, readable=False), incoming, *incoming.recv())

@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import pickle
 import random
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -230,5 +228,5 @@ if __name__ == "__main__":
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     connection = Connection(channel, readable=False)
     warm_up()
-    run_beside(pickle.load(sys.stdin.buffer), connection.send)
+    run_beside(Connection(os.dup(0), writable=False).recv(), connection.send)
     connection.close()

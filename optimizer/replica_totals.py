@@ -94,3 +94,12 @@ def with_totals(arrays: dict[str, Any]) -> dict[str, Any]:
         "value": reformulated.data,
         "integrality": np.concatenate([arrays["integrality"], np.ones(count, dtype=np.int8)]),
     }
+
+
+def member_sums(solved: dict[str, Any], arrays: dict[str, Any]) -> scipy.sparse.csr_matrix:
+    """What turns a plan of `arrays` into the values of the totals `with_totals` gave `solved`:
+    each total is the sum of its members, the link row that ties them."""
+    from optimizer.child_solve import model_matrix  # child_solve imports this module
+
+    links = model_matrix(solved).tocsr()[arrays["num_row"] :, : arrays["num_col"]]
+    return links.tocsr()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import optimizer.highs
-from optimizer.child_solve import better_beside, rebuilt_highs, run_highs, solve_in_child
+from optimizer.child_solve import better_beside, feasible_start, rebuilt_highs, run_highs, solve_in_child
 from optimizer.problem import SolveOptions
 from optimizer.solve import solve
 from tests.optimizer.factories import candidate, held_arrays, point, problem, site, workload
@@ -209,3 +210,72 @@ def test_a_child_keeps_numpy_blas_to_its_one_core():
         warm_up()
         threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
         assert threads and all(count == 1 for count in threads)
+
+
+def test_a_plan_sent_to_the_whole_models_child_becomes_its_incumbent(binding_fleet):
+    """Plans found beside are relayed to the whole model's HiGHS, whose reduced-cost fixing and
+    pruning then work against them: on tightness 0.9 seed 1 the planner proved 0.5 % in 7.3 s
+    instead of 8.9-9.4 s (2026-12-07). Here the child gets no start and one second, in which
+    HiGHS alone finds no plan of this fleet; the plan sent is what it reports."""
+    from optimizer.child_solve import _start_child
+    from optimizer.formulation import build_model
+    from optimizer.highs import pulp_arrays
+    from optimizer.start import lp_rounding_start
+
+    model = build_model(binding_fleet)
+    objective = model.objectives["energy"]
+    start = lp_rounding_start(model, objective, None)
+    assert start.values is not None
+    model.prob.setObjective(objective)
+    arrays, columns = pulp_arrays(model.prob)
+    plan = np.array([start.values.get(column.name, 0.0) for column in columns])
+    options = {"threads": 1, "random_seed": 0, "mip_rel_gap": 0.005, "time_limit": 1.0, "presolve": "off"}
+    child, receiver, feed = _start_child("optimizer.child_solve", (arrays, options, None, None))
+    feed.send_plan(plan)
+    try:
+        messages = []
+        while not messages or messages[-1][0] != "done":
+            messages.append(receiver.recv())
+    finally:
+        feed.close()
+        child.wait()
+        receiver.close()
+    _, status, found, _, values = messages[-1]
+    assert status in ("optimal", "feasible")
+    planned = float(arrays["col_cost"] @ plan + arrays["offset"])
+    assert found <= planned * (1 + 1e-9)
+    assert feasible_start(arrays, (np.arange(arrays["num_col"]), values))
+
+
+def test_the_feed_writes_the_job_first_and_then_only_the_newest_plan_waiting():
+    """A child reads its input only between HiGHS's phases; plans that pile up meanwhile are
+    worth only the newest."""
+    import os
+    from multiprocessing.connection import Connection
+
+    from optimizer.child_solve import _Feed
+
+    read_end, write_end = os.pipe()
+    sent = [np.arange(k, k + 3, dtype=float) for k in range(200)]
+    with os.fdopen(write_end, "wb") as pipe:
+        feed = _Feed(pipe, ("job", 1))
+        for plan in sent:
+            feed.send_plan(plan)
+        feed.close()
+    reader = Connection(read_end, writable=False)
+    received = []
+    with contextlib.suppress(EOFError):
+        while True:
+            received.append(reader.recv())
+    reader.close()
+    assert received[0] == ("job", 1)
+    plans = [message for message in received[1:]]
+    assert plans and all(message[0] == "plan" for message in plans)
+    dense = []
+    for _, size, columns, values in plans:
+        plan = np.zeros(size)
+        plan[columns] = values
+        dense.append(plan)
+    # in the order sent, none twice, and the newest always among them
+    order = [next(k for k, candidate in enumerate(sent) if np.array_equal(candidate, plan)) for plan in dense]
+    assert order == sorted(set(order)) and order[-1] == len(sent) - 1

@@ -15,7 +15,7 @@ from optimizer.child_solve import feasible_start, highs_lp, model_matrix
 from optimizer.formulation import build_model
 from optimizer.highs import pulp_arrays
 from optimizer.problem import PlanProblem
-from optimizer.replica_totals import with_totals
+from optimizer.replica_totals import member_sums, with_totals
 from tests.optimizer.test_child_solve import _random_problem
 
 
@@ -54,6 +54,24 @@ def test_a_covering_row_reads_one_total_per_coefficient_tied_to_its_members() ->
     # the original columns keep their places and figures
     for field in ("col_cost", "col_lower", "col_upper", "integrality"):
         assert np.array_equal(reformulated[field][:4], arrays[field])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_plan_of_the_model_with_its_member_sums_is_a_plan_of_the_reformulation(seed: int) -> None:
+    """Plans found beside reach the child in the model's columns; with each total the sum of
+    its members they meet every row of the reformulation, at the same cost."""
+    model = build_model(replace(_random_problem(seed), share_replicas=False))
+    model.prob.setObjective(model.objectives["energy"])
+    arrays, _ = pulp_arrays(model.prob)
+    reformulated = with_totals(arrays)
+    assert reformulated["num_col"] > arrays["num_col"]
+    _, plan = _optimum(arrays, "on")
+    extended = np.concatenate([plan, member_sums(reformulated, arrays) @ plan])
+    assert feasible_start(reformulated, (np.arange(reformulated["num_col"]), extended))
+    assert reformulated["col_cost"] @ extended == pytest.approx(arrays["col_cost"] @ plan)
+    # a total off by one replica breaks its link row
+    extended[-1] += 1
+    assert not feasible_start(reformulated, (np.arange(reformulated["num_col"]), extended))
 
 
 def test_rows_a_total_cannot_hold_are_left_alone() -> None:
