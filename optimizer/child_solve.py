@@ -351,6 +351,35 @@ def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connec
     return child, receiver, feed
 
 
+@dataclass(frozen=True)
+class Started:
+    """A child with its job: the process, what it sends back, and the feed that may send it more."""
+
+    process: subprocess.Popen[bytes]
+    receiver: Connection
+    feed: _Feed
+
+
+def start_beside(job: Any) -> Started:
+    """The second child (optimizer.neighbourhoods) started on `job` now: given the restricted
+    model alone, it solves that while this process builds the whole model."""
+    return Started(*_start_child("optimizer.neighbourhoods", job))
+
+
+@contextlib.contextmanager
+def ended(started: Started | None) -> Iterator[None]:
+    """`started` ended when the block is left, whether or not a solve took it."""
+    try:
+        yield
+    finally:
+        if started is not None:
+            started.feed.close()
+            if started.process.poll() is None:
+                started.process.kill()
+            started.process.wait()
+            started.receiver.close()
+
+
 class _Feed:
     """Messages to a child's stdin, written from a thread of their own: the pipe holds 64 KiB, so
     a write blocks until the child reads (it has not started yet, or HiGHS is between callbacks),
@@ -358,15 +387,18 @@ class _Feed:
     the newest is written: each one sent beats the one before."""
 
     def __init__(self, pipe: IO[bytes], job: Any) -> None:
-        self._waiting: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer = Connection(os.dup(pipe.fileno()), readable=False)
         pipe.close()
         threading.Thread(target=self._write, args=(job,), daemon=True).start()
 
     def send_plan(self, values: np.ndarray) -> None:
-        """A plan for the child's HiGHS (child_solve.offered_plans), sent as its nonzero columns."""
+        """A plan for the child's HiGHS (_newest_plan), sent as its nonzero columns."""
         columns = np.flatnonzero(values)
-        self._waiting.put(("plan", len(values), columns, values[columns]))
+        self.send(("plan", len(values), columns, values[columns]))
+
+    def send(self, message: Any) -> None:
+        self._waiting.put(message)
 
     def close(self) -> None:
         """No more messages: the child sees the end of its input once the job is written."""
@@ -400,18 +432,23 @@ def solve_in_child(
     start_objective: float | None,
     deadline_s: float,
     beside: Any = None,
+    started_beside: Started | None = None,
 ) -> ChildResult:
     """Solve until the child finishes or `deadline_s` (time.monotonic()) passes, whichever is
     first; the start counts as the first incumbent. `beside`, an optimizer.neighbourhoods job,
-    runs in a second child on the second core: each plan it sends, in this model's columns,
+    runs in a second child on the second core (`started_beside`, where that child was started
+    on the restricted model alone, is sent the rest): each plan it sends, in this model's columns,
     counts as an incumbent once checked here against every row and bound, and the solve stops
     once the best incumbent is within the gap of the bound this model's child proved."""
     child, receiver, feed = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
     second: tuple[subprocess.Popen[bytes], Connection] | None = None
     if beside is not None:
-        second_child, second_receiver, second_feed = _start_child("optimizer.neighbourhoods", beside)
-        second_feed.close()  # its job is all it reads
-        second = (second_child, second_receiver)
+        if started_beside is None:
+            started_beside = start_beside(beside)
+        else:
+            started_beside.feed.send(beside)
+        started_beside.feed.close()  # the whole job is all it reads
+        second = (started_beside.process, started_beside.receiver)
     values = None if start is None or start_objective is None else dense_start(start, arrays["num_col"])
     objective, dual_bound = start_objective, None
     status: ChildStatus = "feasible" if values is not None else "no_solution"

@@ -193,7 +193,7 @@ class _HighsFromStart(_ArrayHighs):
                 if self.beside is not None:
                     index_of = {var.name: var.index for var in self.columns}
                     job = self.beside.job(arrays, index_of, dense, options["random_seed"], deadline_s)
-                result = solve_in_child(arrays, options, start, start_objective, deadline_s, job)
+                result = solve_in_child(arrays, options, start, start_objective, deadline_s, job, None if self.beside is None else self.beside.early)
         else:
             self.load(lp)
             result = solve_here(lp.solverModel, start, start_objective)

@@ -33,10 +33,10 @@ import numpy as np
 import pulp
 
 from optimizer.candidates import Candidate
-from optimizer.child_solve import configured_options
+from optimizer.child_solve import Started, configured_options
 from optimizer.formulation import PlacementModel, build_model, tie_broken_objective
 from optimizer.highs import pulp_arrays
-from optimizer.neighbourhoods import BesideJob
+from optimizer.neighbourhoods import BesideJob, RestrictedJob
 from optimizer.problem import PlanProblem, SolveOptions
 
 KEPT_BATCHES = 1
@@ -103,6 +103,23 @@ in 4 (2026-12-02). 45 lies between the two measured sizes (their geometric mean)
 
 
 @dataclass(frozen=True)
+class RestrictedPart:
+    """The restricted model, built, and as its HiGHS child will hold it: its arrays and the
+    options PuLP configures a HiGHS object with as it would for the whole model."""
+
+    model: PlacementModel
+    arrays: dict[str, Any]
+    options: dict[str, Any]
+
+    def job(self, deadline_s: float) -> RestrictedJob:
+        """What the second child can start on while the whole model is built, for a solve that
+        ends at `deadline_s` (time.monotonic())."""
+        now = time.monotonic()
+        share = RESTRICTED_SHARE if len(self.model.problem.workloads) <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
+        return RestrictedJob(self.arrays, self.options, now + share * max(deadline_s - now, 0.0))
+
+
+@dataclass(frozen=True)
 class Beside:
     """The restricted model as its HiGHS child will hold it, which of its columns are which of
     the whole model's, and the whole model's columns by workload (by name: the whole model's
@@ -114,16 +131,21 @@ class Beside:
     whole_names: tuple[str, ...]
     """The whole model's column for each of restricted_columns."""
     workload_names: tuple[tuple[str, ...], ...]
+    early: Started | None = None
+    """The second child, already solving the restricted model (RestrictedPart.job), if started."""
+    restricted_deadline_s: float | None = None
+    """When that child's restricted solve gives way; None: decided by `job`."""
 
     def job(self, whole: dict[str, Any], index_of: Mapping[str, int], start: np.ndarray | None, seed: int, deadline_s: float) -> BesideJob:
         """What the second child runs until `deadline_s` (time.monotonic()) for the whole model
         in `arrays`, whose columns `index_of` gives by name."""
         now = time.monotonic()
         share = RESTRICTED_SHARE if len(self.workload_names) <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
+        restricted_deadline_s = now + share * max(deadline_s - now, 0.0)
         return BesideJob(
             restricted=self.arrays,
             restricted_options=self.options,
-            restricted_deadline_s=now + share * max(deadline_s - now, 0.0),
+            restricted_deadline_s=restricted_deadline_s if self.restricted_deadline_s is None else self.restricted_deadline_s,
             restricted_columns=self.restricted_columns,
             whole_columns=np.array([index_of[name] for name in self.whole_names], dtype=np.int64),
             whole=whole,
@@ -135,8 +157,11 @@ class Beside:
 
 
 def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveOptions, time_limit_s: float) -> Beside:
-    """The restricted model as HiGHS will hold it: its arrays, and the options PuLP configures a
-    HiGHS object with as it would for the whole model; the second child rebuilds both."""
+    """The restricted model as HiGHS will hold it beside `whole`; the second child rebuilds it."""
+    return beside_of(restricted_part(restricted, options, time_limit_s), whole)
+
+
+def restricted_part(restricted: PlanProblem, options: SolveOptions, time_limit_s: float) -> RestrictedPart:
     model = build_model(restricted)
     model.prob.setObjective(tie_broken_objective(model, restricted.objective) if options.tie_break else model.objectives[restricted.objective])
     solver = pulp.HiGHS(
@@ -145,16 +170,25 @@ def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveO
     )
     solver.createAndConfigureSolver(model.prob)
     arrays, _ = pulp_arrays(model.prob)
+    return RestrictedPart(model, arrays, configured_options(model.prob.solverModel))
+
+
+def beside_of(part: RestrictedPart, whole: PlacementModel, early: Started | None = None, restricted_deadline_s: float | None = None) -> Beside:
+    """`part` beside `whole`: which of its columns are which of the whole model's. `early`, the
+    second child started on `part` alone, solving it until `restricted_deadline_s`."""
+    model = part.model
     kinds: list[tuple[Mapping[Any, pulp.LpVariable], Mapping[Any, pulp.LpVariable]]] = [
         (model.replicas, whole.replicas), (model.groups, whole.groups), (model.loads, whole.loads), (model.alone, whole.alone)
     ]
     pairs = [(column, whole_columns[key]) for columns, whole_columns in kinds for key, column in columns.items() if key in whole_columns]
     return Beside(
-        arrays,
-        configured_options(model.prob.solverModel),
+        part.arrays,
+        part.options,
         np.array([column.index for column, _ in pairs], dtype=np.int64),
         tuple(column.name for _, column in pairs),
         workload_columns(whole),
+        early,
+        restricted_deadline_s,
     )
 
 

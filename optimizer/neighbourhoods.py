@@ -63,14 +63,20 @@ IMPROVEMENT_REL = 1e-9
 
 
 @dataclass(frozen=True)
-class BesideJob:
-    """What the second child needs: the restricted model, how its columns map into the whole
-    model's, the whole model, its checked start (or None) and each workload's columns."""
+class RestrictedJob:
+    """What the second child can start on before the whole model is built: the restricted model."""
 
     restricted: dict[str, Any]
     restricted_options: dict[str, Any]
     restricted_deadline_s: float
     """time.monotonic() at which the restricted solve gives way to the neighbourhoods."""
+
+
+@dataclass(frozen=True)
+class BesideJob(RestrictedJob):
+    """What the second child needs: the restricted model, how its columns map into the whole
+    model's, the whole model, its checked start (or None) and each workload's columns."""
+
     restricted_columns: np.ndarray
     whole_columns: np.ndarray
     """Column restricted_columns[i] of the restricted model is column whole_columns[i] of the whole."""
@@ -98,56 +104,90 @@ def interacting_first(matrix: Any, workload_columns: tuple[np.ndarray, ...], val
     return sorted(pairs(len(workload_columns), seed), key=lambda chosen: -len(set.intersection(*(rows[i] for i in chosen))))
 
 
-def run_beside(job: BesideJob, send: Callable[[tuple[Any, ...]], None]) -> None:
+def run_beside(first: RestrictedJob, send: Callable[[tuple[Any, ...]], None],
+               arriving: Callable[[bool], BesideJob | None] = lambda wait: None) -> None:
     """The restricted solve until its first plan better than the start (until its deadline where
     no neighbourhoods follow), then the neighbourhoods from the better of its plan and the start;
-    every better whole plan is sent."""
-    matrix = model_matrix(job.whole).tocsc()
-    integral = job.whole["integrality"] != 0
-    best_objective = None if job.start is None else float(job.whole["col_cost"] @ job.start + job.whole["offset"])
-    best = job.start
+    every better whole plan is sent. `first` is the whole job, or only its restricted model, the
+    rest of it then coming from `arriving` (waiting for it where told to; None where it never
+    comes): the restricted solve starts while the parent still builds the whole model."""
+    beside = _Beside(send, first if isinstance(first, BesideJob) else None)
 
-    def offer(values: np.ndarray) -> bool:
-        nonlocal best_objective, best
-        objective = float(job.whole["col_cost"] @ values + job.whole["offset"])
-        if best_objective is not None and objective >= best_objective:
-            return False
-        if not feasible_start(job.whole, (np.arange(job.whole["num_col"]), values), matrix=matrix):
-            return False
-        best_objective, best = objective, values
-        send(("solution", objective, values))
-        return True
-
-    # where the neighbourhoods follow, the restricted solve hands its first plan better than the
-    # start on at once: from there the pairs improve it faster than its own search does
-    hand_over = job.restricted_deadline_s < job.deadline_s
-    handed = False
+    def learn(wait: bool) -> None:
+        if beside.job is None and (job := arriving(wait)) is not None:
+            beside.learn(job)
 
     def restricted_solution(message: tuple[Any, ...]) -> None:
-        nonlocal handed
+        learn(False)
         if message[0] == "solution":
-            values = np.zeros(job.whole["num_col"])
-            values[job.whole_columns] = message[2][job.restricted_columns]
-            # HiGHS's integers within its tolerance, as integers: the neighbourhoods fix them
-            values[integral] = np.round(values[integral])
-            # a column the mapping misses (a shared group whose members differ) leaves the
-            # point infeasible, and it is not taken
-            accepted = offer(values)
-            handed = handed or (accepted and hand_over)
+            beside.restricted_plan(message[2])
 
     def handing_over(event: Any) -> None:
-        if handed:
+        learn(False)
+        if beside.handed:
             event.data_in.user_interrupt = True
 
-    limit_s = job.restricted_deadline_s - time.monotonic()
+    limit_s = first.restricted_deadline_s - time.monotonic()
     if limit_s > 0:
-        highs = rebuilt_highs(job.restricted, {**job.restricted_options, "time_limit": limit_s})
+        highs = rebuilt_highs(first.restricted, {**first.restricted_options, "time_limit": limit_s})
         highs.cbMipInterrupt.subscribe(handing_over)
         _, _, _, values = run_highs(highs, None, None, restricted_solution)
         if values is not None:
-            restricted_solution(("solution", None, values))
-    if best is not None:
-        search(job, matrix, best, offer)
+            beside.restricted_plan(values)
+    learn(True)
+    if beside.job is not None and beside.best is not None:
+        search(beside.job, beside.matrix, beside.best, beside.offer)
+
+
+class _Beside:
+    """The second child's best whole plan, and the restricted plans waiting for the whole job."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None], job: BesideJob | None) -> None:
+        self.send = send
+        self.job: BesideJob | None = None
+        self.waiting: np.ndarray | None = None
+        """The newest restricted plan found before the whole job came (each beats the one before)."""
+        self.best: np.ndarray | None = None
+        self.best_objective: float | None = None
+        self.handed = False
+        if job is not None:
+            self.learn(job)
+
+    def learn(self, job: BesideJob) -> None:
+        self.job = job
+        self.matrix = model_matrix(job.whole).tocsc()
+        self.integral = job.whole["integrality"] != 0
+        self.best = job.start
+        self.best_objective = None if job.start is None else float(job.whole["col_cost"] @ job.start + job.whole["offset"])
+        # where the neighbourhoods follow, the restricted solve hands its first plan better than
+        # the start on at once: from there the pairs improve it faster than its own search does
+        self.hand_over = job.restricted_deadline_s < job.deadline_s
+        if self.waiting is not None:
+            self.restricted_plan(self.waiting)
+
+    def offer(self, values: np.ndarray) -> bool:
+        assert self.job is not None
+        objective = float(self.job.whole["col_cost"] @ values + self.job.whole["offset"])
+        if self.best_objective is not None and objective >= self.best_objective:
+            return False
+        if not feasible_start(self.job.whole, (np.arange(self.job.whole["num_col"]), values), matrix=self.matrix):
+            return False
+        self.best_objective, self.best = objective, values
+        self.send(("solution", objective, values))
+        return True
+
+    def restricted_plan(self, restricted_values: np.ndarray) -> None:
+        if self.job is None:
+            self.waiting = restricted_values
+            return
+        values = np.zeros(self.job.whole["num_col"])
+        values[self.job.whole_columns] = restricted_values[self.job.restricted_columns]
+        # HiGHS's integers within its tolerance, as integers: the neighbourhoods fix them
+        values[self.integral] = np.round(values[self.integral])
+        # a column the mapping misses (a shared group whose members differ) leaves the point
+        # infeasible, and it is not taken
+        accepted = self.offer(values)
+        self.handed = self.handed or (accepted and self.hand_over)
 
 
 def search(job: BesideJob, matrix: Any, start: np.ndarray, offer: Callable[[np.ndarray], bool]) -> None:
@@ -228,5 +268,14 @@ if __name__ == "__main__":
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     connection = Connection(channel, readable=False)
     warm_up()
-    run_beside(Connection(os.dup(0), writable=False).recv(), connection.send)
+    incoming = Connection(os.dup(0), writable=False)
+
+    def arriving(wait: bool) -> BesideJob | None:
+        """The whole job from the parent (it may send only the restricted model first)."""
+        try:
+            return incoming.recv() if wait or incoming.poll() else None
+        except EOFError:  # the parent ended the solve
+            return None
+
+    run_beside(incoming.recv(), connection.send, arriving)
     connection.close()

@@ -16,9 +16,9 @@ from threadpoolctl import threadpool_limits
 
 from optimizer import largest_batches
 from optimizer.candidates import candidates_by_key, configuration_id
-from optimizer.child_solve import CHILD_MIN_COLUMNS, started_early
+from optimizer.child_solve import CHILD_MIN_COLUMNS, Started, ended, start_beside, started_early
 from optimizer.formulation import GroupKey, PlacementModel, build_model, dominated_columns, replica_columns, tie_broken_objective
-from optimizer.highs import SOLVER_NAME, run
+from optimizer.highs import READ_BACK_S_PER_COLUMN, SOLVER_NAME, run
 from optimizer.merging import interchangeable, merged_problem, merged_start, split_back
 from optimizer.problem import PlanProblem, ReplicaGroup, Share, Solution, SolveOptions, Status
 from optimizer.replica_groups import configurations
@@ -166,12 +166,20 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     if options.time_limit_s is None:
         # solved in this process, nothing beside
         return _solve_built(problem, options, start_from, started, None)
+    started_s = time.monotonic()
     columns = replica_columns(problem)
     # a restricted model runs beside the whole model only from a start, on two cores or more
     beside_possible = options.warm_start and largest_batches.cores() >= 2
     restricted = largest_batches.restricted_problem(problem, columns) if beside_possible else None
     with started_early(_children(options.time_limit_s, columns, restricted is not None)):
-        return _solve_built(problem, options, start_from, started, restricted)
+        if restricted is None or options.time_limit_s < largest_batches.MIN_BESIDE_S:
+            return _solve_built(problem, options, start_from, started, None)
+        # the second child solves the restricted model while this process builds the whole one
+        part = largest_batches.restricted_part(restricted, options, options.time_limit_s)
+        early = part.job(started_s + options.time_limit_s - READ_BACK_S_PER_COLUMN * columns)
+        beside_child = start_beside(early)
+        with ended(beside_child):
+            return _solve_built(problem, options, start_from, started, (part, beside_child, early.restricted_deadline_s))
 
 
 def _children(time_limit_s: float, columns: int, beside: bool) -> tuple[str, ...]:
@@ -183,7 +191,13 @@ def _children(time_limit_s: float, columns: int, beside: bool) -> tuple[str, ...
     return whole + (("optimizer.neighbourhoods",) if beside else ())
 
 
-def _solve_built(problem: PlanProblem, options: SolveOptions, start_from: Solution | None, started: float, restricted: PlanProblem | None) -> Solution:
+def _solve_built(
+    problem: PlanProblem,
+    options: SolveOptions,
+    start_from: Solution | None,
+    started: float,
+    restricted: tuple[largest_batches.RestrictedPart, Started, float] | None,
+) -> Solution:
     # the restricted model's plans reach the whole model column by column, so its columns stay
     kept = largest_batches.largest_batch_ids(problem)
     model = build_model(problem, leave_out=frozenset(key for key in dominated_columns(problem) if key[:2] not in kept))
@@ -200,7 +214,7 @@ def _solve_built(problem: PlanProblem, options: SolveOptions, start_from: Soluti
     beside = None
     if restricted is not None and remaining is not None and remaining >= largest_batches.MIN_BESIDE_S:
         building_from = time.perf_counter()
-        beside = largest_batches.beside_model(restricted, model, options, remaining)
+        beside = largest_batches.beside_of(restricted[0], model, restricted[1], restricted[2])
         remaining = max(remaining - (time.perf_counter() - building_from), 0.5)
     result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, beside)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)

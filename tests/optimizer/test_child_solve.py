@@ -201,6 +201,25 @@ def test_a_timed_solve_of_a_large_model_starts_its_children_before_building_it(b
     assert asked[3:] and all(modules == () for modules in asked[3:])
 
 
+def test_the_second_child_solves_the_restricted_model_while_the_whole_one_is_built(binding_fleet, monkeypatch: pytest.MonkeyPatch):
+    """It started on its job 0.9 s into the solve of a binding L fleet, after the whole model and
+    the start were built; given the restricted model first, it starts at about 0.2 s (#14)."""
+    import optimizer.child_solve
+    import optimizer.solve
+
+    events: list[str] = []
+    build, begin, run_in_child = optimizer.solve.build_model, optimizer.solve.start_beside, optimizer.highs.solve_in_child
+    monkeypatch.setattr(optimizer.solve, "build_model", lambda *args, **kwargs: events.append("whole model built") or build(*args, **kwargs))
+    monkeypatch.setattr(optimizer.solve, "start_beside", lambda job: events.append(type(job).__name__) or begin(job))
+    monkeypatch.setattr(optimizer.highs, "solve_in_child", lambda *args: events.append(type(args[5]).__name__) or run_in_child(*args))
+    monkeypatch.setattr(optimizer.solve.largest_batches, "cores", lambda: 2)
+    solved = solve(binding_fleet, SolveOptions(time_limit_s=4.0, tie_break=False))
+    assert solved.has_solution
+    assert events == ["RestrictedJob", "whole model built", "BesideJob"]
+    # an early child a solve does not hand the rest to is ended with the solve
+    assert not optimizer.child_solve._waiting["optimizer.neighbourhoods"]
+
+
 def test_a_child_keeps_numpy_blas_to_its_one_core():
     from threadpoolctl import threadpool_info, threadpool_limits
 

@@ -16,7 +16,7 @@ from scipy.sparse import csc_matrix
 from optimizer import largest_batches, neighbourhoods
 from optimizer.child_solve import feasible_start, model_matrix
 from optimizer.formulation import build_model
-from optimizer.neighbourhoods import FREED_WORKLOADS, interacting_first, pairs, run_beside, search
+from optimizer.neighbourhoods import FREED_WORKLOADS, BesideJob, RestrictedJob, interacting_first, pairs, run_beside, search
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.start import lp_rounding_start
 from tests.optimizer.test_binding_budgets import _arrays_and_start
@@ -119,3 +119,30 @@ def test_without_neighbourhoods_to_follow_the_restricted_solve_keeps_its_time(bi
     run_beside(job, sent.append)
     assert sent
     assert time.monotonic() >= job.restricted_deadline_s
+
+
+def test_given_the_restricted_model_first_the_child_waits_for_the_whole_job_and_searches_from_its_plan(
+    binding_fleet: PlanProblem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second child starts on the restricted model while the parent builds the whole one; the
+    plan it finds before the whole job comes waits for it, then is checked and offered like any
+    other, and the neighbourhoods start from it."""
+    job, dense = _job(binding_fleet, 3.0, 90.0)
+    first = RestrictedJob(job.restricted, job.restricted_options, job.restricted_deadline_s)
+    asked: list[bool] = []
+
+    def arriving(wait: bool) -> BesideJob | None:
+        # here the whole job comes only once the restricted solve is over and waits for it
+        asked.append(wait)
+        return job if wait else None
+
+    sent: list[tuple[Any, ...]] = []
+    searched_from: list[np.ndarray] = []
+    monkeypatch.setattr(neighbourhoods, "search", lambda job, matrix, start, offer: searched_from.append(start))
+    run_beside(first, sent.append, arriving)
+    assert asked[-1] is True and asked.count(True) == 1 and len(asked) > 1
+    assert time.monotonic() >= job.restricted_deadline_s
+    assert len(sent) == 1 and len(searched_from) == 1
+    assert np.array_equal(searched_from[0], sent[0][2])
+    assert sent[0][1] < float(job.whole["col_cost"] @ dense)
+    assert feasible_start(job.whole, (np.arange(job.whole["num_col"]), sent[0][2]))
