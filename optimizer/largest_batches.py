@@ -114,9 +114,14 @@ class RestrictedPart:
     def job(self, deadline_s: float) -> RestrictedJob:
         """What the second child can start on while the whole model is built, for a solve that
         ends at `deadline_s` (time.monotonic())."""
-        now = time.monotonic()
-        share = RESTRICTED_SHARE if len(self.model.problem.workloads) <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
-        return RestrictedJob(self.arrays, self.options, now + share * max(deadline_s - now, 0.0))
+        return RestrictedJob(self.arrays, self.options, _restricted_deadline(len(self.model.problem.workloads), deadline_s))
+
+
+def _restricted_deadline(workloads: int, deadline_s: float) -> float:
+    """When the restricted solve gives way to the neighbourhoods, for a solve ending at `deadline_s`."""
+    now = time.monotonic()
+    share = RESTRICTED_SHARE if workloads <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
+    return now + share * max(deadline_s - now, 0.0)
 
 
 @dataclass(frozen=True)
@@ -139,13 +144,13 @@ class Beside:
     def job(self, whole: dict[str, Any], index_of: Mapping[str, int], start: np.ndarray | None, seed: int, deadline_s: float) -> BesideJob:
         """What the second child runs until `deadline_s` (time.monotonic()) for the whole model
         in `arrays`, whose columns `index_of` gives by name."""
-        now = time.monotonic()
-        share = RESTRICTED_SHARE if len(self.workload_names) <= NEIGHBOURHOOD_MAX_WORKLOADS else 1.0
-        restricted_deadline_s = now + share * max(deadline_s - now, 0.0)
+        restricted_deadline_s = self.restricted_deadline_s
+        if restricted_deadline_s is None:
+            restricted_deadline_s = _restricted_deadline(len(self.workload_names), deadline_s)
         return BesideJob(
             restricted=self.arrays,
             restricted_options=self.options,
-            restricted_deadline_s=restricted_deadline_s if self.restricted_deadline_s is None else self.restricted_deadline_s,
+            restricted_deadline_s=restricted_deadline_s,
             restricted_columns=self.restricted_columns,
             whole_columns=np.array([index_of[name] for name in self.whole_names], dtype=np.int64),
             whole=whole,
@@ -162,6 +167,8 @@ def beside_model(restricted: PlanProblem, whole: PlacementModel, options: SolveO
 
 
 def restricted_part(restricted: PlanProblem, options: SolveOptions, time_limit_s: float) -> RestrictedPart:
+    """The restricted model built and configured as PuLP would for the whole model, the gap the
+    restricted solve aims at aside (RESTRICTED_GAP_SHARE)."""
     model = build_model(restricted)
     model.prob.setObjective(tie_broken_objective(model, restricted.objective) if options.tie_break else model.objectives[restricted.objective])
     solver = pulp.HiGHS(
