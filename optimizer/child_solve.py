@@ -337,9 +337,8 @@ def started_early(modules: Sequence[str]) -> Iterator[None]:
                     pipe.close()
 
 
-def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connection, _Feed]:
-    """A child of `module` (one started early where one waits), fed `job` through stdin, and the
-    feed that may send it more."""
+def _start_child(module: str, job: Any) -> Started:
+    """A child of `module` (one started early where one waits), fed `job` through stdin."""
     with _waiting_lock:
         child = _waiting[module].pop() if _waiting[module] else None
     if child is None:
@@ -348,7 +347,7 @@ def _start_child(module: str, job: Any) -> tuple[subprocess.Popen[bytes], Connec
     feed = _Feed(child.stdin, job)
     receiver = Connection(os.dup(child.stdout.fileno()), writable=False)
     child.stdout.close()
-    return child, receiver, feed
+    return Started(child, receiver, feed)
 
 
 @dataclass(frozen=True)
@@ -359,11 +358,19 @@ class Started:
     receiver: Connection
     feed: _Feed
 
+    def end(self) -> None:
+        """The child ended (where it still runs) and its pipes closed; ending it twice is harmless."""
+        self.feed.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.receiver.close()
+
 
 def start_beside(job: Any) -> Started:
     """The second child (optimizer.neighbourhoods) started on `job` now: given the restricted
     model alone, it solves that while this process builds the whole model."""
-    return Started(*_start_child("optimizer.neighbourhoods", job))
+    return _start_child("optimizer.neighbourhoods", job)
 
 
 @contextlib.contextmanager
@@ -373,11 +380,7 @@ def ended(started: Started | None) -> Iterator[None]:
         yield
     finally:
         if started is not None:
-            started.feed.close()
-            if started.process.poll() is None:
-                started.process.kill()
-            started.process.wait()
-            started.receiver.close()
+            started.end()
 
 
 class _Feed:
@@ -440,20 +443,21 @@ def solve_in_child(
     on the restricted model alone, is sent the rest): each plan it sends, in this model's columns,
     counts as an incumbent once checked here against every row and bound, and the solve stops
     once the best incumbent is within the gap of the bound this model's child proved."""
-    child, receiver, feed = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
-    second: tuple[subprocess.Popen[bytes], Connection] | None = None
+    whole = _start_child("optimizer.child_solve", (arrays, options, start, start_objective))
+    receiver = whole.receiver
+    second = None
     if beside is not None:
         if started_beside is None:
-            started_beside = start_beside(beside)
+            second = start_beside(beside)
         else:
-            started_beside.feed.send(beside)
-        started_beside.feed.close()  # the whole job is all it reads
-        second = (started_beside.process, started_beside.receiver)
+            second = started_beside
+            second.feed.send(beside)
+        second.feed.close()  # the whole job is all it reads
     values = None if start is None or start_objective is None else dense_start(start, arrays["num_col"])
     objective, dual_bound = start_objective, None
     status: ChildStatus = "feasible" if values is not None else "no_solution"
     finished = False
-    open_receivers: list[Any] = [receiver] if second is None else [receiver, second[1]]
+    open_receivers: list[Any] = [receiver] if second is None else [receiver, second.receiver]
     try:
         while (remaining_s := deadline_s - time.monotonic()) > 0:
             if second is not None and objective is not None and dual_bound is not None and math.isfinite(dual_bound):
@@ -463,14 +467,14 @@ def solve_in_child(
             ready = wait(open_receivers, remaining_s)
             if not ready:
                 break
-            if second is not None and second[1] in ready:
+            if second is not None and second.receiver in ready:
                 try:
-                    taken = better_beside(arrays, objective, second[1].recv())
+                    taken = better_beside(arrays, objective, second.receiver.recv())
                     if taken is not None:
                         objective, values = taken
-                        feed.send_plan(values)
+                        whole.feed.send_plan(values)
                 except EOFError:  # the second child finished or died; keep what it sent
-                    open_receivers.remove(second[1])
+                    open_receivers.remove(second.receiver)
                 if receiver not in ready:
                     continue
             try:
@@ -493,12 +497,8 @@ def solve_in_child(
                     status = "feasible"
                 break
     finally:
-        feed.close()
-        for process, channel in [(child, receiver)] + ([] if second is None else [second]):
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            channel.close()
+        for started in [whole] + ([] if second is None else [second]):
+            started.end()
     if not finished:
         status = "feasible" if values is not None else "no_solution"
     if status in ("infeasible", "no_solution"):

@@ -168,11 +168,12 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
         return _solve_built(problem, options, start_from, started, None)
     started_s = time.monotonic()
     columns = replica_columns(problem)
-    # a restricted model runs beside the whole model only from a start, on two cores or more
-    beside_possible = options.warm_start and largest_batches.cores() >= 2
+    # a restricted model runs beside the whole model only from a start, on two cores or more, with
+    # time for it
+    beside_possible = options.warm_start and largest_batches.cores() >= 2 and options.time_limit_s >= largest_batches.MIN_BESIDE_S
     restricted = largest_batches.restricted_problem(problem, columns) if beside_possible else None
-    with started_early(_children(options.time_limit_s, columns, restricted is not None)):
-        if restricted is None or options.time_limit_s < largest_batches.MIN_BESIDE_S:
+    with started_early(_children(columns, restricted is not None)):
+        if restricted is None:
             return _solve_built(problem, options, start_from, started, None)
         # the second child solves the restricted model while this process builds the whole one
         part = largest_batches.restricted_part(restricted, options, options.time_limit_s)
@@ -182,11 +183,10 @@ def _solve_model(problem: PlanProblem, options: SolveOptions, start_from: Soluti
             return _solve_built(problem, options, start_from, started, (part, beside_child, early.restricted_deadline_s))
 
 
-def _children(time_limit_s: float, columns: int, beside: bool) -> tuple[str, ...]:
+def _children(columns: int, beside: bool) -> tuple[str, ...]:
     """The children a timed solve will likely hand its models to (optimizer/highs.py decides): the
     whole model's where the model is large or has a restricted model beside it, and the
-    restricted model's where the limit leaves time for one."""
-    beside = beside and time_limit_s >= largest_batches.MIN_BESIDE_S
+    restricted model's where there is one (the limit leaves time for it)."""
     whole = ("optimizer.child_solve",) if beside or columns >= CHILD_MIN_COLUMNS else ()
     return whole + (("optimizer.neighbourhoods",) if beside else ())
 

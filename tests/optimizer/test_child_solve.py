@@ -249,16 +249,16 @@ def test_a_plan_sent_to_the_whole_models_child_becomes_its_incumbent(binding_fle
     arrays, columns = pulp_arrays(model.prob)
     plan = np.array([start.values.get(column.name, 0.0) for column in columns])
     options = {"threads": 1, "random_seed": 0, "mip_rel_gap": 0.005, "time_limit": 1.0, "presolve": "off"}
-    child, receiver, feed = _start_child("optimizer.child_solve", (arrays, options, None, None))
-    feed.send_plan(plan)
+    child = _start_child("optimizer.child_solve", (arrays, options, None, None))
+    child.feed.send_plan(plan)
     try:
         messages = []
         while not messages or messages[-1][0] != "done":
-            messages.append(receiver.recv())
+            messages.append(child.receiver.recv())
     finally:
-        feed.close()
-        child.wait()
-        receiver.close()
+        child.feed.close()
+        child.process.wait()
+        child.receiver.close()
     _, status, found, _, values = messages[-1]
     assert status in ("optimal", "feasible")
     planned = float(arrays["col_cost"] @ plan + arrays["offset"])
