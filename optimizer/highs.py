@@ -30,6 +30,7 @@ from optimizer.child_solve import (
     solve_here,
     solve_in_child,
 )
+from optimizer.cutoff_bounds import within_cutoff
 from optimizer.errors import OptimizerError
 from optimizer.problem import SolveOptions, Status
 
@@ -104,7 +105,9 @@ def pulp_arrays(lp: pulp.LpProblem, mip: bool = True) -> tuple[dict[str, Any], l
 
 class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
     """PuLP's HiGHS with the model handed over as arrays (pulp_arrays), and only the columns'
-    values read back: nothing here reads PuLP's duals or slacks."""
+    values read back, with an LP's reduced costs as each column's `dj` (HiGHS's, of the
+    minimisation it solved; optimizer/cutoff_bounds.py uses them): nothing here reads row duals
+    or slacks."""
 
     arrays: dict[str, Any]
     columns: list[pulp.LpVariable]
@@ -132,7 +135,11 @@ class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
 
         status = lp.solverModel.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
-            self.assign(np.asarray(lp.solverModel.getSolution().col_value))
+            solution = lp.solverModel.getSolution()
+            self.assign(np.asarray(solution.col_value))
+            if not self.mip:
+                for column, reduced_cost in zip(self.columns, solution.col_dual, strict=True):
+                    column.dj = reduced_cost
             return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
         if status == highspy.HighsModelStatus.kInfeasible:
             return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
@@ -156,10 +163,12 @@ class _HighsFromStart(_ArrayHighs):
         deadline_s: float | None = None,
         lower_bound: float | None = None,
         beside: Beside | None = None,
+        reduced_costs: Mapping[str, float] | None = None,
         **options: object,
     ) -> None:
         super().__init__(**options)
         self.beside = beside
+        self.reduced_costs = reduced_costs
         self.start = start
         self.deadline_s = deadline_s
         self.lower_bound = lower_bound
@@ -179,6 +188,11 @@ class _HighsFromStart(_ArrayHighs):
             # the start is built to satisfy every row; one that does not is not trusted as a cutoff
             start = None
         start_objective = None if start is None else float(arrays["col_cost"][start[0]] @ start[1] + arrays["offset"])
+        if start_objective is not None and self.reduced_costs is not None and self.lower_bound is not None:
+            # the start as a cutoff narrows the columns (optimizer/cutoff_bounds.py); the LP bound,
+            # a hair below the LP's optimum, only widens them
+            reduced_costs = np.array([self.reduced_costs.get(column.name, 0.0) for column in self.columns])
+            arrays = self.arrays = within_cutoff(arrays, reduced_costs, self.lower_bound, start_objective)
         if self.deadline_s is not None and (arrays["num_col"] >= CHILD_MIN_COLUMNS or self.beside is not None):
             # leave the time it takes to read the values back and build the plan inside the limit
             deadline_s = self.deadline_s - READ_BACK_S_PER_COLUMN * arrays["num_col"]
@@ -258,10 +272,12 @@ def run(
     start: Mapping[str, float] | None = None,
     lower_bound: float | None = None,
     beside: Beside | None = None,
+    reduced_costs: Mapping[str, float] | None = None,
 ) -> RunResult:
     """Solve `prob` for `objective`; the status is HiGHS's solution status, never only PuLP's
     "Optimal" (which a time-limited incumbent also reports). `lower_bound`, a bound proven
-    elsewhere (the LP relaxation the start came from), counts where HiGHS proves less.
+    elsewhere (the LP relaxation the start came from), counts where HiGHS proves less; with that
+    relaxation's `reduced_costs` (by column name) the start also narrows the integer columns.
     `beside` (optimizer/largest_batches.py) searches in a second child where a time limit is
     given; its plans count as incumbents."""
     prob.setObjective(objective)
@@ -271,6 +287,7 @@ def run(
         None if time_limit_s is None else time.monotonic() + time_limit_s,
         lower_bound,
         beside,
+        reduced_costs,
         msg=False,
         timeLimit=time_limit_s,
         gapRel=options.gap_rel,

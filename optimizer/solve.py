@@ -216,7 +216,7 @@ def _solve_built(
         building_from = time.perf_counter()
         beside = largest_batches.beside_of(restricted[0], model, restricted[1], restricted[2])
         remaining = max(remaining - (time.perf_counter() - building_from), 0.5)
-    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, beside)
+    result = run(model.prob, objective, options, remaining, start.values, start.lower_bound, beside, start.reduced_costs)
     solved = Solution(status=result.status, build_s=built - started, solve_s=time.perf_counter() - built, solver=SOLVER_NAME)
     if not solved.has_solution:
         return solved

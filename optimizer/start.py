@@ -88,6 +88,8 @@ class _Rounded:
     loads: dict[str, float]
     objective: float
     """The relaxation's objective: a lower bound on every plan of the model."""
+    reduced_costs: dict[str, float]
+    """The relaxation's reduced cost of each integer column, by name."""
 
 
 def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _Rounded | None:
@@ -96,8 +98,10 @@ def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _R
     relaxed.solve(relaxation_solver())
     if relaxed.sol_status != pulp.LpSolutionOptimal:
         return None
-    counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in [*model.replicas.values(), *model.groups.values()]}
-    return _Rounded(counts, {x.name: x.varValue or 0.0 for x in model.loads.values()}, float(pulp.value(relaxed.objective) or 0.0))
+    integers = [*model.replicas.values(), *model.groups.values()]
+    counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in integers}
+    loads = {x.name: x.varValue or 0.0 for x in model.loads.values()}
+    return _Rounded(counts, loads, float(pulp.value(relaxed.objective) or 0.0), {n.name: n.dj or 0.0 for n in integers})
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ class Start:
     lower_bound: float | None = None
     """The LP relaxation's objective where it was solved (less a hair for the LP's tolerance): a
     proven bound while HiGHS has reported none of its own."""
+    reduced_costs: dict[str, float] | None = None
+    """That relaxation's reduced costs of the integer columns, by name: with the start as a
+    cutoff they narrow the columns HiGHS searches (optimizer/cutoff_bounds.py)."""
 
 
 def _from_plan(model: PlacementModel, base: Iterable[ReplicaGroup]) -> tuple[dict[str, int], dict[str, float]]:
@@ -151,13 +158,13 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
     if base is not None:
         covered = _covered_plan(model, objective, options, base)
         if covered is not None:
-            return Start(covered, bound)
+            return Start(covered, bound, rounded.reduced_costs)
     covered = _greedy_cover(model, objective, options, rounded.counts, rounded.loads)
     if covered is None:
         # where budgets bind, the rounded-down relaxation can leave no site room for a workload's
         # large replicas: cover everything again from nothing, the hardest replicas to fit first
         covered = _greedy_cover(model, objective, options, {}, {}, largest_first=True)
-    return Start(covered, bound)
+    return Start(covered, bound, rounded.reduced_costs)
 
 
 def _covered_plan(
