@@ -469,7 +469,7 @@ def solve_in_child(
                 break
             if second is not None and second.receiver in ready:
                 try:
-                    taken = better_beside(arrays, objective, second.receiver.recv())
+                    taken = better_plan(arrays, objective, second.receiver.recv()[2])
                     if taken is not None:
                         objective, values = taken
                         whole.feed.send_plan(values)
@@ -506,15 +506,16 @@ def solve_in_child(
     return ChildResult(status, values, objective, dual_bound, not finished)
 
 
-def better_beside(arrays: dict[str, Any], objective: float | None, message: tuple[Any, ...]) -> tuple[float, np.ndarray] | None:
-    """The (objective, values) of a plan sent from beside where it beats `objective` and meets
-    every row and bound of the model; a plan is never taken on the sender's word."""
-    values = message[2]
+def better_plan(arrays: dict[str, Any], objective: float | None, values: np.ndarray, matrix: Any = None) -> tuple[float, np.ndarray] | None:
+    """The (objective, values) of a plan found elsewhere where it beats `objective` and meets
+    every row and bound of the model (`matrix`, its `model_matrix` where the caller holds it); a
+    plan is never taken on its finder's word, whether sent from beside or mapped from the
+    restricted model."""
     # the objective as this model counts it, not as sent
     counted = float(arrays["col_cost"] @ values + arrays["offset"])
     if objective is not None and counted >= objective:
         return None
-    if not feasible_start(arrays, (np.arange(arrays["num_col"]), values)):
+    if not feasible_start(arrays, (np.arange(arrays["num_col"]), values), matrix=matrix):
         return None
     return counted, values
 

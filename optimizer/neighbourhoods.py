@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.child_solve import feasible_start, model_matrix, rebuilt_highs, run_highs, run_on_one_thread, warm_up
+from optimizer.child_solve import better_plan, model_matrix, rebuilt_highs, run_highs, run_on_one_thread, warm_up
 
 SUB_MIP_S = 0.4
 """The most one sub-MIP may run. More pairs tried beat fewer proven: from the plan of 1,068,830 W
@@ -170,13 +170,11 @@ class _Beside:
 
     def offer(self, values: np.ndarray) -> bool:
         assert self.job is not None
-        objective = float(self.job.whole["col_cost"] @ values + self.job.whole["offset"])
-        if self.best_objective is not None and objective >= self.best_objective:
+        taken = better_plan(self.job.whole, self.best_objective, values, self.matrix)
+        if taken is None:
             return False
-        if not feasible_start(self.job.whole, (np.arange(self.job.whole["num_col"]), values), matrix=self.matrix):
-            return False
-        self.best_objective, self.best = objective, values
-        self.send(("solution", objective, values))
+        self.best_objective, self.best = taken
+        self.send(("solution", *taken))
         return True
 
     def restricted_plan(self, restricted_values: np.ndarray) -> None:

@@ -101,5 +101,5 @@ def member_sums(solved: dict[str, Any], arrays: dict[str, Any]) -> scipy.sparse.
     each total is the sum of its members, the link row that ties them."""
     from optimizer.child_solve import model_matrix  # child_solve imports this module
 
-    links = model_matrix(solved).tocsr()[arrays["num_row"] :, : arrays["num_col"]]
-    return links.tocsr()
+    links: scipy.sparse.csr_matrix = model_matrix(solved).tocsr()[arrays["num_row"] :, : arrays["num_col"]]
+    return links

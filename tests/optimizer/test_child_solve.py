@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import optimizer.highs
-from optimizer.child_solve import better_beside, feasible_start, rebuilt_highs, run_highs, solve_in_child
+from optimizer.child_solve import better_plan, feasible_start, rebuilt_highs, run_highs, solve_in_child
 from optimizer.problem import SolveOptions
 from optimizer.solve import solve
 from tests.optimizer.factories import candidate, held_arrays, point, problem, site, workload
@@ -117,16 +117,16 @@ def test_a_plan_from_beside_is_taken_only_where_it_is_better_and_meets_every_row
     highs.changeColsIntegrality(2, np.arange(2, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2))
     highs.addRow(2.0, highspy.kHighsInf, 2, np.arange(2, dtype=np.int32), np.ones(2))
     arrays = held_arrays(highs)
-    taken = better_beside(arrays, 4.0, ("solution", 2.0, np.array([2.0, 0.0])))
+    taken = better_plan(arrays, 4.0, np.array([2.0, 0.0]))
     assert taken is not None and taken[0] == pytest.approx(2.0)
     # no better than what is held: kept out
-    assert better_beside(arrays, 2.0, ("solution", 2.0, np.array([2.0, 0.0]))) is None
+    assert better_plan(arrays, 2.0, np.array([2.0, 0.0])) is None
     # below the demand row, however cheap the sender says it is
-    assert better_beside(arrays, 4.0, ("solution", 1.0, np.array([1.0, 0.0]))) is None
-    # the objective is counted in this model, not taken from the message
-    assert better_beside(arrays, 4.0, ("solution", 0.5, np.array([0.0, 2.0]))) is None
+    assert better_plan(arrays, 4.0, np.array([1.0, 0.0])) is None
+    # the objective is counted in this model (4.0 here; a sender's figure is never passed in)
+    assert better_plan(arrays, 4.0, np.array([0.0, 2.0])) is None
     # not an integer
-    assert better_beside(arrays, None, ("solution", 2.0, np.array([1.5, 0.5]))) is None
+    assert better_plan(arrays, None, np.array([1.5, 0.5])) is None
 
 
 def test_every_rise_of_the_bound_is_sent_as_it_happens(binding_fleet):
