@@ -70,6 +70,10 @@ class PlacementModel:
     """The shared configurations, by id."""
     power_slack_w: dict[str, pulp.LpVariable] = field(default_factory=dict)
     gpu_slack: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    budget_rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)
+    """Each site's power row, by site: a solved relaxation leaves its dual as the row's `pi`."""
+    inventory_rows: dict[tuple[str, str], pulp.LpConstraint] = field(default_factory=dict)
+    """Each (site, GPU type)'s inventory row."""
 
 
 @functools.cache
@@ -130,7 +134,8 @@ def build_model(
         if site.name in relax_power:
             model.power_slack_w[site.name] = slack = prob.add_variable(f"power_slack_{_safe(site.name)}", lowBound=0)
             expression = expression - slack
-        prob += expression <= site.power_budget_w, f"power[{_safe(site.name)}]"
+        model.budget_rows[site.name] = expression <= site.power_budget_w
+        prob.addConstraint(model.budget_rows[site.name], f"power[{_safe(site.name)}]")
     sites = {site.name: site for site in problem.sites}
     for (site_name, hardware), terms in rows.site_gpus.items():
         expression = pulp.LpAffineExpression(terms)
@@ -138,7 +143,8 @@ def build_model(
             slack = prob.add_variable(f"gpu_slack_{_safe(site_name)}_{_safe(hardware)}", lowBound=0, cat="Integer")
             model.gpu_slack[(site_name, hardware)] = slack
             expression = expression - slack
-        prob += expression <= sites[site_name].inventory.get(hardware, 0), f"inventory[{_safe(site_name)},{_safe(hardware)}]"
+        model.inventory_rows[(site_name, hardware)] = expression <= sites[site_name].inventory.get(hardware, 0)
+        prob.addConstraint(model.inventory_rows[(site_name, hardware)], f"inventory[{_safe(site_name)},{_safe(hardware)}]")
     model.objectives = {name: pulp.LpAffineExpression(terms) for name, terms in rows.objectives.items()}
     return model
 

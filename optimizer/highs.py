@@ -105,9 +105,9 @@ def pulp_arrays(lp: pulp.LpProblem, mip: bool = True) -> tuple[dict[str, Any], l
 
 class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
     """PuLP's HiGHS with the model handed over as arrays (pulp_arrays), and only the columns'
-    values read back, with an LP's reduced costs as each column's `dj` (HiGHS's, of the
-    minimisation it solved; optimizer/cutoff_bounds.py uses them): nothing here reads row duals
-    or slacks."""
+    values read back, with an LP's reduced costs as each column's `dj` and its row duals as each
+    row's `pi` (HiGHS's, of the minimisation it solved; optimizer/cutoff_bounds.py and the
+    start's priced covers use them): nothing here reads row slacks."""
 
     arrays: dict[str, Any]
     columns: list[pulp.LpVariable]
@@ -140,6 +140,8 @@ class _ArrayHighs(pulp.HiGHS):  # type: ignore[misc]  # PuLP ships no type hints
             if not self.mip:
                 for column, reduced_cost in zip(self.columns, solution.col_dual, strict=True):
                     column.dj = reduced_cost
+                for row, dual in zip(lp.constraints(), solution.row_dual, strict=True):
+                    row.pi = dual
             return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
         if status == highspy.HighsModelStatus.kInfeasible:
             return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible

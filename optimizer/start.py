@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulp
@@ -27,9 +27,12 @@ class _Option:
     """One way to serve a workload: a candidate's replicas at a site, alone or in a shared group."""
 
     workload: str
-    n: pulp.LpVariable
-    load: pulp.LpVariable | None
-    """The shared group's load column; None for replicas of the workload's own."""
+    n: str
+    """The name of the replicas' integer column."""
+    upper: int
+    """That column's upper bound."""
+    load: str | None
+    """The name of the shared group's load column; None for replicas of the workload's own."""
     site: str
     hardware: str
     gpus: int
@@ -48,6 +51,10 @@ class _State:
     spare: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Replica-equivalents a shared group's replicas have left."""
 
+    def copied(self) -> _State:
+        counted = (dict(self.counts), dict(self.loads), dict(self.budget_w), dict(self.gpus_left))
+        return _State(*counted, defaultdict(float, self.covered), defaultdict(float, self.spare))
+
 
 def _options(model: PlacementModel) -> list[_Option]:
     problem = model.problem
@@ -57,7 +64,8 @@ def _options(model: PlacementModel) -> list[_Option]:
     for (workload, candidate_id, site_name), n in model.replicas.items():
         c = candidates[(workload, candidate_id)]
         peak_w = sites[site_name].pue * c.peak_power_w
-        found.append(_Option(workload, n, None, site_name, c.hardware, c.gpus_per_replica, problem.planned_tok_s(c), peak_w, 0.0))
+        if n.upBound != 0:  # a column a workload may not use at that site is held at 0 (WorkloadSpec.sites)
+            found.append(_Option(workload, n.name, int(n.upBound), None, site_name, c.hardware, c.gpus_per_replica, problem.planned_tok_s(c), peak_w, 0.0))
     charged: dict[tuple[str, str], GroupCharges] = {}
     for (workload, candidate_id, site_name), x in model.loads.items():
         c = candidates[(workload, candidate_id)]
@@ -65,11 +73,15 @@ def _options(model: PlacementModel) -> list[_Option]:
         if (config.id, site_name) not in charged:
             charged[(config.id, site_name)] = group_charges(problem, config.members, sites[site_name])
         charges = charged[(config.id, site_name)]
+        n = model.groups[(config.id, site_name)]
+        if n.upBound == 0 or x.upBound == 0:
+            continue
         found.append(
             _Option(
                 workload,
-                model.groups[(config.id, site_name)],
-                x,
+                n.name,
+                int(n.upBound),
+                x.name,
                 site_name,
                 c.hardware,
                 c.gpus_per_replica,
@@ -78,8 +90,7 @@ def _options(model: PlacementModel) -> list[_Option]:
                 charges.per_tok_s[(workload, candidate_id)]["facility_peak_w"],
             )
         )
-    # columns a workload may not use at that site are held at 0 (WorkloadSpec.sites)
-    return [option for option in found if option.n.upBound != 0 and (option.load is None or option.load.upBound != 0)]
+    return found
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,9 @@ class _Rounded:
     """The relaxation's objective: a lower bound on every plan of the model."""
     reduced_costs: dict[str, float]
     """The relaxation's reduced cost of each integer column, by name."""
+    priced: dict[str, float]
+    """Each column's objective coefficient plus the site budget and GPUs it takes at the
+    relaxation's prices for them (the duals of those rows), by name."""
 
 
 def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _Rounded | None:
@@ -101,7 +115,17 @@ def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _R
     integers = [*model.replicas.values(), *model.groups.values()]
     counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in integers}
     loads = {x.name: x.varValue or 0.0 for x in model.loads.values()}
-    return _Rounded(counts, loads, float(pulp.value(relaxed.objective) or 0.0), {n.name: n.dj or 0.0 for n in integers})
+    priced = _coefficients(objective)
+    for row in [*model.budget_rows.values(), *model.inventory_rows.values()]:
+        if row.pi:
+            # a <= row of a minimisation has a dual <= 0: each unit of the row used costs -pi
+            for column, used in row.items():
+                priced[column.name] = priced.get(column.name, 0.0) - row.pi * used
+    return _Rounded(counts, loads, float(pulp.value(relaxed.objective) or 0.0), {n.name: n.dj or 0.0 for n in integers}, priced)
+
+
+def _coefficients(objective: pulp.LpAffineExpression) -> dict[str, float]:
+    return {column.name: value for column, value in objective.items()}
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ def _consolidated(options: Sequence[_Option], counts: dict[str, int], loads: dic
     needed: dict[str, float] = defaultdict(float)
     for option in options:
         if option.load is not None:
-            needed[option.n.name] += loads.get(option.load.name, 0.0) / option.per_replica_tok_s
+            needed[option.n] += loads.get(option.load, 0.0) / option.per_replica_tok_s
     return {name: min(count, math.ceil(needed[name] - 1e-9)) if name in needed else count for name, count in counts.items()}
 
 
@@ -155,23 +179,35 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
     if rounded is None:
         return Start(None)
     bound = rounded.objective - LP_TOLERANCE * max(1.0, abs(rounded.objective))
+    coefficient = _coefficients(objective)
     if base is not None:
-        covered = _covered_plan(model, objective, options, base)
+        covered = _covered_plan(model, coefficient, options, base)
         if covered is not None:
             return Start(covered, bound, rounded.reduced_costs)
-    covered = _greedy_cover(model, objective, options, rounded.counts, rounded.loads)
-    if covered is None:
-        # where budgets bind, the rounded-down relaxation can leave no site room for a workload's
-        # large replicas: cover everything again from nothing, the hardest replicas to fit first
-        covered = _greedy_cover(model, objective, options, {}, {}, largest_first=True)
-    return Start(covered, bound, rounded.reduced_costs)
+    floor = _floor_state(model, options, rounded.counts, rounded.loads)
+    nothing = _floor_state(model, options, {}, {})
+    covers = [
+        None if floor is None else _greedy_cover(model, coefficient, options, floor),
+        # where budgets bind, the rounded-down relaxation leaves every site too little room for
+        # the residual demand, or none for a workload's large replicas: cover everything again
+        # from nothing, in both orders, scored by the objective and by the objective with the
+        # relaxation's prices of budget and GPUs
+        *(
+            _greedy_cover(model, scores, options, nothing, largest_first)
+            for scores in (coefficient, rounded.priced)
+            for largest_first in (True, False)
+            if nothing is not None
+        ),
+    ]
+    found = [values for values in covers if values is not None]
+    best = min(found, key=lambda values: sum(coefficient.get(name, 0.0) * value for name, value in values.items()), default=None)
+    return Start(best, bound, rounded.reduced_costs)
 
 
-def _covered_plan(
-    model: PlacementModel, objective: pulp.LpAffineExpression, options: list[_Option], base: Iterable[ReplicaGroup]
-) -> dict[str, float] | None:
+def _covered_plan(model: PlacementModel, coefficient: Mapping[str, float], options: list[_Option], base: Iterable[ReplicaGroup]) -> dict[str, float] | None:
     counts, loads = _from_plan(model, base)
-    return _greedy_cover(model, objective, options, _consolidated(options, counts, loads), loads)
+    floor = _floor_state(model, options, _consolidated(options, counts, loads), loads)
+    return None if floor is None else _greedy_cover(model, coefficient, options, floor)
 
 
 LP_TOLERANCE = 1e-7
@@ -183,13 +219,13 @@ def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str
     """The given counts and loads, loads cut to what the counts and the demand hold; None where
     the counts break a budget or an inventory."""
     problem = model.problem
-    counts = {o.n.name: min(counts.get(o.n.name, 0), int(o.n.upBound)) for o in options}
+    counts = {o.n: min(counts.get(o.n, 0), int(o.upper)) for o in options}
     demand = {w.name: w.demand_tok_s for w in problem.workloads}
-    shared = [(o, o.load.name) for o in options if o.load is not None]
+    shared = [(o, o.load) for o in options if o.load is not None]
     used: dict[str, float] = defaultdict(float)
     for o, load in shared:
-        used[o.n.name] += loads.get(load, 0.0) / o.per_replica_tok_s
-    kept = {load: loads.get(load, 0.0) * min(1.0, counts[o.n.name] / used[o.n.name]) if used[o.n.name] else 0.0 for o, load in shared}
+        used[o.n] += loads.get(load, 0.0) / o.per_replica_tok_s
+    kept = {load: loads.get(load, 0.0) * min(1.0, counts[o.n] / used[o.n]) if used[o.n] else 0.0 for o, load in shared}
     per_workload: dict[str, float] = defaultdict(float)
     for o, load in shared:
         per_workload[o.workload] += kept[load]
@@ -206,19 +242,19 @@ def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str
     )
     seen: set[str] = set()
     for o in options:
-        if o.n.name not in seen:
-            seen.add(o.n.name)
-            state.budget_w[o.site] -= counts[o.n.name] * o.peak_w
-            state.gpus_left[(o.site, o.hardware)] = state.gpus_left.get((o.site, o.hardware), 0) - counts[o.n.name] * o.gpus
+        if o.n not in seen:
+            seen.add(o.n)
+            state.budget_w[o.site] -= counts[o.n] * o.peak_w
+            state.gpus_left[(o.site, o.hardware)] = state.gpus_left.get((o.site, o.hardware), 0) - counts[o.n] * o.gpus
             if o.load is not None:
-                state.spare[o.n.name] += counts[o.n.name]
+                state.spare[o.n] += counts[o.n]
         if o.load is None:
-            state.covered[o.workload] += counts[o.n.name] * o.per_replica_tok_s
+            state.covered[o.workload] += counts[o.n] * o.per_replica_tok_s
         else:
-            load = kept[o.load.name]
-            state.budget_w[o.site] -= o.peak_credit_per_tok_s * load
-            state.spare[o.n.name] -= load / o.per_replica_tok_s
-            state.covered[o.workload] += load
+            carried = kept[o.load]
+            state.budget_w[o.site] -= o.peak_credit_per_tok_s * carried
+            state.spare[o.n] -= carried / o.per_replica_tok_s
+            state.covered[o.workload] += carried
     if any(left < -1e-6 for left in state.budget_w.values()) or any(left < 0 for left in state.gpus_left.values()):
         return None
     return state
@@ -228,9 +264,9 @@ def _fill(state: _State, option: _Option, residual: float) -> None:
     """Put as much of `residual` as fits on a shared group's spare capacity."""
     assert option.load is not None
     # a workload its own replicas already cover has a negative residual: nothing to add
-    added = max(min(residual, max(state.spare[option.n.name], 0.0) * option.per_replica_tok_s), 0.0)
-    state.loads[option.load.name] += added
-    state.spare[option.n.name] -= added / option.per_replica_tok_s
+    added = max(min(residual, max(state.spare[option.n], 0.0) * option.per_replica_tok_s), 0.0)
+    state.loads[option.load] += added
+    state.spare[option.n] -= added / option.per_replica_tok_s
     state.budget_w[option.site] -= option.peak_credit_per_tok_s * added
     state.covered[option.workload] += added
 
@@ -243,26 +279,28 @@ def _picks_in_a_row(state: _State, option: _Option, residual: float) -> int:
     useful = max(int(residual // option.per_replica_tok_s), 1)
     fits_budget = int((state.budget_w[option.site] + 1e-6) // option.peak_w) if option.peak_w > 0 else useful
     fits_gpus = state.gpus_left[(option.site, option.hardware)] // option.gpus
-    return max(min(useful, int(option.n.upBound) - state.counts[option.n.name], fits_budget, fits_gpus), 1)
+    return max(min(useful, int(option.upper) - state.counts[option.n], fits_budget, fits_gpus), 1)
+
+
+def _whole_replica_score(coefficient: Mapping[str, float], option: _Option) -> float:
+    """The cover's score of a replica all of whose tokens/s are useful: the least it can score."""
+    return coefficient.get(option.n, 0.0) / option.per_replica_tok_s + (0.0 if option.load is None else coefficient.get(option.load, 0.0))
 
 
 def _greedy_cover(
     model: PlacementModel,
-    objective: pulp.LpAffineExpression,
+    coefficient: Mapping[str, float],
     options: list[_Option],
-    counts: dict[str, int],
-    loads: dict[str, float],
+    floor: _State,
     largest_first: bool = False,
 ) -> dict[str, float] | None:
-    """The floor plus, workload by workload, spare room on shared groups, then the replica with
-    the lowest objective per useful token/s that still fits its site's budget and inventory.
+    """The floor (`_floor_state`, left as it is) plus, workload by workload, spare room on shared groups, then the replica with
+    the lowest cost (`coefficient` by column name) per useful token/s that still fits its site's
+    budget and inventory.
     Workloads come largest residual demand first, or with `largest_first` those whose smallest
     replica draws the most power first (the hardest to fit once budgets are spent)."""
     problem = model.problem
-    state = _floor_state(model, options, counts, loads)
-    if state is None:
-        return None
-    coefficient = {var.name: value for var, value in objective.items()}
+    state = floor.copied()
     by_workload: dict[str, list[_Option]] = defaultdict(list)
     for option in options:
         by_workload[option.workload].append(option)
@@ -273,39 +311,46 @@ def _greedy_cover(
 
     for workload in sorted(problem.workloads, key=order):
         mine = by_workload[workload.name]
-        for option in sorted((o for o in mine if o.load is not None), key=lambda o: coefficient.get(o.load.name, 0.0)):  # type: ignore[union-attr]
+        for option in sorted((o for o in mine if o.load is not None), key=lambda o: 0.0 if o.load is None else coefficient.get(o.load, 0.0)):
             _fill(state, option, workload.demand_tok_s - state.covered[workload.name])
+        # a replica's cost per token/s is least where all of it is useful: where no replica costs
+        # less than nothing, the scan stops at the first option whose whole-replica cost is above
+        # the best found (on XL the covers took 1.2 s each scanning every option per pick)
+        ranked = sorted(mine, key=lambda o: _whole_replica_score(coefficient, o))
+        stops = all(coefficient.get(o.n, 0.0) >= 0 for o in mine)
         while state.covered[workload.name] < workload.demand_tok_s - 1e-6:
             residual = workload.demand_tok_s - state.covered[workload.name]
             best: tuple[float, _Option] | None = None
-            for option in mine:
-                if state.counts[option.n.name] >= option.n.upBound or state.gpus_left.get((option.site, option.hardware), 0) < option.gpus:
+            for option in ranked:
+                if stops and best is not None and _whole_replica_score(coefficient, option) > best[0]:
+                    break
+                if state.counts[option.n] >= option.upper or state.gpus_left.get((option.site, option.hardware), 0) < option.gpus:
                     continue
                 if state.budget_w[option.site] < option.peak_w - 1e-6:
                     continue
                 useful = min(option.per_replica_tok_s, residual)
-                load_cost = 0.0 if option.load is None else coefficient.get(option.load.name, 0.0) * useful
-                score = (coefficient.get(option.n.name, 0.0) + load_cost) / useful
+                load_cost = 0.0 if option.load is None else coefficient.get(option.load, 0.0) * useful
+                score = (coefficient.get(option.n, 0.0) + load_cost) / useful
                 if best is None or score < best[0]:
                     best = (score, option)
             if best is None:
                 return None
             option = best[1]
             count = 1 if option.load is not None else _picks_in_a_row(state, option, residual)
-            state.counts[option.n.name] += count
+            state.counts[option.n] += count
             state.budget_w[option.site] -= count * option.peak_w
             state.gpus_left[(option.site, option.hardware)] -= count * option.gpus
             if option.load is None:
                 state.covered[workload.name] += count * option.per_replica_tok_s
             else:
-                state.spare[option.n.name] += 1
+                state.spare[option.n] += 1
                 _fill(state, option, residual)
     values: dict[str, float] = {name: float(count) for name, count in state.counts.items()}
     values.update(state.loads)
     shared_tok_s: dict[str, float] = defaultdict(float)
     for option in options:
         if option.load is not None:
-            shared_tok_s[option.workload] += state.loads[option.load.name]
+            shared_tok_s[option.workload] += state.loads[option.load]
     for name, alone in model.alone.items():
         demand = next(w.demand_tok_s for w in problem.workloads if w.name == name)
         values[alone.name] = max(demand - shared_tok_s[name], 0.0)

@@ -23,7 +23,7 @@ from optimizer.formulation import PlacementModel, build_model
 from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
-from optimizer.start import _greedy_cover, _options, _relaxation, lp_rounding_start
+from optimizer.start import _coefficients, _floor_state, _greedy_cover, _options, _relaxation, lp_rounding_start
 from tests.optimizer.factories import held_arrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -47,7 +47,9 @@ def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_
     rounded = _relaxation(model, objective)
     assert rounded is not None
     # the rounded-down relaxation's cover alone finds nothing here (the start before #14)
-    assert _greedy_cover(model, objective, _options(model), rounded.counts, rounded.loads) is None
+    options = _options(model)
+    floor = _floor_state(model, options, rounded.counts, rounded.loads)
+    assert floor is not None and _greedy_cover(model, _coefficients(objective), options, floor) is None
     start = lp_rounding_start(model, objective).values
     assert start is not None
     arrays, packed = _arrays_and_start(model, start)
@@ -56,6 +58,35 @@ def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_
     broken = packed[1].copy()
     broken[np.argmax(broken)] += 50
     assert not feasible_start(arrays, (packed[0], broken))
+
+
+def test_the_start_is_the_cheapest_cover_and_the_budgets_prices_find_a_cheaper_one(binding_fleet: PlanProblem) -> None:
+    model = build_model(binding_fleet)
+    objective = model.objectives["energy"]
+    rounded = _relaxation(model, objective)
+    assert rounded is not None
+    coefficient = _coefficients(objective)
+    # a tight budget or inventory has a price: nothing costs less priced, many columns cost more
+    assert all(priced >= coefficient.get(name, 0.0) - 1e-9 for name, priced in rounded.priced.items())
+    assert sum(priced > coefficient.get(name, 0.0) + 1e-6 for name, priced in rounded.priced.items()) > 100
+    options = _options(model)
+    nothing = _floor_state(model, options, {}, {})
+    assert nothing is not None
+    covers = {
+        (priced, largest_first): _greedy_cover(model, rounded.priced if priced else coefficient, options, nothing, largest_first)
+        for priced in (False, True)
+        for largest_first in (False, True)
+    }
+    assert not any(nothing.counts.values())  # each cover works on a copy of the state it is given
+
+    def cost(values: dict[str, float] | None) -> float:
+        return np.inf if values is None else sum(coefficient.get(name, 0.0) * value for name, value in values.items())
+
+    start = lp_rounding_start(model, objective).values
+    assert cost(start) == pytest.approx(min(cost(values) for values in covers.values()))
+    # on this fleet the cover at the relaxation's prices is 2.56 % above the LP bound, the one at
+    # the objective's own 4.46 % (2026-12-08)
+    assert cost(covers[(True, True)]) < cost(covers[(False, True)])
 
 
 def test_a_feasible_fleet_with_a_tiny_limit_is_never_called_infeasible(binding_fleet: PlanProblem) -> None:

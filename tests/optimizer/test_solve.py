@@ -288,13 +288,16 @@ def test_the_cover_fills_the_cheaper_site_as_far_as_its_budget_gpus_or_the_deman
     them at once at the site of lower PUE: three where 1.5 kW holds exactly three, two where it
     has two GPUs, all five where nothing else limits them; the other site takes the rest."""
     from optimizer.formulation import build_model
-    from optimizer.start import _greedy_cover, _options
+    from optimizer.start import _coefficients, _floor_state, _greedy_cover, _options
 
     only = candidate("w", point("A", tok_s=1000, power_w=400, peak_w=500))
     sites = [site("near", near_budget_kw, {"A": near_gpus}, pue=1.0), site("far", 10.0, {"A": 8}, pue=1.5)]
     model = build_model(problem([workload(demand=4000)], [only], sites))
     objective = model.objectives["energy"]
-    values = _greedy_cover(model, objective, _options(model), {}, {}, largest_first=True)
+    options = _options(model)
+    floor = _floor_state(model, options, {}, {})
+    assert floor is not None
+    values = _greedy_cover(model, _coefficients(objective), options, floor, largest_first=True)
     assert values is not None
     placed = {name: values[model.replicas[("w", only.id, name)].name] for name in ("near", "far")}
     assert placed == {"near": expected_near, "far": 5 - expected_near}
