@@ -89,10 +89,10 @@ def restricted_problem(problem: PlanProblem, columns: int) -> PlanProblem | None
 
 RESTRICTED_SHARE = 0.4
 """Of the time beside the whole model: the most the restricted solve has before the
-neighbourhoods (optimizer/neighbourhoods.py) take its best plan on. It hands its first plan
-better than the start on at once (0.8-2.1 s of its HiGHS on five binding L fleets), so this only bounds
-a restricted solve that finds none. Chosen when it was the restricted solve's whole share: on the
-nine binding L fleets at a 10 s limit 0.4 met 0.5 % on eight, 0.5 on another eight (2026-12-02)."""
+neighbourhoods (optimizer/neighbourhoods.py) take its best plan on. It gives way as soon as the
+whole model and its start are there, so this only bounds a restricted solve whose whole model
+is slow to come. Chosen when it was the restricted solve's whole share: on the nine binding L
+fleets at a 10 s limit 0.4 met 0.5 % on eight, 0.5 on another eight (2026-12-02)."""
 
 NEIGHBOURHOOD_MAX_WORKLOADS = 45
 """With more workloads than this the restricted solve has all the time: a pair is then too small

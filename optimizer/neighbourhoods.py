@@ -1,6 +1,7 @@
 """The second core's search for fleets whose budgets bind: the MILP kept to each workload's
-largest batches (optimizer/largest_batches.py) until its first plan better than the start, then
-a large-neighbourhood search by workloads from that plan, in the whole model's columns.
+largest batches (optimizer/largest_batches.py) while the parent builds the whole model and its
+start, then a large-neighbourhood search by workloads from the better of the restricted model's
+plan and the start, in the whole model's columns.
 
 A neighbourhood frees every column of two workloads and fixes the rest; the sub-MIP left (their
 demand rows, and the budget and inventory the fixed plan leaves at each site) has a few
@@ -109,8 +110,8 @@ def interacting_first(matrix: Any, workload_columns: tuple[np.ndarray, ...], val
 
 def run_beside(first: RestrictedJob, send: Callable[[tuple[Any, ...]], None],
                arriving: Callable[[bool], BesideJob | None] = lambda wait: None) -> None:
-    """The restricted solve until its first plan better than the start (until its deadline where
-    no neighbourhoods follow), then the neighbourhoods from the better of its plan and the start;
+    """The restricted solve until the whole job is here (until its deadline where no
+    neighbourhoods follow), then the neighbourhoods from the better of its plan and the start;
     every better whole plan is sent. `first` is the whole job, or only its restricted model, the
     rest of it then coming from `arriving` (waiting for it where told to; None where it never
     comes): the restricted solve starts while the parent still builds the whole model."""
@@ -127,7 +128,7 @@ def run_beside(first: RestrictedJob, send: Callable[[tuple[Any, ...]], None],
 
     def handing_over(event: Any) -> None:
         learn(False)
-        if beside.handed:
+        if beside.job is not None and beside.hand_over:
             event.data_in.user_interrupt = True
 
     limit_s = first.restricted_deadline_s - time.monotonic()
@@ -152,7 +153,6 @@ class _Beside:
         """The newest restricted plan found before the whole job came (each beats the one before)."""
         self.best: np.ndarray | None = None
         self.best_objective: float | None = None
-        self.handed = False
         if job is not None:
             self.learn(job)
 
@@ -162,8 +162,8 @@ class _Beside:
         self.integral = job.whole["integrality"] != 0
         self.best = job.start
         self.best_objective = None if job.start is None else float(job.whole["col_cost"] @ job.start + job.whole["offset"])
-        # where the neighbourhoods follow, the restricted solve hands its first plan better than
-        # the start on at once: from there the pairs improve it faster than its own search does
+        # where the neighbourhoods follow, the restricted solve gives way to them once the whole
+        # job is here: from the start they improve faster than its own search finds a plan
         self.hand_over = job.restricted_deadline_s < job.deadline_s
         if self.waiting is not None:
             self.restricted_plan(self.waiting)
@@ -187,8 +187,7 @@ class _Beside:
         values[self.integral] = np.round(values[self.integral])
         # a column the mapping misses (a shared group whose members differ) leaves the point
         # infeasible, and it is not taken
-        accepted = self.offer(values)
-        self.handed = self.handed or (accepted and self.hand_over)
+        self.offer(values)
 
 
 def search(job: BesideJob, matrix: Any, start: np.ndarray, offer: Callable[[np.ndarray], bool]) -> None:
