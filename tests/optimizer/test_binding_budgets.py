@@ -23,7 +23,7 @@ from optimizer.formulation import PlacementModel, build_model
 from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
-from optimizer.start import _coefficients, _floor_state, _greedy_cover, _options, _relaxation, lp_rounding_start
+from optimizer.start import _coefficients, _floor_state, _greedy_cover, _Option, _options, _relaxation, _Rounded, lp_rounding_start
 from tests.optimizer.factories import held_arrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -41,13 +41,18 @@ def _arrays_and_start(model: PlacementModel, values: dict[str, float]) -> tuple[
     return arrays, (np.array([i for i, _ in named], dtype=np.int32), np.array([v for _, v in named]))
 
 
-def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_fleet: PlanProblem) -> None:
-    model = build_model(binding_fleet)
+def _relaxed(fleet: PlanProblem) -> tuple[PlacementModel, pulp.LpAffineExpression, _Rounded, list[_Option]]:
+    """The fleet's model, its energy objective, its LP relaxation and the start's options."""
+    model = build_model(fleet)
     objective = model.objectives["energy"]
     rounded = _relaxation(model, objective)
     assert rounded is not None
+    return model, objective, rounded, _options(model)
+
+
+def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_fleet: PlanProblem) -> None:
+    model, objective, rounded, options = _relaxed(binding_fleet)
     # the rounded-down relaxation's cover alone finds nothing here (the start before #14)
-    options = _options(model)
     floor = _floor_state(model, options, rounded.counts, rounded.loads)
     assert floor is not None and _greedy_cover(model, _coefficients(objective), options, floor) is None
     start = lp_rounding_start(model, objective).values
@@ -61,15 +66,11 @@ def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_
 
 
 def test_the_start_is_the_cheapest_cover_and_the_budgets_prices_find_a_cheaper_one(binding_fleet: PlanProblem) -> None:
-    model = build_model(binding_fleet)
-    objective = model.objectives["energy"]
-    rounded = _relaxation(model, objective)
-    assert rounded is not None
+    model, objective, rounded, options = _relaxed(binding_fleet)
     coefficient = _coefficients(objective)
     # a tight budget or inventory has a price: nothing costs less priced, many columns cost more
     assert all(priced >= coefficient.get(name, 0.0) - 1e-9 for name, priced in rounded.priced.items())
     assert sum(priced > coefficient.get(name, 0.0) + 1e-6 for name, priced in rounded.priced.items()) > 100
-    options = _options(model)
     nothing = _floor_state(model, options, {}, {})
     assert nothing is not None
     covers = {
