@@ -31,6 +31,13 @@ fleet 254 columns per sub-MIP on average instead of 1,646), and gained within 5 
 start alone, without the restricted model, ended 1.4 % above the bound at 10 s on tightness 0.7
 seed 2, where the restricted model's first plan was already within 0.5 %.
 
+Those starts were 4.1-5.2 % above the LP bound on four of the nine fleets. Since the start is
+the cheapest of five covers (optimizer/start.py; 0.96-4.05 %, 2026-12-08), the restricted solve
+gives way as soon as the whole job is here, and the pairs start from the better of its plan and
+the start: on the nine fleets the planner proved 0.5 % in 1.2-4.5 s (tightness 0.9 seed 1: 2.4
+against 5.9 s with the restricted solve run to its first plan better than the new start; 0.7
+seed 2, where the pairs from the old start ended 1.4 % above the bound: 1.3 s).
+
 `python -m optimizer.neighbourhoods` runs as the child beside the whole model's
 (optimizer/child_solve.solve_in_child) and sends ("solution", objective, values) in the whole
 model's columns, each checked against every row and bound of the whole model first. A timed
