@@ -106,9 +106,9 @@ class _Rounded:
     """The relaxation's objective: a lower bound on every plan of the model."""
     reduced_costs: dict[str, float]
     """The relaxation's reduced cost of each integer column, by name."""
-    priced: dict[str, float]
-    """Each column's objective coefficient plus the site budget and GPUs it takes at the
-    relaxation's prices for them (the duals of those rows), by name."""
+    prices: dict[str, float]
+    """What each column's use of the site budgets and GPUs costs at the relaxation's prices for
+    them (the duals of those rows), by name; columns of rows without a price are left out."""
 
 
 def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _Rounded | None:
@@ -120,17 +120,25 @@ def _relaxation(model: PlacementModel, objective: pulp.LpAffineExpression) -> _R
     integers = [*model.replicas.values(), *model.groups.values()]
     counts = {n.name: math.floor((n.varValue or 0.0) + 1e-6) for n in integers}
     loads = {x.name: x.varValue or 0.0 for x in model.loads.values()}
-    priced = _coefficients(objective)
+    prices: dict[str, float] = defaultdict(float)
     for row in [*model.budget_rows.values(), *model.inventory_rows.values()]:
         if row.pi:
             # a <= row of a minimisation has a dual <= 0: each unit of the row used costs -pi
             for column, used in row.items():
-                priced[column.name] = priced.get(column.name, 0.0) - row.pi * used
-    return _Rounded(counts, loads, float(pulp.value(relaxed.objective) or 0.0), {n.name: n.dj or 0.0 for n in integers}, priced)
+                prices[column.name] -= row.pi * used
+    return _Rounded(counts, loads, float(pulp.value(relaxed.objective) or 0.0), {n.name: n.dj or 0.0 for n in integers}, dict(prices))
 
 
 def _coefficients(objective: pulp.LpAffineExpression) -> dict[str, float]:
     return {column.name: value for column, value in objective.items()}
+
+
+def _priced(coefficient: Mapping[str, float], prices: Mapping[str, float]) -> dict[str, float]:
+    """The objective's coefficients with the relaxation's prices of budget and GPUs added."""
+    priced = dict(coefficient)
+    for name, price in prices.items():
+        priced[name] = priced.get(name, 0.0) + price
+    return priced
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,7 @@ def lp_rounding_start(model: PlacementModel, objective: pulp.LpAffineExpression,
         # relaxation's prices of budget and GPUs
         *(
             _greedy_cover(model, scores, options, nothing, largest_first)
-            for scores in (coefficient, rounded.priced)
+            for scores in (coefficient, _priced(coefficient, rounded.prices))
             for largest_first in (True, False)
             if nothing is not None
         ),
@@ -224,7 +232,7 @@ def _floor_state(model: PlacementModel, options: list[_Option], counts: dict[str
     """The given counts and loads, loads cut to what the counts and the demand hold; None where
     the counts break a budget or an inventory."""
     problem = model.problem
-    counts = {o.n: min(counts.get(o.n, 0), int(o.upper)) for o in options}
+    counts = {o.n: min(counts.get(o.n, 0), o.upper) for o in options}
     demand = {w.name: w.demand_tok_s for w in problem.workloads}
     shared = [(o, o.load) for o in options if o.load is not None]
     used: dict[str, float] = defaultdict(float)
@@ -284,7 +292,7 @@ def _picks_in_a_row(state: _State, option: _Option, residual: float) -> int:
     useful = max(int(residual // option.per_replica_tok_s), 1)
     fits_budget = int((state.budget_w[option.site] + 1e-6) // option.peak_w) if option.peak_w > 0 else useful
     fits_gpus = state.gpus_left[(option.site, option.hardware)] // option.gpus
-    return max(min(useful, int(option.upper) - state.counts[option.n], fits_budget, fits_gpus), 1)
+    return max(min(useful, option.upper - state.counts[option.n], fits_budget, fits_gpus), 1)
 
 
 def _whole_replica_score(coefficient: Mapping[str, float], option: _Option) -> float:
@@ -299,9 +307,9 @@ def _greedy_cover(
     floor: _State,
     largest_first: bool = False,
 ) -> dict[str, float] | None:
-    """The floor (`_floor_state`, left as it is) plus, workload by workload, spare room on shared groups, then the replica with
-    the lowest cost (`coefficient` by column name) per useful token/s that still fits its site's
-    budget and inventory.
+    """The floor (`_floor_state`, left as it is) plus, workload by workload, spare room on shared
+    groups, then the replica with the lowest cost (`coefficient` by column name) per useful
+    token/s that still fits its site's budget and inventory.
     Workloads come largest residual demand first, or with `largest_first` those whose smallest
     replica draws the most power first (the hardest to fit once budgets are spent)."""
     problem = model.problem
@@ -321,13 +329,13 @@ def _greedy_cover(
         # a replica's cost per token/s is least where all of it is useful: where no replica costs
         # less than nothing, the scan stops at the first option whose whole-replica cost is above
         # the best found (on XL the covers took 1.2 s each scanning every option per pick)
-        ranked = sorted(mine, key=lambda o: _whole_replica_score(coefficient, o))
+        ranked = sorted(((_whole_replica_score(coefficient, o), o) for o in mine), key=lambda scored: scored[0])
         stops = all(coefficient.get(o.n, 0.0) >= 0 for o in mine)
         while state.covered[workload.name] < workload.demand_tok_s - 1e-6:
             residual = workload.demand_tok_s - state.covered[workload.name]
             best: tuple[float, _Option] | None = None
-            for option in ranked:
-                if stops and best is not None and _whole_replica_score(coefficient, option) > best[0]:
+            for least_score, option in ranked:
+                if stops and best is not None and least_score > best[0]:
                     break
                 if state.counts[option.n] >= option.upper or state.gpus_left.get((option.site, option.hardware), 0) < option.gpus:
                     continue

@@ -23,7 +23,7 @@ from optimizer.formulation import PlacementModel, build_model
 from optimizer.metrics import summarize
 from optimizer.problem import PlanProblem, SolveOptions
 from optimizer.solve import solve
-from optimizer.start import _coefficients, _floor_state, _greedy_cover, _Option, _options, _relaxation, _Rounded, lp_rounding_start
+from optimizer.start import _coefficients, _floor_state, _greedy_cover, _Option, _options, _priced, _relaxation, _Rounded, lp_rounding_start
 from tests.optimizer.factories import held_arrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -68,13 +68,14 @@ def test_the_start_is_found_where_the_rounded_relaxation_leaves_no_room(binding_
 def test_the_start_is_the_cheapest_cover_and_the_budgets_prices_find_a_cheaper_one(binding_fleet: PlanProblem) -> None:
     model, objective, rounded, options = _relaxed(binding_fleet)
     coefficient = _coefficients(objective)
-    # a tight budget or inventory has a price: nothing costs less priced, many columns cost more
-    assert all(priced >= coefficient.get(name, 0.0) - 1e-9 for name, priced in rounded.priced.items())
-    assert sum(priced > coefficient.get(name, 0.0) + 1e-6 for name, priced in rounded.priced.items()) > 100
+    # a tight budget or inventory has a price: no column's use of them is worth less than
+    # nothing, many cost more
+    assert all(price >= -1e-9 for price in rounded.prices.values())
+    assert sum(price > 1e-6 for price in rounded.prices.values()) > 100
     nothing = _floor_state(model, options, {}, {})
     assert nothing is not None
     covers = {
-        (priced, largest_first): _greedy_cover(model, rounded.priced if priced else coefficient, options, nothing, largest_first)
+        (priced, largest_first): _greedy_cover(model, _priced(coefficient, rounded.prices) if priced else coefficient, options, nothing, largest_first)
         for priced in (False, True)
         for largest_first in (False, True)
     }
